@@ -1,0 +1,8 @@
+//! WASM entry point: hydrates the dashboard that the server rendered.
+
+/// Called by the loader script that cargo-leptos generates.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

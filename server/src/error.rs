@@ -1,0 +1,81 @@
+//! The hub's HTTP error type, mapped once to the JSON envelope `{"error":{"code","message"}}`.
+
+use app::protocol::mux::{ErrorBody, ErrorEnvelope};
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+
+/// Every error a hub handler can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or not allowed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing or wrong credentials (401).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// No session with that id (404).
+    #[error("session not found")]
+    SessionNotFound,
+    /// No route for this path (404).
+    #[error("{0}")]
+    RouteNotFound(String),
+    /// Known path, wrong method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// Body larger than the limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Body is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// JSON is well-formed but has missing or mistyped fields (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The upstream session could not be reached (502).
+    #[error("upstream error: {0}")]
+    Upstream(String),
+    /// A bug or an OS failure on our side (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// HTTP status and envelope code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
+            Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+            }
+            Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+        }
+    }
+}
+
+/// Builds the envelope response for a status, code and message.
+pub fn envelope(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ErrorEnvelope {
+        error: ErrorBody {
+            code: code.to_owned(),
+            message: message.into(),
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        envelope(status, code, self.to_string())
+    }
+}

@@ -1,0 +1,16 @@
+//! Tracing setup: `RUST_LOG` filter (default `info`), text or JSON lines on stderr.
+
+use crate::cli::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. Safe to call once per process.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,18 @@
+//! The `coopmux` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+use coopmux::cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    coopmux::logging::init(cli.log_format);
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        None => runtime.block_on(coopmux::serve::run(cli.serve))?,
+        Some(Command::Session(args)) => {
+            let code = runtime.block_on(coopmux::session_host::run(args))?;
+            std::process::exit(code);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Hosting of the Leptos dashboard: server-side rendering at `/mux`, the typed server
+//! functions, and the static files cargo-leptos builds into the site root.
+
+use crate::state::AppState;
+use app::{shell, App};
+use axum::Router;
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, path::PathBuf};
+use tower_http::services::ServeDir;
+
+/// Name cargo-leptos gives the WASM, JS and CSS bundles (`[[workspace.metadata.leptos]] name`).
+const OUTPUT_NAME: &str = "coopmux";
+
+/// Where the built site lives: `LEPTOS_SITE_ROOT`, else `site/` beside the binary's target
+/// profile directory (`target/release/coopmux` → `target/site`), else `target/site`.
+pub fn site_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
+        return PathBuf::from(root);
+    }
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")));
+    match beside_binary {
+        Some(dir) if dir.join("pkg").is_dir() => dir,
+        _ => PathBuf::from("target/site"),
+    }
+}
+
+/// Leptos options for a hub bound at `addr`.
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(site_root().to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Routes of the dashboard: pages, server functions, bundles and vendored assets.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let routes = generate_route_list(App);
+    let api = state.mux_api();
+    let options = state.leptos.clone();
+    let root = PathBuf::from(options.site_root.as_ref());
+    Router::new()
+        .leptos_routes_with_context(
+            state,
+            routes,
+            move || provide_context(api.clone()),
+            move || shell(options.clone()),
+        )
+        .nest_service("/pkg", ServeDir::new(root.join("pkg")))
+        .nest_service("/vendor", ServeDir::new(root.join("vendor")))
+}
