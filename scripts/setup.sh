@@ -31,6 +31,11 @@ pin_lock() {
   (cd "$dir" && cargo update --quiet -p "$name" --precise "$version")
 }
 
+# Build tools are compiled for a fast install, not for peak speed: their manifests ask for fat
+# LTO with one codegen unit, which costs many minutes on two cores.
+tool_profile=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=0)
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
@@ -42,7 +47,7 @@ if ! (have cargo-leptos && cargo leptos --version 2>/dev/null | grep -q "$CARGO_
   crate_src cargo-leptos "$CARGO_LEPTOS_VERSION" "$src"
   # Its lockfile pins cargo-util-schemas 0.14.2, which needs a newer rustc than ours.
   pin_lock "$src" cargo-util-schemas 0.14.1
-  cargo install --path "$src" --locked --features no_downloads
+  "${tool_profile[@]}" cargo install --path "$src" --locked --features no_downloads
 fi
 
 if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $WASM_BINDGEN_VERSION\$"); then
@@ -51,7 +56,7 @@ if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $WASM_BINDGEN_VERS
   crate_src wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$src"
   # The registry lacks the webpki-roots version its lockfile names.
   pin_lock "$src" webpki-roots 1.0.10
-  cargo install --path "$src" --locked
+  "${tool_profile[@]}" cargo install --path "$src" --locked
 fi
 
 if ! have chromium; then
@@ -76,4 +81,11 @@ for f in node_modules/@xterm/xterm/lib/xterm.mjs node_modules/@xterm/xterm/css/x
          node_modules/@xterm/addon-fit/lib/addon-fit.mjs; do
   cmp -s "$f" "public/vendor/$(basename "$f")" || cp "$f" public/vendor/
 done
+# Kubernetes schema validation of deploy/ (bundles its schemas: works offline once installed).
+# Skipped only where there is no Python at all (e.g. the container build of deploy/Dockerfile).
+KUBERNETES_VALIDATE_VERSION=1.37.0
+if have python3 && ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+  step "kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI)"
+  python3 -m pip install --quiet "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
 step "ready"

@@ -9,6 +9,8 @@ use leptos::prelude::*;
 pub trait MuxApi: Send + Sync + 'static {
     /// Number of registered sessions.
     fn session_count(&self) -> usize;
+    /// Every registered session in registration order, as `GET /api/v1/sessions` lists them.
+    fn list_sessions(&self) -> Vec<crate::protocol::mux::SessionInfo>;
 }
 
 /// The context value server functions look up.
@@ -24,4 +26,10 @@ fn mux_api() -> Result<SharedMuxApi, ServerFnError> {
 #[server(prefix = "/api/fn", endpoint = "session_count")]
 pub async fn session_count() -> Result<usize, ServerFnError> {
     Ok(mux_api()?.session_count())
+}
+
+/// Every registered session in registration order (the same list as `GET /api/v1/sessions`).
+#[server(prefix = "/api/fn", endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<crate::protocol::mux::SessionInfo>, ServerFnError> {
+    Ok(mux_api()?.list_sessions())
 }

@@ -1,10 +1,12 @@
 //! The coopmux dashboard as Leptos components, its typed server functions, and the protocol
 //! types shared by the server and the WASM front end.
 
+pub mod ansi;
 pub mod api;
 mod components;
 pub mod live;
 pub mod protocol;
+pub mod stream;
 mod term;
 
 use leptos::prelude::*;
@@ -16,7 +18,8 @@ use leptos_router::{
 
 /// Maps the bare module names that the xterm bindings import to the ES modules served from
 /// `public/vendor` (copied from the npm packages by `scripts/setup.sh`; never a CDN).
-const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit.mjs"}}"#;
+const IMPORT_MAP: &str =
+    r#"{"imports":{"xterm":"/vendor/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit.mjs"}}"#;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -69,7 +69,11 @@ mod browser {
 
     fn mux_ws_url() -> Option<String> {
         let loc = web_sys::window()?.location();
-        let scheme = if loc.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let scheme = if loc.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
         Some(format!("{scheme}://{}/ws/mux", loc.host().ok()?))
     }
 
@@ -84,7 +88,9 @@ mod browser {
 
         let on_open = Closure::<dyn FnMut()>::new(move || feed.conn.set(ConnState::Connected));
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let Some(text) = ev.data().as_string() else { return };
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
             match serde_json::from_str::<MuxEvent>(&text) {
                 Ok(MuxEvent::Sessions { sessions }) => feed.sessions.set(Some(sessions)),
                 Ok(_) | Err(_) => {}

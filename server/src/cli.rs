@@ -14,7 +14,12 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// Log line format.
-    #[arg(long, global = true, env = "COOP_MUX_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "COOP_MUX_LOG_FORMAT",
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -23,6 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Run CMD on a PTY and serve it with coop's API (the built-in session host).
     Session(crate::session_host::SessionArgs),
+    /// Open the dashboard in a browser (the login page when a token is set).
+    Open(OpenArgs),
+    /// Print the Kubernetes session pod manifest (JSON) for a launch; used by k8s-launch.sh.
+    K8sPodManifest(crate::launch::k8s::PodManifestArgs),
 }
 
 /// Log output format.
@@ -45,8 +54,65 @@ pub struct ServeArgs {
     pub port: u16,
     /// Bearer token protecting the hub's API; unset means no auth.
     #[arg(long, env = "COOP_MUX_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: Option<String>,
+    pub auth_token: Option<crate::secret::Secret>,
     /// Shell command (run with `sh -c`) that the launch API uses to start a session.
     #[arg(long, env = "COOP_MUX_LAUNCH")]
     pub launch: Option<String>,
+    /// URL launched sessions use to reach the mux (`COOP_MUX_URL` of the child); default
+    /// `http://127.0.0.1:{port}` for a wildcard bind, else the bind address.
+    #[arg(long, env = "COOP_MUX_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Launches allowed to wait for their session's registration at once (more get 429).
+    #[arg(long, env = "COOP_MUX_MAX_PENDING_LAUNCHES", default_value_t = 16)]
+    pub max_pending_launches: usize,
+    /// How long a launch may take to register before it is failed, in milliseconds.
+    #[arg(long, env = "COOP_MUX_LAUNCH_TIMEOUT_MS", default_value_t = 60_000)]
+    pub launch_timeout_ms: u64,
+    /// Interval of the per-watched-session screen poller, in milliseconds.
+    #[arg(long, env = "COOP_MUX_SCREEN_POLL_MS", default_value_t = 1000)]
+    pub screen_poll_ms: u64,
+    /// Interval of the per-watched-session status poller, in milliseconds.
+    #[arg(long, env = "COOP_MUX_STATUS_POLL_MS", default_value_t = 2000)]
+    pub status_poll_ms: u64,
+    /// Interval of the global health checker, in milliseconds.
+    #[arg(long, env = "COOP_MUX_HEALTH_CHECK_MS", default_value_t = 10000)]
+    pub health_check_ms: u64,
+    /// Consecutive failed health checks before a session is evicted.
+    #[arg(long, env = "COOP_MUX_MAX_HEALTH_FAILURES", default_value_t = 3)]
+    pub max_health_failures: u32,
+    /// Number of unwatched sessions whose screen and status are kept warm.
+    #[arg(long, env = "COOP_MUX_PREWARM_CAPACITY", default_value_t = 64)]
+    pub prewarm_capacity: usize,
+    /// Interval of the prewarm cycle, in milliseconds.
+    #[arg(long, env = "COOP_MUX_PREWARM_POLL_MS", default_value_t = 15000)]
+    pub prewarm_poll_ms: u64,
+    /// Origin allowed for CORS and WebSocket upgrades besides the mux's own (repeatable).
+    /// CORS stays off when none is given.
+    #[arg(
+        long = "allowed-origin",
+        env = "COOP_MUX_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Allow binding a non-loopback address without `--auth-token`.
+    #[arg(long, env = "COOP_MUX_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+impl ServeArgs {
+    /// Defaults of every flag, bound to `127.0.0.1:0` (handy for tests and embedding).
+    pub fn loopback_ephemeral() -> Self {
+        let mut args = Cli::parse_from(["coopmux"]).serve;
+        args.host = IpAddr::from([127, 0, 0, 1]);
+        args.port = 0;
+        args
+    }
+}
+
+/// Arguments of `coopmux open`.
+#[derive(Debug, Clone, Args)]
+pub struct OpenArgs {
+    /// Base URL of the mux; defaults to `COOP_MUX_URL`, then `http://{--host}:{--port}`.
+    #[arg(env = "COOP_MUX_URL")]
+    pub url: Option<String>,
 }

@@ -1,5 +1,7 @@
 //! The hub's HTTP error type, mapped once to the JSON envelope `{"error":{"code","message"}}`.
+//! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
 
+use crate::registry::RegistryError;
 use app::protocol::mux::{ErrorBody, ErrorEnvelope};
 use axum::{
     http::StatusCode,
@@ -16,6 +18,9 @@ pub enum ApiError {
     /// Missing or wrong credentials (401).
     #[error("unauthorized")]
     Unauthorized,
+    /// Authenticated but refused, e.g. a WebSocket from a foreign origin (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// No session with that id (404).
     #[error("session not found")]
     SessionNotFound,
@@ -37,6 +42,9 @@ pub enum ApiError {
     /// The upstream session could not be reached (502).
     #[error("upstream error: {0}")]
     Upstream(String),
+    /// Registration: the upstream's health check failed (502).
+    #[error("upstream unreachable: {0}")]
+    UpstreamUnreachable(String),
     /// A bug or an OS failure on our side (500).
     #[error("{0}")]
     Internal(String),
@@ -48,6 +56,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
             Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
@@ -56,8 +65,22 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
-            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
+            Self::Upstream(_) | Self::UpstreamUnreachable(_) => {
+                (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> Self {
+        match err {
+            RegistryError::InvalidId(msg) => Self::BadRequest(msg),
+            RegistryError::InvalidUrl(_) => Self::BadRequest(err.to_string()),
+            RegistryError::NotFound => Self::SessionNotFound,
+            RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
+            RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
         }
     }
 }

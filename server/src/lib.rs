@@ -1,15 +1,27 @@
 //! coopmux: a hub for fleets of coop terminal sessions.
 //!
-//! `serve` runs the hub: `registry` owns the sessions, `feed` the `/ws/mux` stream, `web` the
-//! dashboard hosting. `session_host` is the built-in coop-compatible PTY server.
+//! `serve` runs the hub: `registry` owns the sessions (health checks, caches, pollers,
+//! prewarm), `api` the REST handlers, `proxy` and `upstream` the calls to coop sessions,
+//! `auth` the token and login cookie, `feed` the `/ws/mux` stream, `web` the dashboard
+//! hosting. `session_host` is the built-in coop-compatible PTY server.
 
+pub mod api;
+pub mod auth;
+pub mod bridge;
 pub mod cli;
 pub mod error;
 pub mod feed;
+pub mod launch;
 pub mod logging;
+pub mod metrics;
+pub mod open;
+pub mod openapi;
+pub mod proxy;
 pub mod registry;
 pub mod routes;
+pub mod secret;
 pub mod serve;
 pub mod session_host;
 pub mod state;
+pub mod upstream;
 pub mod web;

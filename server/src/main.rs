@@ -13,6 +13,8 @@ fn main() -> anyhow::Result<()> {
             let code = runtime.block_on(coopmux::session_host::run(args))?;
             std::process::exit(code);
         }
+        Some(Command::Open(args)) => std::process::exit(coopmux::open::run(&args, &cli.serve)),
+        Some(Command::K8sPodManifest(args)) => std::process::exit(coopmux::launch::k8s::run(&args)),
     }
     Ok(())
 }

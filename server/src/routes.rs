@@ -1,32 +1,45 @@
-//! The hub's router: REST API, WebSockets, dashboard, and the envelope for unknown routes.
+//! The hub's router: REST API, WebSockets, dashboard, login page, and the envelope for
+//! unknown routes and wrong methods. Layers: CORS (only with `--allowed-origin`) outside,
+//! then request tracing, then auth, then the body limit.
 
-use crate::{error::ApiError, feed, state::AppState, web};
-use app::protocol::mux::Health;
+use crate::{api, auth, bridge, error::ApiError, feed, state::AppState, web};
 use axum::{
-    extract::State,
+    extract::{DefaultBodyLimit, Request},
     http::{Method, Uri},
+    middleware,
     response::Redirect,
     routing::get,
-    Json, Router,
+    Router,
 };
+use tower_http::{cors::CorsLayer, trace::TraceLayer};
+
+/// Largest request body, in bytes (16 MiB): coop accepts 10 MiB uploads, which grow by a
+/// third as base64 inside JSON.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Builds the complete router for a hub.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
+    let (api, _) = api::router().split_for_parts();
+    let router = Router::new()
         .route("/", get(|| async { Redirect::temporary("/mux") }))
-        .route("/api/v1/health", get(health))
         .route("/ws/mux", get(feed::ws_mux))
+        .route("/ws/{id}", get(bridge::ws_session))
+        .route("/mux/login", get(auth::login::login_form).post(auth::login::login_submit))
+        .merge(api)
         .merge(web::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-}
-
-async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "running".to_owned(),
-        session_count: state.hub.registry.len(),
-    })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        // The span carries the path only: a query may hold a WebSocket `?token=`.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -1,15 +1,24 @@
 //! Running the hub: bind, serve, shut down gracefully on SIGINT/SIGTERM.
 
 use crate::{
+    auth::{self, Auth},
     cli::ServeArgs,
-    registry::Registry,
+    launch::{LaunchSettings, Launcher},
+    metrics::Metrics,
+    registry::{Registry, Settings},
     routes,
     state::{AppState, Hub},
+    upstream::Upstream,
     web,
 };
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::CorsLayer;
+
+/// How long connections may take to finish after a shutdown signal before the hub exits
+/// anyway (contract §2: "exit within a few seconds").
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 /// Errors that stop the hub from starting.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +34,15 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// A non-loopback address without a token (contract §3).
+    #[error("refusing to listen on {0} without --auth-token; set a token, or pass --insecure-no-auth to accept anyone who can reach it")]
+    InsecureBind(std::net::IpAddr),
+    /// A flag has an unusable value.
+    #[error("{0}")]
+    Config(String),
+    /// The upstream HTTP client could not be built.
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
 }
 
 /// A hub bound to a socket, ready to serve.
@@ -32,31 +50,70 @@ pub enum ServeError {
 pub struct Bound {
     listener: TcpListener,
     state: AppState,
+    cors: Option<CorsLayer>,
 }
 
 impl Bound {
     /// Binds `args.host:args.port` and builds the hub's state.
+    /// Background tasks (health checker, prewarm) start here too.
     pub async fn bind(args: ServeArgs) -> Result<Self, ServeError> {
+        check_exposure(&args)?;
+        let cors = auth::cors_layer(&args.allowed_origins).map_err(ServeError::Config)?;
         let addr = SocketAddr::new(args.host, args.port);
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
         let local = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let metrics = Arc::new(Metrics::default());
+        let registry = Arc::new(Registry::new(
+            Settings::from_args(&args),
+            Upstream::new()?,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        registry.spawn_background();
+        let launcher = Arc::new(Launcher::new(
+            LaunchSettings::from_args(&args, local),
+            registry.clone(),
+            metrics.clone(),
+        ));
+        // Subscribed before the first request, so no launch's registration is missed.
+        launcher.spawn_linker(shutdown.clone());
         let hub = Hub {
+            auth: Auth::new(
+                args.auth_token.as_ref().map(|t| t.expose().to_owned()),
+                args.allowed_origins.clone(),
+            ),
             config: args,
-            registry: Registry::default(),
-            shutdown: CancellationToken::new(),
+            registry,
+            metrics,
+            shutdown,
+            launcher,
+            bridges: Arc::default(),
+            event_feeds: Arc::default(),
         };
         let state = AppState {
             hub: Arc::new(hub),
             leptos: web::leptos_options(local),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            cors,
+        })
+    }
+
+    /// The hub's shared state (registry, metrics, event feed), e.g. for tests and embedding.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.state.hub.clone()
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Token that stops the hub when cancelled.
@@ -65,14 +122,34 @@ impl Bound {
     }
 
     /// Serves until the shutdown token is cancelled.
+    /// Connections still open [`SHUTDOWN_GRACE`] after the token is cancelled are dropped.
     pub async fn serve(self) -> Result<(), ServeError> {
         let token = self.state.hub.shutdown.clone();
-        let app = routes::router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await?;
+        let app = routes::router(self.state, self.cors);
+        let graceful = token.clone();
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { graceful.cancelled().await });
+        tokio::select! {
+            result = server => result?,
+            () = async {
+                token.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::warn!("connections still open after the shutdown grace period; closing"),
+        }
         Ok(())
     }
+}
+
+/// Refuses a non-loopback address without a token unless `--insecure-no-auth` (contract §3).
+pub fn check_exposure(args: &ServeArgs) -> Result<(), ServeError> {
+    let has_token = args
+        .auth_token
+        .as_ref()
+        .is_some_and(|t| !t.expose().is_empty());
+    if !args.host.is_loopback() && !has_token && !args.insecure_no_auth {
+        return Err(ServeError::InsecureBind(args.host));
+    }
+    Ok(())
 }
 
 /// Runs the hub until SIGINT or SIGTERM.

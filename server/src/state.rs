@@ -1,7 +1,8 @@
 //! Shared state of the running hub, handed to every handler.
 
-use crate::{cli::ServeArgs, registry::Registry};
+use crate::{auth::Auth, cli::ServeArgs, metrics::Metrics, registry::Registry};
 use app::api::{MuxApi, SharedMuxApi};
+use app::protocol::mux::SessionInfo;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -12,10 +13,20 @@ use tokio_util::sync::CancellationToken;
 pub struct Hub {
     /// Configuration from the command line.
     pub config: ServeArgs,
-    /// Registered sessions.
-    pub registry: Registry,
+    /// Registered sessions, their caches, watchers and the mux event feed.
+    pub registry: Arc<Registry>,
+    /// Token, login sessions and allowed origins.
+    pub auth: Auth,
+    /// Counters and gauges for `/metrics` (the registry holds the same instance).
+    pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown; long-lived handlers (WebSockets) watch it.
     pub shutdown: CancellationToken,
+    /// The launch API's spawner and launch records.
+    pub launcher: Arc<crate::launch::Launcher>,
+    /// The per-session PTY bridges of `/ws/{id}`.
+    pub bridges: Arc<crate::bridge::Bridges>,
+    /// The upstream event feeds of sessions watched on `/ws/mux`.
+    pub event_feeds: Arc<crate::feed::EventFeeds>,
 }
 
 /// Router state: the hub plus Leptos' options.
@@ -36,6 +47,10 @@ impl FromRef<AppState> for LeptosOptions {
 impl MuxApi for Hub {
     fn session_count(&self) -> usize {
         self.registry.len()
+    }
+
+    fn list_sessions(&self) -> Vec<SessionInfo> {
+        self.registry.list()
     }
 }
 

@@ -4,4 +4,5 @@
 //! session, spoken by the built-in session host and by the proxy and bridge towards upstreams.
 
 pub mod coop;
+pub mod launch;
 pub mod mux;

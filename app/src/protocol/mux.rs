@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Health {
     /// Always `"running"` while the mux serves.
     pub status: String,
@@ -14,6 +15,7 @@ pub struct Health {
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     /// The error itself.
     pub error: ErrorBody,
@@ -21,6 +23,7 @@ pub struct ErrorEnvelope {
 
 /// Code and human-readable message of an [`ErrorEnvelope`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Machine-readable code such as `BAD_REQUEST` or `SESSION_NOT_FOUND`.
     pub code: String,
@@ -69,10 +72,239 @@ pub enum MuxEvent {
         /// Session id.
         session: String,
     },
+    /// The launch API spawned a launch command.
+    #[serde(rename = "launch:started")]
+    LaunchStarted {
+        /// Launch id.
+        launch_id: String,
+        /// Session id the child was given.
+        session_id: String,
+    },
+    /// A launched child's session registered.
+    #[serde(rename = "launch:registered")]
+    LaunchRegistered {
+        /// Launch id.
+        launch_id: String,
+        /// Session id that registered.
+        session_id: String,
+    },
+    /// A launch exited or timed out before its session registered.
+    #[serde(rename = "launch:failed")]
+    LaunchFailed {
+        /// Launch id.
+        launch_id: String,
+        /// Session id the child was given.
+        session_id: String,
+        /// Why, for a person.
+        reason: String,
+        /// Exit code, when the child exited normally.
+        #[serde(default)]
+        exit_code: Option<i32>,
+    },
     /// An error caused by a client message.
     #[serde(rename = "error")]
     Error {
         /// What went wrong.
         message: String,
+        /// The session a failed `input:send` or `resize` was for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
     },
+    /// A watched session's agent changed state (only sent to clients watching it).
+    #[serde(rename = "transition")]
+    Transition(MuxTransition),
+    /// Screens of watched sessions whose `seq` changed since the client's last batch.
+    #[serde(rename = "screen_batch")]
+    ScreenBatch {
+        /// One entry per changed screen.
+        screens: Vec<ScreenEntry>,
+    },
+}
+
+/// A `transition` on `/ws/mux` (reference §7.1): the upstream's transition plus the session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MuxTransition {
+    /// Session id.
+    pub session: String,
+    /// Previous state.
+    pub prev: String,
+    /// New state.
+    pub next: String,
+    /// Upstream state sequence number.
+    pub seq: u64,
+    /// What caused it (left out when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// The agent's last message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
+    /// Prompt context when the new state is `prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Value>,
+    /// Error details when the new state is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+    /// Error category when the new state is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_category: Option<String>,
+    /// Why the agent is parked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked_reason: Option<String>,
+    /// When a parked agent resumes, in epoch milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_at_epoch_ms: Option<u64>,
+}
+
+/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as the reference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenEntry {
+    /// Session id.
+    pub session: String,
+    /// Plain text of each row.
+    pub lines: Vec<String>,
+    /// ANSI-coloured text of each row.
+    pub ansi: Vec<String>,
+    /// Terminal width.
+    pub cols: u16,
+    /// Terminal height.
+    pub rows: u16,
+    /// Upstream screen sequence number.
+    pub seq: u64,
+}
+
+/// Messages a client sends on `/ws/mux`, tagged by `event` (reference §5.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event")]
+pub enum MuxRequest {
+    /// Start watching sessions (transitions and screen batches).
+    #[serde(rename = "subscribe")]
+    Subscribe {
+        /// Session ids.
+        sessions: Vec<String>,
+    },
+    /// Stop watching sessions.
+    #[serde(rename = "unsubscribe")]
+    Unsubscribe {
+        /// Session ids.
+        sessions: Vec<String>,
+    },
+    /// Type text into a session (`POST /api/v1/input`).
+    #[serde(rename = "input:send")]
+    InputSend {
+        /// Session id.
+        session: String,
+        /// Text to type.
+        text: String,
+        /// Whether to press Enter after it.
+        #[serde(default)]
+        enter: bool,
+    },
+    /// Resize a session's terminal (`POST /api/v1/resize`).
+    #[serde(rename = "resize")]
+    Resize {
+        /// Session id.
+        session: String,
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+}
+
+/// One element of `GET /api/v1/sessions` (reference §3.4). The session's own token is never
+/// part of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: String,
+    /// Upstream base URL, without a trailing `/`.
+    pub url: String,
+    /// Free-form registration metadata (`null` when none was given).
+    #[serde(default)]
+    pub metadata: Value,
+    /// When the session first registered, in epoch milliseconds.
+    pub registered_at_ms: u64,
+    /// Consecutive failed health checks.
+    pub health_failures: u32,
+    /// Agent state of the cached status, present once a status was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_state: Option<String>,
+}
+
+fn default_cols() -> u16 {
+    80
+}
+
+fn default_rows() -> u16 {
+    24
+}
+
+fn default_state() -> String {
+    "unknown".to_owned()
+}
+
+/// `GET /api/v1/sessions/{id}/screen` (reference §4.3). Parsed from the upstream's
+/// `GET /api/v1/screen` with defaults for missing fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CachedScreen {
+    /// Plain text of each row.
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// ANSI-coloured text of each row.
+    #[serde(default)]
+    pub ansi: Vec<String>,
+    /// Terminal width.
+    #[serde(default = "default_cols")]
+    pub cols: u16,
+    /// Terminal height.
+    #[serde(default = "default_rows")]
+    pub rows: u16,
+    /// Whether the alternate screen is active.
+    #[serde(default)]
+    pub alt_screen: bool,
+    /// Upstream screen sequence number; changes whenever the screen does.
+    #[serde(default)]
+    pub seq: u64,
+    /// When the mux read it, in epoch milliseconds.
+    #[serde(default)]
+    pub fetched_at: u64,
+}
+
+/// `GET /api/v1/sessions/{id}/status` (reference §4.2). Parsed from the upstream's
+/// `GET /api/v1/status` with defaults for missing fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CachedStatus {
+    /// The upstream's own session id (`""` when missing).
+    #[serde(default)]
+    pub session_id: String,
+    /// Agent state such as `idle` or `working` (`unknown` when missing).
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// Pid of the agent process.
+    #[serde(default)]
+    pub pid: Option<i32>,
+    /// Exit code once the agent exited.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Seconds since the upstream started.
+    #[serde(default)]
+    pub uptime_secs: u64,
+    /// Upstream screen sequence number.
+    #[serde(default)]
+    pub screen_seq: u64,
+    /// Bytes read from the PTY.
+    #[serde(default)]
+    pub bytes_read: u64,
+    /// Bytes written to the PTY.
+    #[serde(default)]
+    pub bytes_written: u64,
+    /// WebSocket clients of the upstream.
+    #[serde(default)]
+    pub ws_clients: u64,
+    /// When the mux read it, in epoch milliseconds.
+    #[serde(default)]
+    pub fetched_at: u64,
 }

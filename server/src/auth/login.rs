@@ -1,0 +1,131 @@
+//! Login and logout: the JSON endpoints the dashboard uses, and a plain server-rendered login
+//! form at `/mux/login` (a Leptos page can replace it later). Both trade the token for a
+//! random session value in an HttpOnly, SameSite=Strict cookie.
+
+use super::{session_cookie, COOKIE_NAME};
+use crate::api::extract::ApiJson;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::{
+    extract::{rejection::FormRejection, State},
+    http::{header::SET_COOKIE, HeaderMap, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+    Form, Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /api/v1/auth/login` body. No `Debug`: it is the token.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The mux's `--auth-token`.
+    pub token: String,
+}
+
+/// Reply of login and logout.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    /// True on success.
+    pub ok: bool,
+}
+
+fn set_cookie(value: &str, max_age_zero: bool) -> HeaderValue {
+    let expiry = if max_age_zero { "; Max-Age=0" } else { "" };
+    let text = format!("{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/{expiry}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Trade the token for a session cookie.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = AuthResponse, description = "sets the HttpOnly session cookie"),
+        (status = 401, body = app::protocol::mux::ErrorEnvelope),
+    ),
+    security(())
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let auth = &state.hub.auth;
+    if !auth.enabled() {
+        return Ok(Json(AuthResponse { ok: true }).into_response());
+    }
+    if !auth.token_matches(&body.token) {
+        tracing::warn!("login refused: wrong token");
+        return Err(ApiError::Unauthorized);
+    }
+    let cookie = set_cookie(&auth.new_login(), false);
+    Ok(([(SET_COOKIE, cookie)], Json(AuthResponse { ok: true })).into_response())
+}
+
+/// Forget the session cookie.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 200, body = AuthResponse, description = "clears the session cookie")),
+    security(())
+)]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(value) = session_cookie(&headers) {
+        state.hub.auth.logout(value);
+    }
+    (
+        [(SET_COOKIE, set_cookie("", true))],
+        Json(AuthResponse { ok: true }),
+    )
+        .into_response()
+}
+
+/// Form field of the login page.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+fn login_page(error: Option<&str>) -> Html<String> {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{e}</p>"))
+        .unwrap_or_default();
+    Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>coopmux login</title></head><body><main>\
+         <h1>coopmux</h1>{error}\
+         <form method=\"post\" action=\"/mux/login\">\
+         <label>Token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" autofocus required></label> \
+         <button type=\"submit\">Log in</button></form></main></body></html>"
+    ))
+}
+
+/// `GET /mux/login`: the login form (or straight to the dashboard when not needed).
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let auth = &state.hub.auth;
+    let logged_in = session_cookie(&headers).is_some_and(|c| auth.login_valid(c));
+    if !auth.enabled() || logged_in {
+        return Redirect::to("/mux").into_response();
+    }
+    login_page(None).into_response()
+}
+
+/// `POST /mux/login`: form login; on success a cookie and a redirect to the dashboard.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let auth = &state.hub.auth;
+    if !auth.enabled() {
+        return Redirect::to("/mux").into_response();
+    }
+    match form {
+        Ok(Form(form)) if auth.token_matches(&form.token) => {
+            let cookie = set_cookie(&auth.new_login(), false);
+            ([(SET_COOKIE, cookie)], Redirect::to("/mux")).into_response()
+        }
+        _ => {
+            tracing::warn!("login refused: wrong token");
+            (StatusCode::UNAUTHORIZED, login_page(Some("Wrong token."))).into_response()
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Request-id mapping between the bridge's clients and its one upstream connection.
+//!
+//! Every request a client sends upstream gets a fresh bridge id; the client's own
+//! `request_id` (any JSON value, or none) is kept here and put back on the reply, which goes
+//! only to that client. When the upstream connection drops, every pending request is failed
+//! at once and the map refuses new ones until the next connection: nothing is ever re-sent.
+
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Most requests awaiting a reply per bridge (count); requests that never get one (coop
+/// sends nothing for some) are dropped with their client or at the next reconnect.
+pub const MAX_PENDING: usize = 4096; // requests
+
+/// Identifies a client of one bridge.
+pub type ClientId = u64;
+
+/// What a pending request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A client's request; the reply is passed back.
+    Request,
+    /// A client's `replay:get` the mux's log could not answer.
+    Replay,
+    /// The bridge's own `replay:get` after (re)connecting.
+    Seed,
+}
+
+/// One request awaiting its reply.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The client that sent it (`None` for the bridge's own).
+    pub client: Option<ClientId>,
+    /// The client's own `request_id`, if it gave one.
+    pub original: Option<Value>,
+    /// What it is for.
+    pub kind: Kind,
+}
+
+/// Why a request could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No upstream connection right now.
+    Disconnected,
+    /// [`MAX_PENDING`] requests are already waiting.
+    Full,
+}
+
+/// Pending requests of one bridge and whether its upstream is connected.
+#[derive(Debug, Default)]
+pub struct Ids {
+    connected: bool,
+    next: u64,
+    pending: HashMap<String, Pending>,
+}
+
+impl Ids {
+    /// Registers a request and returns the id to send upstream.
+    pub fn register(&mut self, pending: Pending) -> Result<String, Refused> {
+        if !self.connected {
+            return Err(Refused::Disconnected);
+        }
+        if self.pending.len() >= MAX_PENDING {
+            return Err(Refused::Full);
+        }
+        self.next += 1;
+        let id = format!("mux-{}", self.next);
+        self.pending.insert(id.clone(), pending);
+        Ok(id)
+    }
+
+    /// Whether `id` still waits for its reply (it was not failed by a disconnect).
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.pending.contains_key(id)
+    }
+
+    /// Removes and returns the request a reply belongs to.
+    pub fn take(&mut self, id: &str) -> Option<Pending> {
+        self.pending.remove(id)
+    }
+
+    /// The upstream connection is up: requests are accepted again.
+    pub fn connected(&mut self) {
+        self.connected = true;
+    }
+
+    /// The upstream connection is gone: returns every pending request (to be failed) and
+    /// refuses new ones until [`Ids::connected`].
+    pub fn disconnected(&mut self) -> Vec<Pending> {
+        self.connected = false;
+        self.pending.drain().map(|(_, p)| p).collect()
+    }
+
+    /// Whether the upstream is connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Drops the requests of a client that left.
+    pub fn forget_client(&mut self, client: ClientId) {
+        self.pending.retain(|_, p| p.client != Some(client));
+    }
+}
+
+/// Puts the client's own id back on a reply (or removes the bridge's when it gave none).
+pub fn restore(reply: &mut Value, original: Option<Value>) {
+    if let Value::Object(map) = reply {
+        match original {
+            Some(id) => {
+                map.insert("request_id".to_owned(), id);
+            }
+            None => {
+                map.remove("request_id");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(client: ClientId, original: Option<Value>) -> Pending {
+        Pending {
+            client: Some(client),
+            original,
+            kind: Kind::Request,
+        }
+    }
+
+    #[test]
+    fn ids_map_back_and_disconnect_fails_everything() {
+        let mut ids = Ids::default();
+        assert_eq!(
+            ids.register(request(1, None)).unwrap_err(),
+            Refused::Disconnected
+        );
+        ids.connected();
+        let a = ids.register(request(1, Some(json!("r-1")))).unwrap();
+        let b = ids.register(request(2, None)).unwrap();
+        assert_ne!(a, b);
+        let mut reply = json!({"event":"pong","request_id": a});
+        restore(&mut reply, ids.take(&a).unwrap().original);
+        assert_eq!(reply["request_id"], "r-1");
+        assert!(ids.take(&a).is_none());
+        let failed = ids.disconnected();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].client, Some(2));
+        assert!(!ids.is_pending(&b));
+        let mut reply = json!({"event":"pong","request_id": b});
+        restore(&mut reply, None);
+        assert!(reply.get("request_id").is_none());
+    }
+}

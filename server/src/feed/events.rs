@@ -1,0 +1,124 @@
+//! The event feed of one watched session: an upstream `/ws?subscribe=state` connection whose
+//! transitions become mux `transition` events (reference §5.5, fixed per §17.12–13).
+//!
+//! It emits no `session:online`/`session:offline` (those come from the registry only), and
+//! forwards upstream `exit` as a transition to `exited`. It follows the id, not one
+//! registration: when the session is removed it waits for the id to register again.
+
+use crate::bridge::upstream::{connect, ws_url, BACKOFF_MAX, BACKOFF_MIN};
+use crate::registry::{Registry, Session};
+use app::protocol::mux::{MuxEvent, MuxTransition};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+/// Runs until `stop` is cancelled (the last watcher of `id` left, or shutdown).
+pub(super) async fn run(registry: Arc<Registry>, id: String, stop: CancellationToken) {
+    loop {
+        // Subscribed before looking the id up, so a registration in between is not missed.
+        let mut events = registry.subscribe();
+        match registry.get(&id) {
+            Ok(session) => {
+                let gone = session.cancel.clone();
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = gone.cancelled() => {}
+                    () = follow(&registry, &session) => {}
+                }
+            }
+            Err(_) => loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    event = events.recv() => match event {
+                        Ok(MuxEvent::SessionOnline { session, .. }) if session == id => break,
+                        Ok(_) => {}
+                        // Missed events: look the id up again.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            },
+        }
+    }
+}
+
+/// The upstream fields of a `transition` or `exit` frame.
+#[derive(Debug, Deserialize)]
+struct Upstream {
+    event: String,
+    prev: Option<String>,
+    next: Option<String>,
+    seq: Option<u64>,
+    cause: Option<String>,
+    last_message: Option<String>,
+    prompt: Option<Value>,
+    error_detail: Option<String>,
+    error_category: Option<String>,
+    parked_reason: Option<String>,
+    resume_at_epoch_ms: Option<u64>,
+}
+
+/// Keeps a state connection to one registration, reconnecting with backoff; never returns.
+async fn follow(registry: &Registry, session: &Session) {
+    let sender = registry.event_sender();
+    let mut backoff = BACKOFF_MIN;
+    // Last state and seq seen, to turn `exit` into a transition (and not twice).
+    let mut last: Option<(String, u64)> = None;
+    loop {
+        let url = ws_url(&session.connection(), "state");
+        if let Ok(mut socket) = match url {
+            Ok(url) => connect(&url).await,
+            Err(e) => Err(e),
+        } {
+            backoff = BACKOFF_MIN;
+            while let Some(Ok(msg)) = socket.next().await {
+                let Message::Text(text) = msg else { continue };
+                let Ok(frame) = serde_json::from_str::<Upstream>(text.as_str()) else {
+                    continue;
+                };
+                let transition = match (frame.event.as_str(), frame.prev, frame.next, frame.seq) {
+                    ("transition", Some(prev), Some(next), Some(seq)) => MuxTransition {
+                        session: session.id.clone(),
+                        prev,
+                        next,
+                        seq,
+                        cause: frame.cause.filter(|c| !c.is_empty()),
+                        last_message: frame.last_message,
+                        prompt: frame.prompt.filter(|p| !p.is_null()),
+                        error_detail: frame.error_detail,
+                        error_category: frame.error_category,
+                        parked_reason: frame.parked_reason,
+                        resume_at_epoch_ms: frame.resume_at_epoch_ms,
+                    },
+                    ("exit", ..) => {
+                        let (prev, seq) = last.clone().unwrap_or(("unknown".to_owned(), 0));
+                        if prev == "exited" {
+                            continue;
+                        }
+                        MuxTransition {
+                            session: session.id.clone(),
+                            prev,
+                            next: "exited".to_owned(),
+                            seq: seq + 1,
+                            cause: Some("exit".to_owned()),
+                            last_message: None,
+                            prompt: None,
+                            error_detail: None,
+                            error_category: None,
+                            parked_reason: None,
+                            resume_at_epoch_ms: None,
+                        }
+                    }
+                    _ => continue,
+                };
+                last = Some((transition.next.clone(), transition.seq));
+                let _ = sender.send(MuxEvent::Transition(transition));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}

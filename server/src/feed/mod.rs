@@ -1,0 +1,260 @@
+//! `/ws/mux`: the aggregate stream the dashboard listens to (reference §5, contract §2).
+//!
+//! On connect: a `sessions` snapshot. Then registry events (`session:online`/`offline` to
+//! everyone, `transition` only for watched ids), `screen_batch` ticks at `--screen-poll-ms`
+//! carrying only changed screens, and replies to client messages. `input:send` and `resize`
+//! run in spawned tasks (bounded per connection) so a slow upstream never stalls the loop.
+//! A client that lags on the event channel gets a fresh snapshot instead of silent gaps.
+
+mod events;
+mod screens;
+mod watch;
+
+pub use watch::EventFeeds;
+
+use crate::registry::Registry;
+use crate::state::AppState;
+use crate::upstream::Upstream;
+use app::protocol::mux::{MuxEvent, MuxRequest, SessionSummary};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use screens::SentScreens;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, Semaphore};
+use tokio::time::MissedTickBehavior;
+use watch::Watched;
+
+/// Proxied `input:send`/`resize` calls in flight per connection (count); more are refused
+/// with an error instead of queueing without bound.
+const MAX_INFLIGHT: usize = 16; // requests
+/// Error replies of finished proxy calls waiting for the connection's loop (messages).
+const REPLY_QUEUE: usize = 64; // messages
+/// Close code "going away" (RFC 6455).
+const CLOSE_GOING_AWAY: u16 = 1001; // WebSocket close code
+
+/// Why a proxied client message failed (sent back as an `error` event).
+#[derive(Debug, thiserror::Error)]
+enum ProxyError {
+    /// No session has that id.
+    #[error("session not found")]
+    NotFound,
+    /// The upstream could not be reached.
+    #[error("{0}")]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    /// The upstream answered with an error.
+    #[error("upstream answered {status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Its body, as text.
+        body: String,
+    },
+    /// Too many calls already in flight on this connection.
+    #[error("too many input/resize requests in flight")]
+    Busy,
+}
+
+/// Upgrades `/ws/mux` (auth and Origin are checked by the middleware).
+pub async fn ws_mux(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| client(state, socket))
+}
+
+fn snapshot(registry: &Registry) -> MuxEvent {
+    let sessions = registry
+        .snapshot()
+        .into_iter()
+        .map(|s| SessionSummary {
+            id: s.id,
+            url: s.url,
+            state: s.cached_state,
+            metadata: s.metadata,
+        })
+        .collect();
+    MuxEvent::Sessions { sessions }
+}
+
+/// The client went away.
+struct Gone;
+
+struct Connection {
+    sink: SplitSink<WebSocket, Message>,
+    hub: Arc<crate::state::Hub>,
+}
+
+impl Connection {
+    async fn send(&mut self, event: &MuxEvent) -> Result<(), Gone> {
+        let text = serde_json::to_string(event).map_err(|_| Gone)?;
+        self.hub.metrics.relayed(text.len());
+        self.sink
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|_| Gone)
+    }
+}
+
+async fn client(state: AppState, socket: WebSocket) {
+    let hub = state.hub.clone();
+    let _gauge = hub.metrics.ws_client();
+    let registry = hub.registry.clone();
+    // Subscribed before the snapshot is taken, so nothing falls between the two.
+    let mut events = registry.subscribe();
+    let (sink, mut stream) = socket.split();
+    let mut conn = Connection {
+        sink,
+        hub: hub.clone(),
+    };
+    if conn.send(&snapshot(&registry)).await.is_err() {
+        return;
+    }
+    let mut watched = Watched::new(
+        hub.event_feeds.clone(),
+        registry.clone(),
+        hub.shutdown.clone(),
+    );
+    let mut screens = SentScreens::default();
+    let (reply_tx, mut replies) = mpsc::channel(REPLY_QUEUE);
+    let permits = Arc::new(Semaphore::new(MAX_INFLIGHT));
+    let mut tick = tokio::time::interval(registry.settings().screen_poll);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        let step = tokio::select! {
+            () = hub.shutdown.cancelled() => {
+                let close = CloseFrame { code: CLOSE_GOING_AWAY, reason: "mux shutting down".into() };
+                let _ = conn.sink.send(Message::Close(Some(close))).await;
+                return;
+            }
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    match serde_json::from_str::<MuxRequest>(text.as_str()) {
+                        Ok(request) => {
+                            let ctx = Proxy { upstream: registry.upstream().clone(), registry: registry.clone(), permits: permits.clone(), replies: reply_tx.clone(), hub: hub.clone() };
+                            handle(&mut conn, &mut watched, &mut screens, &ctx, request).await
+                        }
+                        Err(_) => conn.send(&MuxEvent::Error { message: "invalid message".to_owned(), session: None }).await,
+                    }
+                }
+                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            },
+            event = events.recv() => match event {
+                Ok(MuxEvent::Transition(t)) if !watched.contains(&t.session) => Ok(()),
+                Ok(event) => conn.send(&event).await,
+                // Missed events: resynchronise with a fresh snapshot.
+                Err(broadcast::error::RecvError::Lagged(_)) => conn.send(&snapshot(&registry)).await,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            Some(reply) = replies.recv() => conn.send(&reply).await,
+            _ = tick.tick() => match screens.batch(&registry, watched.iter()) {
+                Some(batch) => conn.send(&batch).await,
+                None => Ok(()),
+            },
+        };
+        if step.is_err() {
+            return;
+        }
+    }
+}
+
+/// What a spawned proxy call needs.
+struct Proxy {
+    upstream: Upstream,
+    registry: Arc<Registry>,
+    permits: Arc<Semaphore>,
+    replies: mpsc::Sender<MuxEvent>,
+    hub: Arc<crate::state::Hub>,
+}
+
+async fn handle(
+    conn: &mut Connection,
+    watched: &mut Watched,
+    screens: &mut SentScreens,
+    ctx: &Proxy,
+    request: MuxRequest,
+) -> Result<(), Gone> {
+    match request {
+        MuxRequest::Subscribe { sessions } => {
+            let added = watched.add(sessions);
+            match screens.batch(&ctx.registry, added.iter()) {
+                Some(batch) => conn.send(&batch).await,
+                None => Ok(()),
+            }
+        }
+        MuxRequest::Unsubscribe { sessions } => {
+            for id in watched.remove(sessions) {
+                screens.forget(&id);
+            }
+            Ok(())
+        }
+        MuxRequest::InputSend {
+            session,
+            text,
+            enter,
+        } => {
+            let body = serde_json::json!({"text": text, "enter": enter});
+            proxy(conn, ctx, session, "/api/v1/input", body).await
+        }
+        MuxRequest::Resize {
+            session,
+            cols,
+            rows,
+        } => {
+            let body = serde_json::json!({"cols": cols, "rows": rows});
+            proxy(conn, ctx, session, "/api/v1/resize", body).await
+        }
+    }
+}
+
+/// Starts one proxied POST; its failure comes back later as `{"event":"error","session",…}`.
+async fn proxy(
+    conn: &mut Connection,
+    ctx: &Proxy,
+    id: String,
+    path: &'static str,
+    body: serde_json::Value,
+) -> Result<(), Gone> {
+    let error = |id: String, err: ProxyError| MuxEvent::Error {
+        message: err.to_string(),
+        session: Some(id),
+    };
+    let Ok(permit) = ctx.permits.clone().try_acquire_owned() else {
+        return conn.send(&error(id, ProxyError::Busy)).await;
+    };
+    let Ok(session) = ctx.registry.get(&id) else {
+        return conn.send(&error(id, ProxyError::NotFound)).await;
+    };
+    let upstream = ctx.upstream.clone();
+    let replies = ctx.replies.clone();
+    let metrics = ctx.hub.metrics.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        let connection = session.connection();
+        let body = Bytes::from(body.to_string());
+        metrics.relayed(body.len());
+        let result = match upstream
+            .call(
+                http::Method::POST,
+                &connection.url,
+                path,
+                connection.auth_token.as_deref(),
+                Some(body),
+            )
+            .await
+        {
+            Ok(reply) if reply.status.is_success() => Ok(()),
+            Ok(reply) => Err(ProxyError::Status {
+                status: reply.status.as_u16(),
+                body: String::from_utf8_lossy(&reply.body).into_owned(),
+            }),
+            Err(err) => Err(ProxyError::Upstream(err)),
+        };
+        if let Err(err) = result {
+            // A full queue means the client is not reading; the error is dropped with the rest.
+            let _ = replies.try_send(error(id, err));
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! HTTP handlers of the launch API: `POST /api/v1/sessions/launch`,
+//! `GET /api/v1/config/launch`, `GET /api/v1/launches` and `GET /api/v1/launches/{id}`.
+//! [`LaunchError`] is mapped to the JSON envelope here and nowhere else.
+
+use super::LaunchError;
+use crate::error::{envelope, ApiError};
+use crate::state::AppState;
+use app::protocol::launch::{
+    LaunchConfig, LaunchDetail, LaunchInfo, LaunchRequest, LaunchResponse,
+};
+use app::protocol::mux::ErrorEnvelope;
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Path, Request, State},
+    http::{header::CONTENT_TYPE, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+
+impl IntoResponse for LaunchError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Self::NotConfigured | Self::Env(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            Self::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
+            Self::Spawn(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        };
+        envelope(status, code, self.to_string())
+    }
+}
+
+/// The optional launch body: no body, an empty body and `{}` all mean "no variables". A
+/// non-empty body must be JSON (415 otherwise), so that a cross-site form post cannot
+/// smuggle one in.
+#[derive(Debug, Default)]
+pub struct LaunchBody(pub LaunchRequest);
+
+impl<S: Send + Sync> FromRequest<S> for LaunchBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|e| e == "application/json" || e.ends_with("+json"));
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("request body is too large".to_owned())
+            } else {
+                ApiError::BadRequest(format!(
+                    "cannot read request body: {}",
+                    rejection.body_text()
+                ))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "a launch body must be sent with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(LaunchBody)
+            .map_err(|err| {
+                use serde_json::error::Category;
+                match err.classify() {
+                    Category::Data => {
+                        ApiError::Unprocessable(format!("invalid request body: {err}"))
+                    }
+                    Category::Syntax | Category::Eof | Category::Io => {
+                        ApiError::BadRequest(format!("malformed JSON: {err}"))
+                    }
+                }
+            })
+    }
+}
+
+/// Spawns a session through the configured launch command.
+#[utoipa::path(
+    post, path = "/api/v1/sessions/launch", tag = "launch",
+    request_body(content = Option<LaunchRequest>, description = "Optional; `env` defaults to `{}`"),
+    responses(
+        (status = 200, body = LaunchResponse),
+        (status = 400, description = "No launch command, or a refused variable", body = ErrorEnvelope),
+        (status = 429, description = "Too many launches pending", body = ErrorEnvelope),
+        (status = 500, description = "The command could not be spawned", body = ErrorEnvelope),
+    )
+)]
+pub async fn launch_session(
+    State(state): State<AppState>,
+    LaunchBody(body): LaunchBody,
+) -> Result<Json<LaunchResponse>, LaunchError> {
+    let env = body.env.unwrap_or_default();
+    state.hub.launcher.launch(&env).map(Json)
+}
+
+/// Whether launching is available, and the mux's working directory.
+#[utoipa::path(
+    get, path = "/api/v1/config/launch", tag = "launch",
+    responses((status = 200, body = LaunchConfig))
+)]
+pub async fn launch_config(State(state): State<AppState>) -> Json<LaunchConfig> {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    Json(LaunchConfig {
+        available: state.hub.launcher.available(),
+        cwd,
+    })
+}
+
+/// Every tracked launch, oldest first (the last 100 finished ones plus all running ones).
+#[utoipa::path(
+    get, path = "/api/v1/launches", tag = "launch",
+    responses((status = 200, body = Vec<LaunchInfo>))
+)]
+pub async fn list_launches(State(state): State<AppState>) -> Json<Vec<LaunchInfo>> {
+    Json(state.hub.launcher.tracker().list())
+}
+
+/// One launch with the last lines of its output.
+#[utoipa::path(
+    get, path = "/api/v1/launches/{id}", tag = "launch",
+    params(("id" = String, Path, description = "Launch id")),
+    responses(
+        (status = 200, body = LaunchDetail),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn get_launch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<LaunchDetail>, LaunchError> {
+    state
+        .hub
+        .launcher
+        .tracker()
+        .get(&id)
+        .map(Json)
+        .ok_or(LaunchError::NotFound)
+}

@@ -1,0 +1,260 @@
+//! The launch child's environment: validation of user variables and the three-layer
+//! precedence of the seed README (user, then system, then credentials), plus the list of the
+//! mux's own variables a child must never inherit (contract §3; reference §17.6, §17.7).
+
+use std::collections::BTreeMap;
+
+/// Keys the seed reserves: user values for them are silently dropped (matched ignoring case,
+/// so `Coop_Mux_Url` is dropped too).
+pub const RESERVED_KEYS: [&str; 12] = [
+    "COOP_MUX_URL",
+    "COOP_MUX_TOKEN",
+    "COOP_URL",
+    "COOP_SESSION_ID",
+    "POD_NAME",
+    "POD_NAMESPACE",
+    "POD_IP",
+    "POD_UID",
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+];
+
+/// The mux's system variable naming the session id it chose. Not in the seed's reserved list,
+/// but a user value would break launch tracking, so it is dropped the same way.
+pub const SESSION_ID_KEY: &str = "COOP_MUX_SESSION_ID";
+
+/// Exact names that hijack the loader or the shell; refused with 400 (matched ignoring case).
+const DANGEROUS_KEYS: [&str; 6] = ["BASH_ENV", "ENV", "PATH", "IFS", "SHELLOPTS", "PS4"];
+
+/// Name prefixes that hijack the dynamic loader; refused with 400 (matched ignoring case).
+const DANGEROUS_PREFIXES: [&str; 2] = ["LD_", "DYLD_"];
+
+/// Credential keys a child never inherits from the mux's own environment; credentials reach
+/// it only through the broker's layer.
+const INHERITED_SECRETS: [&str; 5] = [
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "COOP_BROKER_TOKEN",
+];
+
+/// Why a user variable was refused (answered as 400 with this message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    /// The name is not `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error("invalid environment variable name {0:?}: names must match [A-Za-z_][A-Za-z0-9_]*")]
+    InvalidName(String),
+    /// The value holds a NUL byte, which no process environment can carry.
+    #[error("environment variable {0} has a NUL byte in its value")]
+    NulValue(String),
+    /// A loader or shell variable that would let the caller run code in the launch shell.
+    #[error("environment variable {0} is not allowed: it can hijack the loader or the shell")]
+    Dangerous(String),
+}
+
+/// One credential the broker hands to a launch (`env_key` = `value`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LaunchCredential {
+    /// Variable name, e.g. `ANTHROPIC_API_KEY`.
+    pub env_key: String,
+    /// The secret itself.
+    pub value: String,
+}
+
+impl std::fmt::Debug for LaunchCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchCredential")
+            .field("env_key", &self.env_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where launches get their credentials: the highest layer of the launch environment.
+///
+/// The credential broker does not exist yet, so the hub uses [`NoCredentials`]; the broker
+/// issue implements this trait and hands its implementation to [`super::Launcher`]. An
+/// implementation must resolve duplicates itself (one value per `env_key`, chosen
+/// deterministically), unlike the reference's hash-map order.
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    /// Credentials to inject into the next launch (healthy accounts only).
+    fn launch_credentials(&self) -> Vec<LaunchCredential>;
+}
+
+/// The current source: no broker, so no credentials.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoCredentials;
+
+impl CredentialSource for NoCredentials {
+    fn launch_credentials(&self) -> Vec<LaunchCredential> {
+        Vec::new()
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_reserved(name: &str) -> bool {
+    name.eq_ignore_ascii_case(SESSION_ID_KEY)
+        || RESERVED_KEYS.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+fn is_dangerous(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    DANGEROUS_KEYS.contains(&upper.as_str())
+        || DANGEROUS_PREFIXES.iter().any(|p| upper.starts_with(p))
+}
+
+/// The user layer: refuses unsafe variables, then silently drops reserved ones.
+pub fn user_layer(env: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, EnvError> {
+    let mut kept = BTreeMap::new();
+    for (name, value) in env {
+        if !is_valid_name(name) {
+            return Err(EnvError::InvalidName(name.clone()));
+        }
+        if value.contains('\0') {
+            return Err(EnvError::NulValue(name.clone()));
+        }
+        if is_dangerous(name) {
+            return Err(EnvError::Dangerous(name.clone()));
+        }
+        if is_reserved(name) {
+            tracing::debug!(variable = %name, "dropping reserved launch variable");
+            continue;
+        }
+        kept.insert(name.clone(), value.clone());
+    }
+    Ok(kept)
+}
+
+/// Whether a variable of the mux's own environment must not reach a launch child: the mux's
+/// configuration (`COOP_MUX_*`, which holds its auth token), inherited session identity
+/// (`COOP_URL`, `COOP_SESSION_ID`) and credentials.
+pub fn is_withheld(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("COOP_MUX_")
+        || upper == "COOP_URL"
+        || upper == "COOP_SESSION_ID"
+        || INHERITED_SECRETS.contains(&upper.as_str())
+}
+
+/// System variables the mux sets for every launch.
+#[derive(Debug, Clone)]
+pub struct SystemVars {
+    /// `COOP_MUX_URL`: an address the child can reach.
+    pub mux_url: String,
+    /// `COOP_MUX_TOKEN`, only when the mux has a token.
+    pub mux_token: Option<String>,
+    /// `COOP_MUX_SESSION_ID`: the id the mux chose.
+    pub session_id: String,
+}
+
+/// The variables written on top of the (filtered) inherited environment, in precedence order:
+/// later entries win. `user` must come from [`user_layer`].
+pub fn layered(
+    user: BTreeMap<String, String>,
+    system: &SystemVars,
+    credentials: Vec<LaunchCredential>,
+) -> Vec<(String, String)> {
+    let mut vars: BTreeMap<String, String> = user;
+    vars.insert("COOP_MUX_URL".to_owned(), system.mux_url.clone());
+    if let Some(token) = &system.mux_token {
+        vars.insert("COOP_MUX_TOKEN".to_owned(), token.clone());
+    }
+    vars.insert(SESSION_ID_KEY.to_owned(), system.session_id.clone());
+    for credential in credentials {
+        vars.insert(credential.env_key, credential.value);
+    }
+    vars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn reserved_keys_are_dropped_ignoring_case() {
+        let kept = user_layer(&env(&[
+            ("Coop_Mux_Url", "x"),
+            ("COOP_MUX_URL", "x"),
+            ("pod_ip", "x"),
+            ("coop_mux_session_id", "x"),
+            ("GIT_REPO", "r"),
+        ]))
+        .unwrap();
+        assert_eq!(kept, env(&[("GIT_REPO", "r")]));
+    }
+
+    #[test]
+    fn unsafe_variables_are_refused_with_their_name() {
+        for (name, value) in [
+            ("LD_PRELOAD", "x"),
+            ("ld_library_path", "x"),
+            ("DYLD_INSERT_LIBRARIES", "x"),
+            ("Path", "x"),
+            ("BASH_ENV", "x"),
+            ("env", "x"),
+            ("IFS", "x"),
+            ("A=B", "x"),
+            ("A B", "x"),
+            ("", "x"),
+            ("1A", "x"),
+            ("OK", "a\0b"),
+        ] {
+            let err = user_layer(&env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err} should name {name:?}");
+        }
+    }
+
+    #[test]
+    fn precedence_is_user_then_system_then_credentials() {
+        let user = user_layer(&env(&[("A", "user"), ("GEMINI_API_KEY", "user")])).unwrap();
+        let system = SystemVars {
+            mux_url: "http://127.0.0.1:1".to_owned(),
+            mux_token: None,
+            session_id: "s".to_owned(),
+        };
+        let vars: BTreeMap<_, _> = layered(
+            user,
+            &system,
+            vec![LaunchCredential {
+                env_key: "GEMINI_API_KEY".to_owned(),
+                value: "broker".to_owned(),
+            }],
+        )
+        .into_iter()
+        .collect();
+        assert_eq!(vars["A"], "user");
+        assert_eq!(vars["GEMINI_API_KEY"], "broker");
+        assert_eq!(vars["COOP_MUX_URL"], "http://127.0.0.1:1");
+        assert_eq!(vars["COOP_MUX_SESSION_ID"], "s");
+        assert!(!vars.contains_key("COOP_MUX_TOKEN"));
+    }
+
+    #[test]
+    fn mux_secrets_are_withheld() {
+        for name in [
+            "COOP_MUX_AUTH_TOKEN",
+            "ANTHROPIC_API_KEY",
+            "coop_url",
+            "COOP_BROKER_TOKEN",
+        ] {
+            assert!(is_withheld(name), "{name}");
+        }
+        assert!(!is_withheld("HOME"));
+    }
+}

@@ -1,0 +1,366 @@
+//! The launch API's engine (seed README "Launch API"; reference §8; contract §3, §4): runs the
+//! configured command through `sh -c` with a checked, layered environment, in its own process
+//! group, with its output captured through pipes, and tracks it until its session registers.
+//!
+//! `env` owns validation and precedence, `tracker` the launch records and events, `api` the
+//! HTTP handlers, `k8s` the session pod manifest of `coopmux k8s-pod-manifest`.
+
+pub mod api;
+pub mod env;
+pub mod k8s;
+pub mod tracker;
+
+use crate::{cli::ServeArgs, metrics::Metrics, registry::Registry};
+use app::protocol::launch::LaunchResponse;
+use app::protocol::mux::MuxEvent;
+use env::{CredentialSource, EnvError, NoCredentials, SystemVars};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tracker::Tracker;
+
+/// Why a launch request failed; mapped to HTTP once, in [`api`].
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// No `--launch` / `COOP_MUX_LAUNCH` (400, the reference's message).
+    #[error("launch command not configured")]
+    NotConfigured,
+    /// A user variable was refused (400).
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// More than `--max-pending-launches` launches have not registered yet (429).
+    #[error("too many pending launches: {0} launches have not registered yet")]
+    Throttled(usize),
+    /// `sh` could not be started (500, the reference's message).
+    #[error("failed to spawn: {0}")]
+    Spawn(std::io::Error),
+    /// No launch with that id (404).
+    #[error("launch not found")]
+    NotFound,
+}
+
+/// Launch settings derived from the command line and the bound address.
+#[derive(Debug, Clone)]
+pub struct LaunchSettings {
+    /// The shell command, if any.
+    pub command: Option<String>,
+    /// `COOP_MUX_URL` for children.
+    pub mux_url: String,
+    /// `COOP_MUX_TOKEN` for children, when the mux has a token.
+    pub mux_token: Option<String>,
+    /// How long a launch may take to register before it is failed.
+    pub timeout: Duration,
+    /// Launches allowed to wait for registration at once.
+    pub max_pending: usize,
+}
+
+impl LaunchSettings {
+    /// Settings of these flags for a mux bound to `local`.
+    pub fn from_args(args: &ServeArgs, local: SocketAddr) -> Self {
+        Self {
+            command: args.launch.clone().filter(|c| !c.trim().is_empty()),
+            mux_url: child_mux_url(args.advertise_url.as_deref(), local),
+            mux_token: args
+                .auth_token
+                .as_ref()
+                .map(|t| t.expose().to_owned())
+                .filter(|t| !t.is_empty()),
+            timeout: Duration::from_millis(args.launch_timeout_ms.max(1)),
+            max_pending: args.max_pending_launches,
+        }
+    }
+}
+
+/// The `COOP_MUX_URL` a child can reach: the advertised URL, else loopback for a wildcard
+/// bind (a child on this host reaches it there), else the bind address (IPv6 in brackets).
+pub fn child_mux_url(advertise: Option<&str>, local: SocketAddr) -> String {
+    if let Some(url) = advertise.map(str::trim).filter(|u| !u.is_empty()) {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let port = local.port();
+    match local.ip() {
+        ip if ip.is_unspecified() => format!("http://127.0.0.1:{port}"),
+        std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
+        std::net::IpAddr::V4(ip) => format!("http://{ip}:{port}"),
+    }
+}
+
+/// Spawns launch children and tracks them.
+#[derive(Debug)]
+pub struct Launcher {
+    settings: LaunchSettings,
+    tracker: Arc<Tracker>,
+    registry: Arc<Registry>,
+    credentials: Arc<dyn CredentialSource>,
+}
+
+impl Launcher {
+    /// A launcher whose events go into the registry's feed. Credentials come from
+    /// [`NoCredentials`] until the broker exists.
+    pub fn new(settings: LaunchSettings, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+        let tracker = Arc::new(Tracker::new(
+            registry.event_sender(),
+            metrics,
+            settings.max_pending,
+        ));
+        Self {
+            settings,
+            tracker,
+            registry,
+            credentials: Arc::new(NoCredentials),
+        }
+    }
+
+    /// Replaces the credential source (the broker's hook).
+    pub fn with_credentials(mut self, credentials: Arc<dyn CredentialSource>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Whether a launch command is configured.
+    pub fn available(&self) -> bool {
+        self.settings.command.is_some()
+    }
+
+    /// The launch records.
+    pub fn tracker(&self) -> &Arc<Tracker> {
+        &self.tracker
+    }
+
+    /// Links registrations to launches by consuming `session:online` from the feed. The
+    /// subscription is taken before this returns, so no registration after it is missed;
+    /// after a lag, waiting launches are checked against the registry instead.
+    pub fn spawn_linker(&self, shutdown: CancellationToken) {
+        let mut events = self.registry.subscribe();
+        let tracker = self.tracker.clone();
+        let registry = self.registry.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    event = events.recv() => event,
+                };
+                match event {
+                    Ok(MuxEvent::SessionOnline { session, .. }) => {
+                        tracker.session_registered(&session);
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        for id in tracker.starting_sessions() {
+                            if registry.get(&id).is_ok() {
+                                tracker.session_registered(&id);
+                            }
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Validates `env`, spawns the launch command and starts tracking it.
+    pub fn launch(&self, env: &BTreeMap<String, String>) -> Result<LaunchResponse, LaunchError> {
+        let command = self
+            .settings
+            .command
+            .as_deref()
+            .ok_or(LaunchError::NotConfigured)?;
+        let user = env::user_layer(env)?;
+        let launch_id = uuid::Uuid::new_v4().to_string();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        self.tracker
+            .reserve(&launch_id, &session_id)
+            .map_err(|t| LaunchError::Throttled(t.0))?;
+        let system = SystemVars {
+            mux_url: self.settings.mux_url.clone(),
+            mux_token: self.settings.mux_token.clone(),
+            session_id: session_id.clone(),
+        };
+        let vars = env::layered(user, &system, self.credentials.launch_credentials());
+        let mut child = match spawn(command, vars) {
+            Ok(child) => child,
+            Err(err) => {
+                tracing::warn!(launch = %launch_id, "launch spawn failed: {err}");
+                self.tracker.spawn_failed(&launch_id, &err.to_string());
+                return Err(LaunchError::Spawn(err));
+            }
+        };
+        let pid = child.id();
+        self.tracker.spawned(&launch_id, &session_id, pid);
+        tracing::info!(launch = %launch_id, session = %session_id, pid, "launched");
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(capture(
+                self.tracker.clone(),
+                launch_id.clone(),
+                "stdout",
+                out,
+            ));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(capture(
+                self.tracker.clone(),
+                launch_id.clone(),
+                "stderr",
+                err,
+            ));
+        }
+        tokio::spawn(supervise(
+            self.tracker.clone(),
+            self.registry.clone(),
+            launch_id.clone(),
+            child,
+            self.settings.timeout,
+        ));
+        Ok(LaunchResponse {
+            launched: true,
+            launch_id,
+            session_id,
+        })
+    }
+}
+
+/// `sh -c COMMAND` with the mux's environment minus its secrets, plus `vars`; null stdin,
+/// piped output (kept out of the mux's own log), in a new process group so that it outlives
+/// a restart of the mux.
+fn spawn(command: &str, vars: Vec<(String, String)>) -> std::io::Result<tokio::process::Child> {
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c").arg(command);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_none_or(env::is_withheld) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.envs(vars)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        // Dropping the handle (mux shutdown) must not kill the session.
+        .kill_on_drop(false);
+    cmd.spawn()
+}
+
+/// Awaits the child (so it is always reaped) and applies the registration deadline.
+async fn supervise(
+    tracker: Arc<Tracker>,
+    registry: Arc<Registry>,
+    launch_id: String,
+    mut child: tokio::process::Child,
+    timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let finished = tokio::select! {
+        status = child.wait() => Some(status),
+        () = tokio::time::sleep_until(deadline) => None,
+    };
+    if let Some(status) = finished {
+        record_exit(&tracker, &launch_id, status);
+        // Exited successfully before registering: the session may still come (a pod).
+        if tracker.is_starting(&launch_id) {
+            tokio::time::sleep_until(deadline).await;
+            expire(&tracker, &registry, &launch_id, timeout_ms);
+        }
+        return;
+    }
+    if expire(&tracker, &registry, &launch_id, timeout_ms) {
+        // The child has not been reaped yet (its `wait` is pending), so its pid, which is
+        // also its process group id, cannot have been reused.
+        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+            let group = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+    record_exit(&tracker, &launch_id, child.wait().await);
+}
+
+fn record_exit(
+    tracker: &Tracker,
+    launch_id: &str,
+    status: std::io::Result<std::process::ExitStatus>,
+) {
+    match status {
+        Ok(status) => tracker.exited(launch_id, status),
+        Err(err) => tracing::warn!(launch = %launch_id, "cannot wait for launch child: {err}"),
+    }
+}
+
+/// Fails a launch still waiting at its deadline, unless its session did register (an event
+/// the linker missed). Returns whether it failed now.
+fn expire(tracker: &Tracker, registry: &Registry, launch_id: &str, timeout_ms: u64) -> bool {
+    let Some(detail) = tracker.get(launch_id) else {
+        return false;
+    };
+    if registry.get(&detail.info.session_id).is_ok() {
+        tracker.session_registered(&detail.info.session_id);
+        return false;
+    }
+    tracker.timed_out(launch_id, timeout_ms)
+}
+
+/// Reads one output stream into the launch's tail, line by line, each line capped at
+/// [`tracker::MAX_LINE_BYTES`].
+async fn capture(
+    tracker: Arc<Tracker>,
+    launch_id: String,
+    stream: &'static str,
+    mut reader: impl AsyncRead + Unpin,
+) {
+    /// Read buffer (bytes).
+    const CHUNK: usize = 8192;
+    let mut buf = vec![0u8; CHUNK];
+    let mut line = Vec::new();
+    let flush = |line: &mut Vec<u8>| {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        line.clear();
+        tracker.push_line(&launch_id, stream, text);
+    };
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &byte in &buf[..n] {
+            if byte == b'\n' {
+                flush(&mut line);
+            } else if line.len() < tracker::MAX_LINE_BYTES {
+                line.push(byte);
+            }
+        }
+    }
+    if !line.is_empty() {
+        flush(&mut line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_urls_are_reachable_addresses() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            child_mux_url(None, addr("0.0.0.0:80")),
+            "http://127.0.0.1:80"
+        );
+        assert_eq!(child_mux_url(None, addr("[::]:81")), "http://127.0.0.1:81");
+        assert_eq!(
+            child_mux_url(None, addr("10.1.2.3:82")),
+            "http://10.1.2.3:82"
+        );
+        assert_eq!(child_mux_url(None, addr("[::1]:83")), "http://[::1]:83");
+        assert_eq!(
+            child_mux_url(Some("http://mux.svc:9800/"), addr("0.0.0.0:1")),
+            "http://mux.svc:9800"
+        );
+    }
+}

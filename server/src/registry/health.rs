@@ -1,0 +1,87 @@
+//! The health checker (reference §3.6): every `--health-check-ms` it checks every session's
+//! `GET /api/v1/health` concurrently, and evicts a session after `--max-health-failures`
+//! consecutive failures.
+
+use super::{Registry, Session};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::time::MissedTickBehavior;
+
+/// Health checks in flight at once (count): enough to sweep a thousand sessions in a few
+/// round trips, few enough not to open a thousand sockets at once.
+const HEALTH_CONCURRENCY: usize = 64;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Sessions checked.
+    pub checked: usize,
+    /// Checks that failed.
+    pub failed: usize,
+    /// Sessions evicted.
+    pub evicted: usize,
+}
+
+/// Runs sweeps until shutdown. The first one starts at once; missed ticks are skipped.
+pub(super) async fn run(registry: Arc<Registry>) {
+    let mut ticks = tokio::time::interval(registry.settings.health_check);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = registry.shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        tokio::select! {
+            () = registry.shutdown.cancelled() => return,
+            _ = registry.health_sweep() => {}
+        }
+    }
+}
+
+impl Registry {
+    /// Checks every session once; evicts those that reached the failure limit.
+    pub async fn health_sweep(&self) -> SweepReport {
+        let started = Instant::now();
+        let sessions = self.sessions();
+        let checked = sessions.len();
+        let outcomes: Vec<(bool, bool)> = futures_util::stream::iter(sessions)
+            .map(|session| self.check(session))
+            .buffer_unordered(HEALTH_CONCURRENCY)
+            .collect()
+            .await;
+        let took: Duration = started.elapsed();
+        self.metrics.health_sweep(took);
+        let report = SweepReport {
+            checked,
+            failed: outcomes.iter().filter(|(ok, _)| !ok).count(),
+            evicted: outcomes.iter().filter(|(_, evicted)| *evicted).count(),
+        };
+        tracing::debug!(?report, ?took, "health sweep");
+        report
+    }
+
+    /// One check: `(healthy, evicted)`.
+    async fn check(&self, session: Arc<Session>) -> (bool, bool) {
+        if session.cancel.is_cancelled() {
+            return (true, false);
+        }
+        let url = session.url();
+        let Err(err) = self.upstream.health(&url).await else {
+            session.health_ok();
+            return (true, false);
+        };
+        self.metrics.health_failure();
+        let failures = session.health_failed();
+        tracing::warn!(session = %session.id, failures, %err, "health check failed");
+        if failures < self.settings.max_health_failures {
+            return (false, false);
+        }
+        let evicted = self.evict(&session);
+        if evicted {
+            self.metrics.eviction();
+            tracing::warn!(session = %session.id, failures, "session evicted after failed health checks");
+        }
+        (false, evicted)
+    }
+}

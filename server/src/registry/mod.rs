@@ -1,0 +1,338 @@
+//! The session registry: every coop session known to the hub (reference §3, contract §2).
+//!
+//! One mutex guards the session map, the watcher counts and the prewarm order together, so a
+//! removal updates all three at once and emits exactly one `session:offline`. The lock is
+//! never held across an `.await`: upstream calls work on an `Arc<Session>` taken out of it.
+
+mod cache;
+mod health;
+pub mod ids;
+mod prewarm;
+mod session;
+mod watch;
+
+pub use health::SweepReport;
+pub use session::{now_ms, Connection, Session, Stamped};
+
+use crate::{cli::ServeArgs, metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
+use app::protocol::mux::{MuxEvent, SessionInfo};
+use prewarm::Lru;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use watch::Watcher;
+
+/// Capacity of the mux event feed (reference §1.3: 512 events).
+pub const EVENT_CAPACITY: usize = 512;
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The id breaks the id rules.
+    #[error("{0}")]
+    InvalidId(String),
+    /// The registration URL is not an http(s) URL.
+    #[error("invalid url: {0}")]
+    InvalidUrl(String),
+    /// No session with that id.
+    #[error("session not found")]
+    NotFound,
+    /// Registration: the upstream's health check failed.
+    #[error("upstream unreachable: {0}")]
+    Unreachable(UpstreamError),
+    /// A live read failed and nothing was cached.
+    #[error("upstream error: {0}")]
+    Upstream(UpstreamError),
+}
+
+/// Intervals and limits, from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Screen poller interval (also the freshness limit of the screen cache).
+    pub screen_poll: Duration,
+    /// Status poller interval (also the freshness limit of the status cache).
+    pub status_poll: Duration,
+    /// Health checker interval.
+    pub health_check: Duration,
+    /// Failures before eviction (`>=`, so 0 evicts on the first failure).
+    pub max_health_failures: u32,
+    /// Sessions kept warm by prewarm.
+    pub prewarm_capacity: usize,
+    /// Prewarm cycle interval.
+    pub prewarm_poll: Duration,
+}
+
+impl Settings {
+    /// Settings of the given flags. Zero intervals are raised to 1 ms (tokio refuses zero).
+    pub fn from_args(args: &ServeArgs) -> Self {
+        let ms = |v: u64| Duration::from_millis(v.max(1));
+        Self {
+            screen_poll: ms(args.screen_poll_ms),
+            status_poll: ms(args.status_poll_ms),
+            health_check: ms(args.health_check_ms),
+            max_health_failures: args.max_health_failures,
+            prewarm_capacity: args.prewarm_capacity,
+            prewarm_poll: ms(args.prewarm_poll_ms),
+        }
+    }
+}
+
+/// A registration or heartbeat, as `POST /api/v1/sessions` receives it. No `Debug`: it
+/// carries the session's token.
+#[derive(Clone)]
+pub struct Registration {
+    /// Upstream base URL.
+    pub url: String,
+    /// Bearer token for the upstream.
+    pub auth_token: Option<String>,
+    /// Requested id; a UUID v4 is generated when absent.
+    pub id: Option<String>,
+    /// Free-form metadata (`null` when absent).
+    pub metadata: Value,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<String, Arc<Session>>,
+    watchers: HashMap<String, Watcher>,
+    prewarm: Lru,
+    next_order: u64,
+}
+
+/// All registered sessions, their watchers, caches and the mux event feed.
+#[derive(Debug)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<MuxEvent>,
+    upstream: Upstream,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    shutdown: CancellationToken,
+}
+
+impl Registry {
+    /// An empty registry. Background tasks start with [`Registry::spawn_background`].
+    pub fn new(
+        settings: Settings,
+        upstream: Upstream,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let inner = Inner {
+            prewarm: Lru::new(settings.prewarm_capacity),
+            ..Inner::default()
+        };
+        Self {
+            inner: Mutex::new(inner),
+            events,
+            upstream,
+            metrics,
+            settings,
+            shutdown,
+        }
+    }
+
+    /// Starts the health checker and the prewarm cycle; both stop at shutdown.
+    pub fn spawn_background(self: &Arc<Self>) {
+        tokio::spawn(health::run(self.clone()));
+        tokio::spawn(prewarm::run(self.clone()));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent before it can panic.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The shared upstream client.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// The hub's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A receiver of the mux event feed (`session:online`, `session:offline`, …).
+    pub fn subscribe(&self) -> broadcast::Receiver<MuxEvent> {
+        self.events.subscribe()
+    }
+
+    /// A sender into the mux event feed, for other producers (event feeds, credentials).
+    pub fn event_sender(&self) -> broadcast::Sender<MuxEvent> {
+        self.events.clone()
+    }
+
+    /// Number of registered sessions.
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// True when no session is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The session with this id.
+    pub fn get(&self, id: &str) -> Result<Arc<Session>, RegistryError> {
+        self.lock()
+            .sessions
+            .get(id)
+            .cloned()
+            .ok_or(RegistryError::NotFound)
+    }
+
+    /// Every session in registration order.
+    pub fn sessions(&self) -> Vec<Arc<Session>> {
+        let mut all: Vec<_> = self.lock().sessions.values().cloned().collect();
+        all.sort_by_key(|s| s.order);
+        all
+    }
+
+    /// Public view of every session in registration order (`GET /api/v1/sessions`).
+    pub fn list(&self) -> Vec<SessionInfo> {
+        self.sessions().iter().map(|s| s.info()).collect()
+    }
+
+    /// Same as [`Registry::list`]; the name the `/ws/mux` snapshot uses.
+    pub fn snapshot(&self) -> Vec<SessionInfo> {
+        self.list()
+    }
+
+    /// Registers a session or, for a known id, applies a heartbeat. Returns the id.
+    ///
+    /// A new id evicts every other id with the same URL (a restarted coop) and emits
+    /// `session:online`. A heartbeat updates url, token and metadata and resets the failure
+    /// count, silently.
+    pub async fn register(
+        self: &Arc<Self>,
+        registration: Registration,
+    ) -> Result<String, RegistryError> {
+        let url = normalize_url(&registration.url)?;
+        if let Some(id) = &registration.id {
+            ids::validate(id).map_err(RegistryError::InvalidId)?;
+        }
+        self.upstream
+            .health(&url)
+            .await
+            .map_err(RegistryError::Unreachable)?;
+        let id = registration
+            .id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let connection = Connection {
+            url,
+            auth_token: registration.auth_token,
+            metadata: registration.metadata,
+        };
+        let mut inner = self.lock();
+        if let Some(existing) = inner.sessions.get(&id) {
+            existing.refresh(connection);
+            return Ok(id);
+        }
+        let stale: Vec<String> = inner
+            .sessions
+            .values()
+            .filter(|s| s.url() == connection.url)
+            .map(|s| s.id.clone())
+            .collect();
+        for stale_id in stale {
+            tracing::info!(session = %stale_id, replaced_by = %id, "evicting session with the same url");
+            self.remove_locked(&mut inner, &stale_id);
+        }
+        let order = inner.next_order;
+        inner.next_order += 1;
+        let session = Arc::new(Session::new(
+            id.clone(),
+            order,
+            connection.clone(),
+            self.shutdown.child_token(),
+        ));
+        inner.sessions.insert(id.clone(), session.clone());
+        inner.prewarm.touch(&id);
+        // A client may already be watching this id (it subscribed before a re-registration).
+        if let Some(watcher) = inner.watchers.get_mut(&id) {
+            watcher.pollers = Some(self.spawn_pollers(&session));
+        }
+        self.metrics.registration();
+        // Sent under the lock so that the feed's order matches the map's history.
+        let _ = self.events.send(MuxEvent::SessionOnline {
+            session: id.clone(),
+            url: connection.url,
+            metadata: connection.metadata,
+        });
+        drop(inner);
+        tracing::info!(session = %id, "session registered");
+        Ok(id)
+    }
+
+    /// Deregisters a session everywhere; `false` when the id is unknown.
+    pub fn remove(&self, id: &str) -> bool {
+        let removed = self.remove_locked(&mut self.lock(), id).is_some();
+        if removed {
+            tracing::info!(session = %id, "session removed");
+        }
+        removed
+    }
+
+    /// Removes `session` only if it is still the entry registered under its id (a heartbeat
+    /// keeps the same entry; a delete-then-register makes a new one that must survive).
+    pub(crate) fn evict(&self, session: &Arc<Session>) -> bool {
+        let mut inner = self.lock();
+        let current = inner.sessions.get(&session.id);
+        if !current.is_some_and(|c| Arc::ptr_eq(c, session)) {
+            return false;
+        }
+        self.remove_locked(&mut inner, &session.id).is_some()
+    }
+
+    fn remove_locked(&self, inner: &mut Inner, id: &str) -> Option<Arc<Session>> {
+        let session = inner.sessions.remove(id)?;
+        // Ends pollers and bridges: they hang off the session's token.
+        session.cancel.cancel();
+        inner.prewarm.remove(id);
+        if let Some(watcher) = inner.watchers.get_mut(id) {
+            // Watchers keep their count: their clients still hold the subscription and will
+            // release it; if the id registers again, pollers restart for them.
+            watcher.pollers = None;
+        }
+        let _ = self.events.send(MuxEvent::SessionOffline {
+            session: id.to_owned(),
+        });
+        Some(session)
+    }
+}
+
+/// `url` with trailing `/` removed, if it is an http(s) URL.
+fn normalize_url(raw: &str) -> Result<String, RegistryError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let parsed =
+        reqwest::Url::parse(trimmed).map_err(|e| RegistryError::InvalidUrl(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(RegistryError::InvalidUrl(
+            "url must be an http:// or https:// URL with a host".to_owned(),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_trailing_slashes_and_must_be_http() {
+        assert_eq!(normalize_url("http://h:1/").unwrap(), "http://h:1");
+        assert_eq!(normalize_url("https://h/x//").unwrap(), "https://h/x");
+        assert!(normalize_url("ftp://h").is_err());
+        assert!(normalize_url("not a url").is_err());
+    }
+}

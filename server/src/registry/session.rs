@@ -1,0 +1,190 @@
+//! One registered session: its connection details (which heartbeats may change), its health
+//! failure count, its screen/status caches and the token that ends everything tied to it.
+
+use app::protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
+use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// Where and how to reach an upstream. Replaced as a whole by a heartbeat.
+#[derive(Clone)]
+pub struct Connection {
+    /// Upstream base URL without a trailing `/`.
+    pub url: String,
+    /// Bearer token the mux sends upstream.
+    pub auth_token: Option<String>,
+    /// Free-form registration metadata.
+    pub metadata: Value,
+}
+
+impl std::fmt::Debug for Connection {
+    // Hand-written so that a token can never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metadata", &self.metadata)
+            .finish()
+    }
+}
+
+/// A cached value and when it was read (monotonic, for freshness checks).
+#[derive(Debug, Clone)]
+pub struct Stamped<T> {
+    /// The value.
+    pub value: T,
+    /// When it was stored.
+    pub at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    screen: Option<Stamped<CachedScreen>>,
+    status: Option<Stamped<CachedStatus>>,
+}
+
+/// A registered session.
+#[derive(Debug)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// Registration order (monotonic across the hub's life).
+    pub(crate) order: u64,
+    registered_at_ms: u64,
+    connection: RwLock<Connection>,
+    health_failures: AtomicU32,
+    cache: Mutex<Cache>,
+    /// Cancelled when the session is removed; pollers and bridges hang off it.
+    pub cancel: CancellationToken,
+}
+
+/// Current time in epoch milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Session {
+    pub(crate) fn new(
+        id: String,
+        order: u64,
+        connection: Connection,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            id,
+            order,
+            registered_at_ms: now_ms(),
+            connection: RwLock::new(connection),
+            health_failures: AtomicU32::new(0),
+            cache: Mutex::new(Cache::default()),
+            cancel,
+        }
+    }
+
+    /// A copy of the connection details.
+    pub fn connection(&self) -> Connection {
+        self.connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Upstream base URL.
+    pub fn url(&self) -> String {
+        self.connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .url
+            .clone()
+    }
+
+    /// Heartbeat: new connection details, failure count reset. A changed URL points at a
+    /// different upstream, so the caches of the old one are dropped.
+    pub(crate) fn refresh(&self, connection: Connection) {
+        let url_changed = {
+            let mut current = self.connection.write().unwrap_or_else(|e| e.into_inner());
+            let changed = current.url != connection.url;
+            *current = connection;
+            changed
+        };
+        self.health_failures.store(0, Ordering::Relaxed);
+        if url_changed {
+            *self.lock_cache() = Cache::default();
+        }
+    }
+
+    /// Consecutive failed health checks.
+    pub fn health_failures(&self) -> u32 {
+        self.health_failures.load(Ordering::Relaxed)
+    }
+
+    /// Records a failed health check; returns the new count.
+    pub(crate) fn health_failed(&self) -> u32 {
+        self.health_failures.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records a successful health check.
+    pub(crate) fn health_ok(&self) {
+        self.health_failures.store(0, Ordering::Relaxed);
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A poisoned cache holds whole values only; keep serving it.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached screen, if any.
+    pub fn cached_screen(&self) -> Option<Stamped<CachedScreen>> {
+        self.lock_cache().screen.clone()
+    }
+
+    /// The cached status, if any.
+    pub fn cached_status(&self) -> Option<Stamped<CachedStatus>> {
+        self.lock_cache().status.clone()
+    }
+
+    /// Stores a screen read from `from_url`, unless a heartbeat moved the session meanwhile.
+    pub(crate) fn store_screen(&self, screen: CachedScreen, from_url: &str) {
+        if self.url() == from_url {
+            self.lock_cache().screen = Some(Stamped {
+                value: screen,
+                at: Instant::now(),
+            });
+        }
+    }
+
+    /// Stores a status read from `from_url`, unless a heartbeat moved the session meanwhile.
+    pub(crate) fn store_status(&self, status: CachedStatus, from_url: &str) {
+        if self.url() == from_url {
+            self.lock_cache().status = Some(Stamped {
+                value: status,
+                at: Instant::now(),
+            });
+        }
+    }
+
+    /// The public view of this session (no token).
+    pub fn info(&self) -> SessionInfo {
+        let connection = self.connection();
+        SessionInfo {
+            id: self.id.clone(),
+            url: connection.url,
+            metadata: connection.metadata,
+            registered_at_ms: self.registered_at_ms,
+            health_failures: self.health_failures(),
+            cached_state: self
+                .lock_cache()
+                .status
+                .as_ref()
+                .map(|s| s.value.state.clone()),
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The shared state of one session host and the operations both HTTP and `/ws` offer.
+
+use super::error::HostError;
+use super::keys;
+use super::output_log::OutputLog;
+use super::pty::Pty;
+use super::screen::Screen;
+use super::state::{AgentState, StateTracker};
+use app::protocol::coop;
+use base64::Engine as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+mod pump;
+
+/// Largest terminal dimension accepted by `resize` (bounds the emulator's memory).
+const MAX_DIMENSION: u16 = 1000; // cells
+
+/// Agent type reported for a plain command.
+pub const AGENT_TYPE: &str = "unknown";
+
+/// Locks a std mutex, ignoring poisoning: every critical section leaves consistent data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One session: the PTY, its output log and screen, the agent state and the clients.
+#[derive(Debug)]
+pub struct Host {
+    /// Session id (as registered with the mux).
+    pub session_id: String,
+    auth_token: Option<String>,
+    started: std::time::Instant,
+    pty: Pty,
+    log: Mutex<OutputLog>,
+    screen: Mutex<Screen>,
+    /// Last rendered snapshot, shared by every reader until the screen changes.
+    snapshot: Mutex<Option<Arc<coop::Screen>>>,
+    total: watch::Sender<u64>,
+    screen_seq: watch::Sender<u64>,
+    output_closed: CancellationToken,
+    /// Agent state and exit.
+    pub state: StateTracker,
+    bytes_written: AtomicU64,
+    /// When output last arrived, in nanoseconds since `started`.
+    last_output_nanos: AtomicU64,
+    ws_clients: AtomicUsize,
+    profiles: Mutex<Vec<coop::ProfileInput>>,
+    /// Cancelled when a client asks the session to shut down.
+    pub shutdown_requested: CancellationToken,
+    /// Cancelled when the host stops serving (closes WebSockets).
+    pub stopping: CancellationToken,
+}
+
+impl Host {
+    /// A host around a spawned PTY.
+    pub fn new(
+        session_id: String,
+        auth_token: Option<String>,
+        pty: Pty,
+        (cols, rows): (u16, u16),
+        log_bytes: usize,
+    ) -> Self {
+        Self {
+            session_id,
+            auth_token,
+            started: std::time::Instant::now(),
+            pty,
+            log: Mutex::new(OutputLog::new(log_bytes)),
+            screen: Mutex::new(Screen::new(cols, rows)),
+            snapshot: Mutex::new(None),
+            total: watch::channel(0).0,
+            screen_seq: watch::channel(0).0,
+            output_closed: CancellationToken::new(),
+            state: StateTracker::new(),
+            bytes_written: AtomicU64::new(0),
+            last_output_nanos: AtomicU64::new(0),
+            ws_clients: AtomicUsize::new(0),
+            profiles: Mutex::new(Vec::new()),
+            shutdown_requested: CancellationToken::new(),
+            stopping: CancellationToken::new(),
+        }
+    }
+
+    /// The PTY (for signals from the lifecycle code).
+    pub fn pty(&self) -> &Pty {
+        &self.pty
+    }
+
+    /// When output last arrived (the start of the session before any output).
+    pub fn last_output(&self) -> tokio::time::Instant {
+        let nanos = self.last_output_nanos.load(Ordering::Relaxed);
+        tokio::time::Instant::from_std(self.started + std::time::Duration::from_nanos(nanos))
+    }
+
+    /// Cancelled once the PTY reader saw EOF.
+    pub fn output_closed(&self) -> &CancellationToken {
+        &self.output_closed
+    }
+
+    /// Bytes written to the log since start.
+    pub fn total(&self) -> u64 {
+        *self.total.borrow()
+    }
+
+    /// Wakes on every new output; the value is the new total.
+    pub fn subscribe_total(&self) -> watch::Receiver<u64> {
+        self.total.subscribe()
+    }
+
+    /// Wakes on every screen change; the value is the screen `seq`.
+    pub fn subscribe_screen(&self) -> watch::Receiver<u64> {
+        self.screen_seq.subscribe()
+    }
+
+    /// Copies up to `limit` bytes from `offset` into `out`; returns the real start offset.
+    pub fn read_output(&self, offset: u64, limit: usize, out: &mut Vec<u8>) -> u64 {
+        lock(&self.log).read_into(offset, limit, out)
+    }
+
+    /// The `replay` answer for `offset` and `limit` (default: everything held).
+    pub fn replay(&self, offset: u64, limit: Option<u64>) -> coop::Replay {
+        let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let mut data = Vec::new();
+        let (start, total) = {
+            let log = lock(&self.log);
+            (log.read_into(offset, limit, &mut data), log.total())
+        };
+        coop::Replay {
+            data: base64::engine::general_purpose::STANDARD.encode(&data),
+            offset: start,
+            next_offset: start + data.len() as u64,
+            total_written: total,
+        }
+    }
+
+    /// Current screen, rendered at most once per change.
+    pub fn screen(&self) -> Arc<coop::Screen> {
+        let screen = lock(&self.screen);
+        let mut cached = lock(&self.snapshot);
+        match cached.as_ref() {
+            Some(snap) if snap.seq == screen.seq() => Arc::clone(snap),
+            _ => {
+                let snap = Arc::new(screen.snapshot());
+                *cached = Some(Arc::clone(&snap));
+                snap
+            }
+        }
+    }
+
+    /// Plain text of the screen.
+    pub fn screen_text(&self) -> String {
+        lock(&self.screen).text()
+    }
+
+    fn pid(&self) -> Option<u32> {
+        (self.state.exit().is_none()).then(|| self.pty.pid())
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> coop::Health {
+        let (cols, rows) = lock(&self.screen).size();
+        coop::Health {
+            status: "running".into(),
+            session_id: self.session_id.clone(),
+            pid: self.pid(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            agent: AGENT_TYPE.into(),
+            terminal: Some(coop::TerminalSize { cols, rows }),
+            ws_clients: self.ws_clients(),
+            ready: self.state.exit().is_none(),
+        }
+    }
+
+    /// `GET /status`.
+    pub fn status(&self) -> coop::Status {
+        coop::Status {
+            session_id: self.session_id.clone(),
+            state: self.state.get().0.as_str().into(),
+            pid: self.pid(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            exit_code: self.state.exit().map(|e| super::pty::exit_code(&e)),
+            screen_seq: *self.screen_seq.borrow(),
+            bytes_read: self.total(),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            ws_clients: self.ws_clients(),
+        }
+    }
+
+    /// `GET /agent`.
+    pub fn agent(&self) -> coop::Agent {
+        let (state, since_seq, cause) = self.state.get();
+        coop::Agent {
+            agent: AGENT_TYPE.into(),
+            session_id: self.session_id.clone(),
+            state: state.as_str().into(),
+            since_seq,
+            screen_seq: *self.screen_seq.borrow(),
+            detection_tier: serde_json::Value::String("activity".into()),
+            detection_cause: Some(cause.into()),
+            prompt: None,
+            error_detail: None,
+            error_category: None,
+            last_message: None,
+        }
+    }
+
+    /// Writes bytes to the PTY off the async runtime (the write can block).
+    pub async fn write_input(
+        self: &Arc<Self>,
+        data: Vec<u8>,
+    ) -> Result<coop::BytesWritten, HostError> {
+        if self.state.get().0 == AgentState::Exited {
+            return Err(HostError::Exited);
+        }
+        let len = data.len();
+        let host = Arc::clone(self);
+        tokio::task::spawn_blocking(move || host.pty.write_all(&data))
+            .await
+            .map_err(|e| HostError::Internal(e.to_string()))?
+            .map_err(|_| HostError::Exited)?;
+        self.bytes_written.fetch_add(len as u64, Ordering::Relaxed);
+        Ok(coop::BytesWritten { bytes_written: len })
+    }
+
+    /// `POST /input`.
+    pub async fn input_text(
+        self: &Arc<Self>,
+        input: coop::InputText,
+    ) -> Result<coop::BytesWritten, HostError> {
+        let mut data = input.text.into_bytes();
+        if input.enter {
+            data.push(b'\r');
+        }
+        self.write_input(data).await
+    }
+
+    /// `POST /input/raw`.
+    pub async fn input_raw(
+        self: &Arc<Self>,
+        input: coop::InputRaw,
+    ) -> Result<coop::BytesWritten, HostError> {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(input.data.as_bytes())
+            .map_err(|e| HostError::BadRequest(format!("data is not valid base64: {e}")))?;
+        self.write_input(data).await
+    }
+
+    /// `POST /input/keys`.
+    pub async fn input_keys(
+        self: &Arc<Self>,
+        input: coop::InputKeys,
+    ) -> Result<coop::BytesWritten, HostError> {
+        let app_cursor = lock(&self.screen).application_cursor();
+        let data = keys::keys_bytes(&input.keys, app_cursor)
+            .map_err(|name| HostError::BadRequest(format!("unknown key name: {name:?}")))?;
+        self.write_input(data).await
+    }
+
+    /// `POST /resize`: the PTY and the emulator change together.
+    pub fn resize(&self, size: coop::Resize) -> Result<coop::Resize, HostError> {
+        let valid = 1..=MAX_DIMENSION;
+        if !valid.contains(&size.cols) || !valid.contains(&size.rows) {
+            return Err(HostError::BadRequest(format!(
+                "cols and rows must be between 1 and {MAX_DIMENSION}"
+            )));
+        }
+        let seq = {
+            // The screen lock orders this against the reader thread, so output produced
+            // after the resize is parsed at the new size.
+            let mut screen = lock(&self.screen);
+            if self.state.exit().is_none() {
+                self.pty
+                    .resize(size.cols, size.rows)
+                    .map_err(|e| HostError::Internal(e.to_string()))?;
+            }
+            screen.resize(size.cols, size.rows);
+            screen.seq()
+        };
+        self.screen_seq.send_replace(seq);
+        Ok(size)
+    }
+
+    /// `POST /signal`: signals the child's process group.
+    pub fn signal(&self, request: &coop::SignalRequest) -> Result<coop::SignalSent, HostError> {
+        let signal = keys::parse_signal(&request.signal).ok_or_else(|| {
+            HostError::BadRequest(format!("unknown signal: {:?}", request.signal))
+        })?;
+        if self.state.exit().is_some() {
+            return Err(HostError::Exited);
+        }
+        self.pty
+            .signal_group(signal)
+            .map_err(|e| HostError::Internal(e.to_string()))?;
+        Ok(coop::SignalSent {
+            delivered: true,
+            signal: signal.as_str().into(),
+        })
+    }
+
+    /// `POST /session/profiles`: replaces the list; the first becomes active.
+    pub fn register_profiles(
+        &self,
+        body: coop::ProfilesRegister,
+    ) -> Result<coop::ProfilesRegistered, HostError> {
+        if body.profiles.iter().any(|p| p.name.trim().is_empty()) {
+            return Err(HostError::BadRequest(
+                "profile names must not be empty".into(),
+            ));
+        }
+        let registered = body.profiles.len();
+        *lock(&self.profiles) = body.profiles;
+        Ok(coop::ProfilesRegistered { registered })
+    }
+
+    /// `GET /session/profiles`: names and status only, never credentials.
+    pub fn profiles(&self) -> coop::ProfilesList {
+        let profiles = lock(&self.profiles);
+        coop::ProfilesList {
+            profiles: profiles
+                .iter()
+                .enumerate()
+                .map(|(i, p)| coop::ProfileStatus {
+                    name: p.name.clone(),
+                    status: if i == 0 { "active" } else { "available" }.into(),
+                    cooldown_remaining_secs: None,
+                })
+                .collect(),
+            mode: "manual".into(),
+            active_profile: profiles.first().map(|p| p.name.clone()),
+        }
+    }
+
+    /// Asks the lifecycle to stop the child and exit.
+    pub fn request_shutdown(&self) -> coop::ShutdownAccepted {
+        self.shutdown_requested.cancel();
+        coop::ShutdownAccepted { accepted: true }
+    }
+
+    /// Whether a token is required.
+    pub fn requires_token(&self) -> bool {
+        self.auth_token.is_some()
+    }
+
+    /// Constant-time comparison with the session's token; true when no token is configured.
+    pub fn token_matches(&self, given: &str) -> bool {
+        match &self.auth_token {
+            None => true,
+            Some(expected) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
+        }
+    }
+
+    /// Number of connected WebSocket clients.
+    pub fn ws_clients(&self) -> usize {
+        self.ws_clients.load(Ordering::Relaxed)
+    }
+
+    /// Counts a WebSocket client for as long as the guard lives.
+    pub fn client_guard(self: &Arc<Self>) -> ClientGuard {
+        self.ws_clients.fetch_add(1, Ordering::Relaxed);
+        ClientGuard(Arc::clone(self))
+    }
+}
+
+/// Decrements the client count on drop.
+#[derive(Debug)]
+pub struct ClientGuard(Arc<Host>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.ws_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,275 @@
+//! Self-registration with a mux, exactly as coop does it (reference §13): register with retries
+//! at start, re-register as a heartbeat for ever, deregister on exit.
+
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// Waits after each failed startup attempt; one attempt more than waits.
+const STARTUP_BACKOFF_MS: [u64; 5] = [500, 1_000, 2_000, 4_000, 8_000]; // milliseconds
+/// Heartbeat period outside Kubernetes.
+const HEARTBEAT: Duration = Duration::from_secs(15); // 15 s
+/// Heartbeat period in Kubernetes (`KUBERNETES_SERVICE_HOST` set).
+const HEARTBEAT_K8S: Duration = Duration::from_secs(60); // 60 s
+/// Timeout of each call to the mux.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10); // 10 s
+
+/// Everything needed to register one session with one mux.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    client: reqwest::Client,
+    mux_url: String,
+    mux_token: Option<String>,
+    /// The registered session id.
+    pub id: String,
+    body: Value,
+    heartbeat: Duration,
+}
+
+/// What the session knows about itself.
+#[derive(Debug, Clone)]
+pub struct SelfInfo<'a> {
+    /// Bound port.
+    pub port: u16,
+    /// Host to advertise when neither `COOP_URL` nor `POD_IP` is set.
+    pub host: String,
+    /// The session's own `--auth-token`.
+    pub auth_token: Option<&'a str>,
+    /// `--label key=value` flags.
+    pub labels: &'a [String],
+    /// argv\[0\] of the command.
+    pub command: &'a str,
+    /// Session id when `COOP_MUX_SESSION_ID` is not set.
+    pub fallback_id: &'a str,
+    /// Heartbeat override (tests).
+    pub heartbeat: Option<Duration>,
+}
+
+/// Reads a variable, treating empty as unset.
+fn env_nonempty(get: &impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
+    get(key).filter(|v| !v.is_empty())
+}
+
+impl Registration {
+    /// Builds the registration from the environment (`get` reads a variable); `None` when
+    /// `COOP_MUX_URL` is unset or empty.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>, me: &SelfInfo<'_>) -> Option<Self> {
+        let mux_url = env_nonempty(&get, "COOP_MUX_URL")?;
+        let mux_token = env_nonempty(&get, "COOP_MUX_TOKEN")
+            .or_else(|| env_nonempty(&get, "COOP_BROKER_TOKEN"));
+        let id = env_nonempty(&get, "COOP_MUX_SESSION_ID").unwrap_or_else(|| me.fallback_id.into());
+        let url = env_nonempty(&get, "COOP_URL").unwrap_or_else(|| {
+            let host = env_nonempty(&get, "POD_IP").unwrap_or_else(|| me.host.clone());
+            format!("http://{host}:{}", me.port)
+        });
+        let k8s = env_nonempty(&get, "KUBERNETES_SERVICE_HOST").is_some();
+        let mut metadata = metadata(me.command, me.labels);
+        if k8s {
+            metadata.insert("k8s".into(), k8s_info(&get));
+        }
+        let body = json!({
+            "url": url,
+            "auth_token": me.auth_token,
+            "id": id,
+            "metadata": metadata,
+        });
+        let heartbeat = me
+            .heartbeat
+            .unwrap_or(if k8s { HEARTBEAT_K8S } else { HEARTBEAT });
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Some(Self {
+            client,
+            mux_url: mux_url.trim_end_matches('/').to_owned(),
+            mux_token,
+            id,
+            body,
+            heartbeat,
+        })
+    }
+
+    /// The JSON body POSTed on every (re-)registration.
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.mux_token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    async fn post(&self) -> Result<(), String> {
+        let url = format!("{}/api/v1/sessions", self.mux_url);
+        let resp = self
+            .authorize(self.client.post(&url).json(&self.body))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("mux answered {}", resp.status()))
+        }
+    }
+
+    /// Registers (up to 5 attempts with backoff), then re-registers every heartbeat period for
+    /// ever, whether or not the first attempts succeeded. Run it as a task and abort it.
+    pub async fn run(self) {
+        for (attempt, wait_ms) in STARTUP_BACKOFF_MS.iter().enumerate() {
+            match self.post().await {
+                Ok(()) => {
+                    tracing::info!(id = %self.id, mux = %self.mux_url, "registered with the mux");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt = attempt + 1, error = %e, "registration failed");
+                    if attempt + 1 < STARTUP_BACKOFF_MS.len() {
+                        tokio::time::sleep(Duration::from_millis(*wait_ms)).await;
+                    }
+                }
+            }
+        }
+        loop {
+            tokio::time::sleep(self.heartbeat).await;
+            if let Err(e) = self.post().await {
+                tracing::debug!(error = %e, "heartbeat registration failed");
+            }
+        }
+    }
+
+    /// `DELETE /api/v1/sessions/{id}`, bounded by `timeout`.
+    pub async fn deregister(&self, timeout: Duration) {
+        let url = format!("{}/api/v1/sessions/{}", self.mux_url, self.id);
+        let req = self
+            .authorize(self.client.delete(&url))
+            .timeout(timeout)
+            .send();
+        match req.await {
+            Ok(resp) => tracing::info!(status = %resp.status(), "deregistered from the mux"),
+            Err(e) => tracing::warn!(error = %e, "deregistration failed"),
+        }
+    }
+}
+
+/// `{"agent":"unknown","command":argv0}` plus each well-formed label; dots nest objects.
+pub fn metadata(command: &str, labels: &[String]) -> Map<String, Value> {
+    let mut meta = Map::new();
+    meta.insert(
+        "agent".into(),
+        Value::String(super::host::AGENT_TYPE.into()),
+    );
+    meta.insert("command".into(), Value::String(command.into()));
+    for label in labels {
+        let Some((key, value)) = label.split_once('=') else {
+            continue;
+        };
+        let path: Vec<&str> = key.split('.').collect();
+        if path.iter().any(|p| p.trim().is_empty()) {
+            continue;
+        }
+        insert_path(&mut meta, &path, value);
+    }
+    meta
+}
+
+fn insert_path(map: &mut Map<String, Value>, path: &[&str], value: &str) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert((*last).into(), Value::String(value.into()));
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                // A later nested label wins over an earlier flat one with the same prefix.
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn k8s_info(get: &impl Fn(&str) -> Option<String>) -> Value {
+    let mut k8s = Map::new();
+    let pod = env_nonempty(get, "POD_NAME").or_else(|| env_nonempty(get, "HOSTNAME"));
+    let fields = [
+        ("pod", pod),
+        ("namespace", env_nonempty(get, "POD_NAMESPACE")),
+        ("node", env_nonempty(get, "NODE_NAME")),
+        ("ip", env_nonempty(get, "POD_IP")),
+        ("service_account", env_nonempty(get, "POD_SERVICE_ACCOUNT")),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            k8s.insert(key.into(), Value::String(value));
+        }
+    }
+    Value::Object(k8s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn me<'a>(labels: &'a [String]) -> SelfInfo<'a> {
+        SelfInfo {
+            port: 4242,
+            host: "127.0.0.1".into(),
+            auth_token: Some("tok"),
+            labels,
+            command: "bash",
+            fallback_id: "uuid-1",
+            heartbeat: None,
+        }
+    }
+
+    #[test]
+    fn labels_nest_and_malformed_are_skipped() {
+        let labels: Vec<String> = ["team=core", "a.b=v", "a.c=", "bad", "=x", "x..y=1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let meta = Value::Object(metadata("bash", &labels));
+        assert_eq!(
+            meta,
+            json!({"agent":"unknown","command":"bash","team":"core","a":{"b":"v","c":""}})
+        );
+    }
+
+    #[test]
+    fn env_drives_the_body() {
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("COOP_MUX_URL", "http://mux:9800/"),
+            ("COOP_MUX_TOKEN", "mt"),
+            ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+            ("HOSTNAME", "pod-7"),
+            ("POD_IP", "10.1.2.3"),
+            ("COOP_MUX_SESSION_ID", ""),
+        ]);
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let reg = Registration::from_env(get, &me(&[])).unwrap();
+        assert_eq!(reg.id, "uuid-1");
+        assert_eq!(reg.heartbeat, HEARTBEAT_K8S);
+        assert_eq!(reg.mux_url, "http://mux:9800");
+        assert_eq!(reg.mux_token.as_deref(), Some("mt"));
+        assert_eq!(
+            reg.body(),
+            &json!({
+                "url": "http://10.1.2.3:4242",
+                "auth_token": "tok",
+                "id": "uuid-1",
+                "metadata": {"agent":"unknown","command":"bash","k8s":{"pod":"pod-7","ip":"10.1.2.3"}}
+            })
+        );
+        let off = |k: &str| (k == "COOP_MUX_URL").then(String::new);
+        assert!(Registration::from_env(off, &me(&[])).is_none());
+    }
+}
