@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo leptos build --release
+node scripts/precompress.mjs >/dev/null
 # Launched children find `coopmux session` on PATH.
 export PATH="$PWD/target/release:$PATH"
 exec coopmux --launch 'coopmux session -- bash' "$@"

@@ -1,7 +1,7 @@
 //! The dashboard's live connection to `/ws/mux`: connection state and the session list,
 //! reconnecting with backoff whenever the socket drops.
 
-use crate::protocol::mux::SessionSummary;
+use crate::protocol::mux::{MuxEvent, SessionSummary};
 use leptos::prelude::*;
 
 /// State of the `/ws/mux` connection, shown in the status bar.
@@ -42,6 +42,36 @@ pub struct LiveFeed {
     pub conn: RwSignal<ConnState>,
     /// Latest session list, once a `sessions` snapshot arrived.
     pub sessions: RwSignal<Option<Vec<SessionSummary>>>,
+}
+
+impl LiveFeed {
+    /// Folds one `/ws/mux` event into the session list.
+    pub fn apply(&self, event: MuxEvent) {
+        match event {
+            MuxEvent::Sessions { sessions } => self.sessions.set(Some(sessions)),
+            MuxEvent::SessionOnline {
+                session,
+                url,
+                metadata,
+            } => self.sessions.update(|list| {
+                let list = list.get_or_insert_with(Vec::new);
+                if !list.iter().any(|s| s.id == session) {
+                    list.push(SessionSummary {
+                        id: session,
+                        url,
+                        state: None,
+                        metadata,
+                    });
+                }
+            }),
+            MuxEvent::SessionOffline { session } => self.sessions.update(|list| {
+                if let Some(list) = list {
+                    list.retain(|s| s.id != session);
+                }
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// Creates the feed and, in the browser, opens the socket.
@@ -91,9 +121,8 @@ mod browser {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            match serde_json::from_str::<MuxEvent>(&text) {
-                Ok(MuxEvent::Sessions { sessions }) => feed.sessions.set(Some(sessions)),
-                Ok(_) | Err(_) => {}
+            if let Ok(event) = serde_json::from_str::<MuxEvent>(&text) {
+                feed.apply(event);
             }
         });
         let on_close = Closure::<dyn FnMut()>::new(move || {

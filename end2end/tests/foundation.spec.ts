@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { startMux, Mux } from './mux';
+import { spawn } from 'node:child_process';
+import { startMux, Mux, COOPMUX } from './mux';
 
 let mux: Mux;
 test.beforeAll(async () => {
@@ -47,4 +48,33 @@ test('the connection indicator retries when the mux goes away', async ({ page })
   await own.stop();
   await expect(conn).toHaveAttribute('data-state', 'retrying');
   await expect(conn).toContainText('disconnected — retrying');
+});
+
+test('bundles are served precompressed', async ({ request }) => {
+  for (const path of ['/pkg/coopmux.wasm', '/pkg/coopmux.js', '/vendor/xterm.mjs']) {
+    const res = await request.get(`${mux.url}${path}`, { headers: { 'accept-encoding': 'br' } });
+    expect(res.status(), path).toBe(200);
+    expect(res.headers()['content-encoding'], path).toBe('br');
+  }
+  const wasm = await request.get(`${mux.url}/pkg/coopmux.wasm`, { headers: { 'accept-encoding': 'identity' } });
+  expect(wasm.headers()['content-type']).toBe('application/wasm');
+  expect(wasm.headers()['content-encoding']).toBeUndefined();
+});
+
+test('the session count follows real session hosts live', async ({ page }) => {
+  await page.goto(`${mux.url}/mux`);
+  await expect(page.locator('.conn')).toHaveAttribute('data-state', 'connected');
+  await expect(page.getByTestId('session-count')).toHaveText('0 sessions');
+  // A real `coopmux session` registers itself with the mux named in COOP_MUX_URL.
+  const host = spawn(COOPMUX, ['session', '--port', '0', '--', 'sh'], {
+    env: { ...process.env, COOP_MUX_URL: mux.url },
+    stdio: 'ignore',
+  });
+  try {
+    await expect(page.getByTestId('session-count')).toHaveText('1 session');
+  } finally {
+    host.kill('SIGTERM');
+  }
+  // On SIGTERM the host deregisters, and the mux pushes session:offline.
+  await expect(page.getByTestId('session-count')).toHaveText('0 sessions');
 });

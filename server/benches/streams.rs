@@ -197,19 +197,46 @@ fn cpu_ticks(pid: u32) -> u64 {
     field(11) + field(12)
 }
 
+/// A host on 0.0.0.0 whose screen changes every second; returns it and its port.
+async fn spawn_wide_host(dir: &Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coopmux"))
+        .args([
+            "session",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--auth-token",
+            "bench-token",
+            "--",
+        ])
+        .args(["sh", "-c", "while true; do date +%s.%N; sleep 1; done"])
+        .current_dir(dir)
+        .env_remove("COOP_MUX_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn host");
+    let mut line = String::new();
+    tokio::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().to_owned();
+    (child, port)
+}
+
 async fn fanout(mux: &str, mux_pid: u32) {
     let dir = tmpdir("bench-fan");
     let mut hosts = Vec::new();
     let mut ids = Vec::new();
     for h in 0..HOSTS {
         // Bound on every loopback address, so that 127.0.0.N reach it; a token keeps it private.
-        let host = start_host(
-            &dir,
-            "while true; do date +%s.%N; sleep 1; done",
-            &["--host", "0.0.0.0", "--auth-token", "bench-token"],
-        )
-        .await;
-        let port = host.url.rsplit(':').next().unwrap().to_owned();
+        let host = spawn_wide_host(&dir).await;
+        let port = host.1.clone();
         for a in 0..ALIASES {
             let id = format!("fan-{h}-{a}");
             let url = format!("http://127.0.0.{}:{port}", a + 1);

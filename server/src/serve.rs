@@ -127,7 +127,12 @@ impl Bound {
         let token = self.state.hub.shutdown.clone();
         let app = routes::router(self.state, self.cors);
         let graceful = token.clone();
-        let server = axum::serve(self.listener, app)
+        // No Nagle on client sockets: a keystroke's reply and its echo are two small frames,
+        // and the second would otherwise wait for a delayed ACK (~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move { graceful.cancelled().await });
         tokio::select! {
             result = server => result?,

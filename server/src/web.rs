@@ -50,6 +50,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             move || provide_context(api.clone()),
             move || shell(options.clone()),
         )
-        .nest_service("/pkg", ServeDir::new(root.join("pkg")))
-        .nest_service("/vendor", ServeDir::new(root.join("vendor")))
+        .nest_service("/pkg", static_dir(root.join("pkg")))
+        .nest_service("/vendor", static_dir(root.join("vendor")))
+}
+
+/// Serves a directory of built assets, preferring the `.br`/`.gz` files that
+/// `scripts/precompress.mjs` writes beside them (max-quality compression, done once at build).
+fn static_dir(dir: PathBuf) -> ServeDir {
+    ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }

@@ -214,3 +214,40 @@ async fn bad_messages_and_failed_proxies_come_back_as_errors() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_exit_becomes_a_transition_to_exited() {
+    let dir = tmpdir("feed-exit");
+    let host = host(
+        "stty -echo; read go; exit 4",
+        &dir,
+        &["--exit-grace-ms", "10000"],
+    )
+    .await;
+    let mux = start_mux(args(|_| {})).await;
+    assert_eq!(
+        register(&mux, &host.url, Some("e1"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    let mut ws = feed(&mux).await;
+    ws.send(json!({"event": "subscribe", "sessions": ["e1"]}))
+        .await;
+    ws.wait_event("transition").await;
+    ws.send(json!({"event": "input:send", "session": "e1", "text": "go", "enter": true}))
+        .await;
+    let exited = ws
+        .wait_for(Duration::from_secs(10), |f| {
+            f["event"] == "transition" && f["next"] == "exited"
+        })
+        .await;
+    assert_eq!(exited["session"], "e1", "{exited}");
+    // The feed must not announce the session itself.
+    let rest = frames_for(&mut ws, Duration::from_millis(300)).await;
+    assert!(
+        rest.iter().all(|f| f["event"] != "session:online"),
+        "{rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -174,7 +174,7 @@ async fn unsafe_variables_and_bodies_are_refused() {
 
 #[tokio::test]
 async fn rapid_launches_leave_no_zombies_and_respect_the_pending_limit() {
-    let mux = MuxProcess::start("sleep 0.5; exit 3", &["--max-pending-launches", "16"], &[]);
+    let mux = MuxProcess::start("sleep 2; exit 3", &["--max-pending-launches", "16"], &[]);
     let client = mux.client();
     let url = format!("{}/api/v1/sessions/launch", mux.base);
     let requests = (0..100).map(|_| {

@@ -146,13 +146,19 @@ async fn unregistered_launches_time_out_and_are_stopped() {
     }
 
     // A launch script that exits 0 (it handed off, e.g. created a pod) waits for the session.
-    let mux = start(Some("exit 0"), 300).await;
+    let mux = start(Some("exit 0"), 3_000).await;
     let (_, reply) = launch(&mux.base).await;
     let launch_id = reply["launch_id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let early = get(format!("{}/api/v1/launches/{launch_id}", mux.base)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let early = loop {
+        let detail = get(format!("{}/api/v1/launches/{launch_id}", mux.base)).await;
+        if detail["exit_code"] == 0 || tokio::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(early["exit_code"], 0, "{early}");
     assert_eq!(early["state"], "starting", "{early}");
-    assert_eq!(early["exit_code"], 0);
     let late = wait_state(&mux.base, launch_id, "failed").await;
     assert_eq!(late["state"], "failed", "{late}");
 }
@@ -171,6 +177,8 @@ async fn without_a_command_launch_is_400_and_config_says_unavailable() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(missing["error"]["code"], "LAUNCH_NOT_FOUND");
     assert_eq!(
         get(format!("{}/api/v1/launches", mux.base)).await,
         serde_json::json!([])

@@ -26,164 +26,53 @@ pub async fn agent(
     forward(&state.hub.registry, &id, Method::GET, "/api/v1/agent", None).await
 }
 
-/// Nudge the agent (upstream `POST /api/v1/agent/nudge`).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/agent/nudge", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn nudge(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/agent/nudge",
-        Some(body),
-    )
-    .await
+/// Defines a POST proxy handler: forwards the JSON body unchanged to the upstream path and
+/// answers with the upstream's reply (its status and error body pass through).
+macro_rules! post_proxy {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $upstream:literal) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "proxy",
+            params(("id" = String, Path, description = "session id")),
+            request_body(content = serde_json::Value, content_type = "application/json"),
+            responses(
+                (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
+                (status = 404, body = ErrorEnvelope),
+                (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
+                (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
+            )
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            SessionId(id): SessionId,
+            RawJson(body): RawJson,
+        ) -> Result<Response, ApiError> {
+            forward(&state.hub.registry, &id, Method::POST, $upstream, Some(body)).await
+        }
+    };
 }
 
-/// Answer the agent's prompt (upstream `POST /api/v1/agent/respond`).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/agent/respond", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn respond(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/agent/respond",
-        Some(body),
-    )
-    .await
-}
-
-/// Type text (upstream `POST /api/v1/input`).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/input", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn input(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/input",
-        Some(body),
-    )
-    .await
-}
-
-/// Write raw base64 bytes (upstream `POST /api/v1/input/raw`).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/input/raw", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn input_raw(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/input/raw",
-        Some(body),
-    )
-    .await
-}
-
-/// Send named keys (upstream `POST /api/v1/input/keys`).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/input/keys", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn input_keys(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/input/keys",
-        Some(body),
-    )
-    .await
-}
-
-/// Upload a file (upstream `POST /api/v1/upload`, up to 10 MiB decoded).
-#[utoipa::path(
-    post, path = "/api/v1/sessions/{id}/upload", tag = "proxy",
-    params(("id" = String, Path, description = "session id")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses(
-        (status = 200, description = "the upstream's JSON (`null` for an empty 2xx)", body = serde_json::Value),
-        (status = 404, body = ErrorEnvelope),
-        (status = 502, description = "upstream unreachable", body = ErrorEnvelope),
-        (status = "4XX", description = "the upstream's own error, passed through", body = ErrorEnvelope),
-    )
-)]
-pub async fn upload(
-    State(state): State<AppState>,
-    SessionId(id): SessionId,
-    RawJson(body): RawJson,
-) -> Result<Response, ApiError> {
-    forward(
-        &state.hub.registry,
-        &id,
-        Method::POST,
-        "/api/v1/upload",
-        Some(body),
-    )
-    .await
-}
+post_proxy!(
+    /// Nudge the agent (upstream `POST /api/v1/agent/nudge`).
+    nudge, "/api/v1/sessions/{id}/agent/nudge", "/api/v1/agent/nudge"
+);
+post_proxy!(
+    /// Answer the agent's prompt (upstream `POST /api/v1/agent/respond`).
+    respond, "/api/v1/sessions/{id}/agent/respond", "/api/v1/agent/respond"
+);
+post_proxy!(
+    /// Type text (upstream `POST /api/v1/input`).
+    input, "/api/v1/sessions/{id}/input", "/api/v1/input"
+);
+post_proxy!(
+    /// Write raw base64 bytes (upstream `POST /api/v1/input/raw`).
+    input_raw, "/api/v1/sessions/{id}/input/raw", "/api/v1/input/raw"
+);
+post_proxy!(
+    /// Send named keys (upstream `POST /api/v1/input/keys`).
+    input_keys, "/api/v1/sessions/{id}/input/keys", "/api/v1/input/keys"
+);
+post_proxy!(
+    /// Upload a file (upstream `POST /api/v1/upload`, up to 10 MiB decoded).
+    upload, "/api/v1/sessions/{id}/upload", "/api/v1/upload"
+);

@@ -142,6 +142,9 @@ pub struct Bridge {
     /// Woken when a client needs `screen` and the connection lacks it.
     resubscribe: Notify,
     upstream_has_screen: AtomicBool,
+    /// Whether the client that created the bridge wants `screen`: the upstream task starts
+    /// before that client is registered, and must not connect without it and reconnect.
+    creator_wants_screen: bool,
     /// Becomes true at the first upstream connection.
     connected_once: watch::Sender<bool>,
     memo: Mutex<StateMemo>,
@@ -164,7 +167,11 @@ pub fn error_frame(code: &str, message: &str, request_id: Option<Value>) -> Stri
 }
 
 impl Bridge {
-    fn new(session: Arc<Session>, metrics: Arc<Metrics>) -> (Arc<Self>, mpsc::Receiver<Command>) {
+    fn new(
+        session: Arc<Session>,
+        metrics: Arc<Metrics>,
+        creator_wants_screen: bool,
+    ) -> (Arc<Self>, mpsc::Receiver<Command>) {
         let (to_upstream, commands) = mpsc::channel(UPSTREAM_QUEUE);
         let bridge = Arc::new(Self {
             cancel: session.cancel.child_token(),
@@ -176,6 +183,7 @@ impl Bridge {
             to_upstream,
             resubscribe: Notify::new(),
             upstream_has_screen: AtomicBool::new(false),
+            creator_wants_screen,
             connected_once: watch::Sender::new(false),
             memo: Mutex::new(StateMemo::default()),
             metrics,
@@ -192,6 +200,10 @@ impl Bridge {
         lagged: Arc<AtomicBool>,
     ) -> ClientId {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        // The clients lock is held across reading the memo and joining (lock order: clients,
+        // then memo, as in `push_state`), so a state push lands in the memo or reaches this
+        // client, never neither.
+        let mut clients = lock(&self.clients);
         if subs.state {
             let memo = lock(&self.memo);
             if let Some(Value::Object(last)) = &memo.transition {
@@ -205,7 +217,8 @@ impl Bridge {
                 let _ = tx.try_send(Outgoing::Frame(exit.clone()));
             }
         }
-        lock(&self.clients).insert(id, ClientHandle { tx, subs, lagged });
+        clients.insert(id, ClientHandle { tx, subs, lagged });
+        drop(clients);
         if subs.screen && !self.upstream_has_screen.load(Ordering::Acquire) {
             self.resubscribe.notify_one();
         }
@@ -219,7 +232,7 @@ impl Bridge {
 
     /// Whether any client wants `screen` pushes.
     fn wants_screen(&self) -> bool {
-        lock(&self.clients).values().any(|c| c.subs.screen)
+        self.creator_wants_screen || lock(&self.clients).values().any(|c| c.subs.screen)
     }
 
     /// Queues a frame for every client `wanted` selects; a full queue drops the frame and
@@ -229,6 +242,23 @@ impl Bridge {
             if wanted(client.subs) {
                 self.deliver(client, Outgoing::Frame(frame.to_owned()));
             }
+        }
+    }
+
+    /// Records a `transition` or `exit` for clients that join later and sends it to the
+    /// `state` clients, atomically with respect to [`Bridge::add_client`].
+    fn push_state(&self, frame: &str, is_exit: bool) {
+        let clients = lock(&self.clients);
+        {
+            let mut memo = lock(&self.memo);
+            if is_exit {
+                memo.exit = Some(frame.to_owned());
+            } else {
+                memo.transition = serde_json::from_str(frame).ok();
+            }
+        }
+        for client in clients.values().filter(|c| c.subs.state) {
+            self.deliver(client, Outgoing::Frame(frame.to_owned()));
         }
     }
 
@@ -279,7 +309,12 @@ pub struct Attachment {
 impl Bridges {
     /// Attaches a client to the session's bridge, creating it (and its upstream task) if
     /// none is running for this very session.
-    pub fn attach(self: &Arc<Self>, session: Arc<Session>, metrics: &Arc<Metrics>) -> Attachment {
+    pub fn attach(
+        self: &Arc<Self>,
+        session: Arc<Session>,
+        subs: Subs,
+        metrics: &Arc<Metrics>,
+    ) -> Attachment {
         let mut map = lock(&self.map);
         if let Some((bridge, clients)) = map.get_mut(&session.id) {
             if Arc::ptr_eq(&bridge.session, &session) && !bridge.cancel.is_cancelled() {
@@ -292,7 +327,7 @@ impl Bridges {
             // A bridge of an earlier registration under the same id.
             bridge.cancel.cancel();
         }
-        let (bridge, commands) = Bridge::new(session, metrics.clone());
+        let (bridge, commands) = Bridge::new(session, metrics.clone(), subs.screen);
         tokio::spawn(upstream::run(bridge.clone(), commands));
         map.insert(bridge.session.id.clone(), (bridge.clone(), 1));
         Attachment {
@@ -351,7 +386,7 @@ pub async fn ws_session(
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             let gauge = hub.metrics.ws_client();
-            let attachment = hub.bridges.attach(session, &hub.metrics);
+            let attachment = hub.bridges.attach(session, subs, &hub.metrics);
             client::run(socket, attachment, subs, hub.shutdown.clone()).await;
             drop(gauge);
         })

@@ -229,17 +229,7 @@ fn on_frame(bridge: &Bridge, text: &str, synced: &mut bool) {
         // Uncorrelated replays belong to nobody.
         "replay" => {}
         "screen" => bridge.fan_out(|s: Subs| s.screen, text),
-        "transition" | "exit" => {
-            {
-                let mut memo = lock(&bridge.memo);
-                if head.event == "exit" {
-                    memo.exit = Some(text.to_owned());
-                } else {
-                    memo.transition = serde_json::from_str(text).ok();
-                }
-            }
-            bridge.fan_out(|s: Subs| s.state, text);
-        }
+        "transition" | "exit" => bridge.push_state(text, head.event == "exit"),
         "prompt:outcome" | "stop:outcome" | "start:outcome" => {
             bridge.fan_out(|s: Subs| s.state, text);
         }

@@ -23,7 +23,7 @@ impl IntoResponse for LaunchError {
             Self::NotConfigured | Self::Env(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             Self::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
             Self::Spawn(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "LAUNCH_NOT_FOUND"),
         };
         envelope(status, code, self.to_string())
     }
