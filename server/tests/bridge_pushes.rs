@@ -32,13 +32,10 @@ async fn pushes_follow_each_clients_subscription() {
         first["prev"], first["next"],
         "synthetic first transition: {first}"
     );
-    let go = pty
-        .request(
-            json!({"event": "input:send", "text": "go", "enter": true}),
-            json!("g"),
-        )
+    // Sent without waiting for the reply: the output may arrive before `input:sent`, and the
+    // final loop below must see both.
+    pty.send(json!({"event": "input:send", "text": "go", "enter": true, "request_id": "g"}))
         .await;
-    assert_eq!(go["event"], "input:sent");
 
     // The default client gets all three kinds: bytes, the screen showing them, the exit.
     let (mut exit, mut screen, mut bytes_all): (Option<Value>, Option<Value>, bool) =
@@ -57,14 +54,19 @@ async fn pushes_follow_each_clients_subscription() {
     assert_eq!(state.wait_event("exit").await["code"], 3);
 
     // The pty-only client saw bytes and its reply, and nothing of screen or state.
-    let mut bytes = false;
+    let (mut bytes, mut replied) = (false, false);
     while let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(500), pty.next(WAIT)).await {
         assert!(
             !matches!(f["event"].as_str(), Some("screen" | "transition" | "exit")),
             "pty-only client got {f}"
         );
         bytes |= f["event"] == "pty";
+        if f["request_id"] == json!("g") {
+            assert_eq!(f["event"], "input:sent", "reply to its own request: {f}");
+            replied = true;
+        }
     }
     assert!(bytes, "pty client got output");
+    assert!(replied, "pty client got the reply to its input");
     let _ = std::fs::remove_dir_all(&dir);
 }
