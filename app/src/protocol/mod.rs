@@ -4,5 +4,6 @@
 //! session, spoken by the built-in session host and by the proxy and bridge towards upstreams.
 
 pub mod coop;
+pub mod credentials;
 pub mod launch;
 pub mod mux;

@@ -101,6 +101,31 @@ pub enum MuxEvent {
         #[serde(default)]
         exit_code: Option<i32>,
     },
+    /// The broker stored a fresh key for an account (the key itself is never sent).
+    #[serde(rename = "credential:refreshed")]
+    CredentialRefreshed {
+        /// Account name.
+        account: String,
+    },
+    /// Refreshing an account's key failed.
+    #[serde(rename = "credential:refresh:failed")]
+    CredentialRefreshFailed {
+        /// Account name.
+        account: String,
+        /// Why, for a person (no secret).
+        error: String,
+    },
+    /// An account needs a person to authorise it again.
+    #[serde(rename = "credential:reauth:required")]
+    CredentialReauthRequired {
+        /// Account name.
+        account: String,
+        /// Where to authorise.
+        auth_url: String,
+        /// Code to type there (device flow).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_code: Option<String>,
+    },
     /// An error caused by a client message.
     #[serde(rename = "error")]
     Error {
