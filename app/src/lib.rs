@@ -1,13 +1,17 @@
 //! The coopmux dashboard as Leptos components, its typed server functions, and the protocol
 //! types shared by the server and the WASM front end.
 
+// Leptos view types nest deeply; the release build needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod ansi;
 pub mod api;
 mod components;
 pub mod live;
+pub mod model;
 pub mod protocol;
 pub mod stream;
-mod term;
+pub mod term;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -1,7 +1,8 @@
 //! The dashboard's live connection to `/ws/mux`: connection state and the session list,
 //! reconnecting with backoff whenever the socket drops.
 
-use crate::protocol::mux::{MuxEvent, SessionSummary};
+use crate::model::Fleet;
+use crate::protocol::mux::MuxRequest;
 use leptos::prelude::*;
 
 /// State of the `/ws/mux` connection, shown in the status bar.
@@ -40,56 +41,41 @@ impl ConnState {
 pub struct LiveFeed {
     /// Connection state.
     pub conn: RwSignal<ConnState>,
-    /// Latest session list, once a `sessions` snapshot arrived.
-    pub sessions: RwSignal<Option<Vec<SessionSummary>>>,
-}
-
-impl LiveFeed {
-    /// Folds one `/ws/mux` event into the session list.
-    pub fn apply(&self, event: MuxEvent) {
-        match event {
-            MuxEvent::Sessions { sessions } => self.sessions.set(Some(sessions)),
-            MuxEvent::SessionOnline {
-                session,
-                url,
-                metadata,
-            } => self.sessions.update(|list| {
-                let list = list.get_or_insert_with(Vec::new);
-                if !list.iter().any(|s| s.id == session) {
-                    list.push(SessionSummary {
-                        id: session,
-                        url,
-                        state: None,
-                        metadata,
-                    });
-                }
-            }),
-            MuxEvent::SessionOffline { session } => self.sessions.update(|list| {
-                if let Some(list) = list {
-                    list.retain(|s| s.id != session);
-                }
-            }),
-            _ => {}
-        }
-    }
+    /// The sessions, alerts and change counters folded from the events.
+    pub fleet: Fleet,
 }
 
 /// Creates the feed and, in the browser, opens the socket.
 pub fn use_mux_feed() -> LiveFeed {
     let feed = LiveFeed {
         conn: RwSignal::new(ConnState::Connecting),
-        sessions: RwSignal::new(None),
+        fleet: Fleet::new(),
     };
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| browser::connect(feed, browser::FIRST_RETRY_MS));
     feed
 }
 
+/// Sends a request on `/ws/mux`; false when the socket is not open (nothing is queued).
+pub fn send(request: &MuxRequest) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::send(request)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = request;
+        false
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::{ConnState, LiveFeed};
-    use crate::protocol::mux::MuxEvent;
+    use crate::model::FollowUp;
+    use crate::protocol::mux::{MuxEvent, MuxRequest};
     use leptos::prelude::*;
+    use std::cell::RefCell;
     use std::time::Duration;
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{MessageEvent, WebSocket};
@@ -97,37 +83,68 @@ mod browser {
     pub const FIRST_RETRY_MS: u64 = 500;
     const MAX_RETRY_MS: u64 = 5_000;
 
-    fn mux_ws_url() -> Option<String> {
+    thread_local! {
+        static SOCKET: RefCell<Option<WebSocket>> = const { RefCell::new(None) };
+    }
+
+    /// `ws://host/path` (or `wss://`) for the page's own origin.
+    pub fn ws_url(path: &str) -> Option<String> {
         let loc = web_sys::window()?.location();
         let scheme = if loc.protocol().ok()? == "https:" {
             "wss"
         } else {
             "ws"
         };
-        Some(format!("{scheme}://{}/ws/mux", loc.host().ok()?))
+        Some(format!("{scheme}://{}{path}", loc.host().ok()?))
     }
 
-    /// Opens `/ws/mux`; on close, retries after `retry_ms` (doubling up to a cap).
+    pub fn send(request: &MuxRequest) -> bool {
+        let Ok(text) = serde_json::to_string(request) else {
+            return false;
+        };
+        SOCKET.with_borrow(|socket| match socket {
+            Some(ws) if ws.ready_state() == WebSocket::OPEN => ws.send_with_str(&text).is_ok(),
+            _ => false,
+        })
+    }
+
+    /// Opens `/ws/mux`; on close, retries after `retry_ms` (doubling up to a cap). The server
+    /// opens every connection with a `sessions` snapshot, which re-subscribes everything.
     pub fn connect(feed: LiveFeed, retry_ms: u64) {
-        let Some(url) = mux_ws_url() else { return };
+        let Some(url) = ws_url("/ws/mux") else { return };
         let Ok(ws) = WebSocket::new(&url) else {
             schedule_retry(feed, retry_ms);
             return;
         };
         feed.conn.set(ConnState::Connecting);
 
-        let on_open = Closure::<dyn FnMut()>::new(move || feed.conn.set(ConnState::Connected));
+        let opened = std::rc::Rc::new(std::cell::Cell::new(false));
+        let was_opened = opened.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            opened.set(true);
+            feed.conn.set(ConnState::Connected);
+        });
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            if let Ok(event) = serde_json::from_str::<MuxEvent>(&text) {
-                feed.apply(event);
+            let Ok(event) = serde_json::from_str::<MuxEvent>(&text) else {
+                return;
+            };
+            if let FollowUp::Subscribe(sessions) = feed.fleet.apply(event) {
+                send(&MuxRequest::Subscribe { sessions });
             }
         });
         let on_close = Closure::<dyn FnMut()>::new(move || {
             feed.conn.set(ConnState::Retrying);
-            schedule_retry(feed, (retry_ms * 2).min(MAX_RETRY_MS));
+            SOCKET.with_borrow_mut(|s| *s = None);
+            // A socket that was up starts the backoff over; a failed attempt doubles it.
+            let next = if was_opened.get() {
+                FIRST_RETRY_MS
+            } else {
+                (retry_ms * 2).min(MAX_RETRY_MS)
+            };
+            schedule_retry(feed, next);
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -136,6 +153,7 @@ mod browser {
         on_open.forget();
         on_message.forget();
         on_close.forget();
+        SOCKET.with_borrow_mut(|s| *s = Some(ws));
     }
 
     fn schedule_retry(feed: LiveFeed, retry_ms: u64) {
@@ -145,3 +163,6 @@ mod browser {
         );
     }
 }
+
+#[cfg(feature = "hydrate")]
+pub use browser::ws_url;

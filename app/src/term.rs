@@ -1,42 +1,128 @@
-//! The terminal view: an xterm.js terminal driven from Rust through `xterm-js-rs`.
+//! The focused session's terminal: an xterm.js instance driven from Rust (`xterm-js-rs`),
+//! fed by the mux's `/ws/{id}` bridge.
+//!
+//! On every (re)connect it sends `resize`, then `replay:get` from the last offset it
+//! rendered; `pty` frames are cut against the same offset ([`crate::stream::Cursor`]), so a
+//! reconnect or a reload shows every byte exactly once. Keystrokes go as `input:send:raw`.
 
+use crate::protocol::coop::Agent;
 use leptos::{html, prelude::*};
 
-/// Lines of scrollback each terminal keeps.
+/// Lines of scrollback the terminal keeps.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const SCROLLBACK_LINES: u32 = 10_000;
 
-/// A terminal element; in the browser an xterm.js instance is opened inside it and shows
-/// `banner`.
+/// State of the terminal's socket, shown in the overlay's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermStatus {
+    /// Opening the socket.
+    Connecting,
+    /// Replayed and following live output.
+    Live,
+    /// The socket dropped; a reconnect is scheduled.
+    Reconnecting,
+    /// The session's program exited.
+    Exited,
+}
+
+impl TermStatus {
+    /// Short name, used as `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Exited => "exited",
+        }
+    }
+}
+
+/// What the terminal reports to the overlay and the inspector.
+#[derive(Debug, Clone, Copy)]
+pub struct TermSignals {
+    /// Socket state.
+    pub status: RwSignal<TermStatus>,
+    /// Latest `agent:get` answer.
+    pub agent: RwSignal<Option<Agent>>,
+    /// Replies and errors worth showing, newest last.
+    pub log: RwSignal<Vec<String>>,
+}
+
+impl TermSignals {
+    /// Fresh signals.
+    pub fn new() -> Self {
+        Self {
+            status: RwSignal::new(TermStatus::Connecting),
+            agent: RwSignal::new(None),
+            log: RwSignal::new(Vec::new()),
+        }
+    }
+
+    /// Appends a line to the log (keeping the last 50).
+    pub fn note(&self, line: String) {
+        self.log.update(|log| {
+            log.push(line);
+            let excess = log.len().saturating_sub(50);
+            log.drain(..excess);
+        });
+    }
+}
+
+impl Default for TermSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The terminal of session `id`.
 #[component]
-pub fn TerminalView(#[prop(into)] banner: String) -> impl IntoView {
+pub fn PtyView(id: String, signals: TermSignals) -> impl IntoView {
     let host = NodeRef::<html::Div>::new();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(el) = host.get() {
-            open_terminal(el.into(), &banner);
+            let handle = browser::open(id.clone(), el.into(), signals);
+            on_cleanup(move || browser::close(handle));
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = banner;
+    let _ = (id, signals);
     view! { <div class="terminal-host" node_ref=host></div> }
 }
 
-#[cfg(feature = "hydrate")]
-fn open_terminal(parent: web_sys::HtmlElement, banner: &str) {
-    use wasm_bindgen::JsCast;
-    use xterm_js_rs::{addons::fit::FitAddon, Terminal, TerminalOptions};
-
-    let options: TerminalOptions = js_sys::Object::new().unchecked_into();
-    options.set_scrollback(SCROLLBACK_LINES);
-    options.set_cursor_blink(true);
-    options.set_font_size(13);
-    let term = Terminal::new(&options);
-    let fit = FitAddon::new();
-    term.load_addon(fit.clone().into());
-    term.open(parent);
-    fit.fit();
-    term.write(banner);
-    // The terminal lives as long as the page does.
-    std::mem::forget(term);
+/// Writes `bytes` to the focused session as typed input; false when no terminal is open.
+pub fn type_into_focused(bytes: &[u8]) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::with_focused(|conn| conn.send_input(bytes)).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = bytes;
+        false
+    }
 }
+
+/// Sends a request (a `WsRequest` as JSON) on the focused terminal's socket.
+pub fn send_to_focused(request: serde_json::Value) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::with_focused(|conn| conn.send_json(&request)).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = request;
+        false
+    }
+}
+
+/// Shows `text` in red in the focused terminal (local only, never sent to the program).
+pub fn show_error(text: &str) {
+    #[cfg(feature = "hydrate")]
+    browser::with_focused(|conn| conn.term.write(&format!("\r\n\x1b[31m{text}\x1b[0m\r\n")));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+#[cfg(feature = "hydrate")]
+mod browser;

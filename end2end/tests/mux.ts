@@ -48,3 +48,44 @@ export async function startMux(args: string[] = [], env: Record<string, string> 
       }),
   };
 }
+
+export interface Session {
+  id: string;
+  proc: ChildProcess;
+  /** SIGTERM: the host deregisters itself. */
+  stop: () => Promise<void>;
+  /** SIGKILL: the host vanishes without a word; only the health checker notices. */
+  kill: () => Promise<void>;
+}
+
+let sessionCounter = 0;
+
+/** Starts a real `coopmux session` host running `cmd` that registers with `mux` as `id`. */
+export function startSession(mux: Mux, cmd: string[] = ['bash', '--norc', '--noprofile'], opts: { id?: string; labels?: string[]; env?: Record<string, string> } = {}): Session {
+  // Random first: tiles show the first 8 characters, which must tell sessions apart.
+  const id = opts.id ?? `${Math.random().toString(36).slice(2, 10).padEnd(8, '0')}-e2e-${++sessionCounter}`;
+  const labels = (opts.labels ?? []).flatMap((l) => ['--label', l]);
+  const proc = spawn(COOPMUX, ['session', '--port', '0', ...labels, '--', ...cmd], {
+    env: { ...process.env, COOP_MUX_URL: mux.url, COOP_MUX_SESSION_ID: id, PS1: '$ ', TERM: 'xterm-256color', ...opts.env },
+    stdio: 'ignore',
+  });
+  const ended = (signal: NodeJS.Signals) => () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill(signal);
+    });
+  return { id, proc, stop: ended('SIGTERM'), kill: ended('SIGKILL') };
+}
+
+/** The mux's REST API, for arranging state the way an operator's script would. */
+export async function api(mux: Mux, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${mux.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}

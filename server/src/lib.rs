@@ -5,10 +5,14 @@
 //! `auth` the token and login cookie, `feed` the `/ws/mux` stream, `web` the dashboard
 //! hosting, `launch` the launch API and its tracking. `session_host` is the built-in coop-compatible PTY server.
 
+// Leptos view types nest deeply; the release build needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod cli;
+pub mod dashboard;
 pub mod error;
 pub mod feed;
 pub mod launch;

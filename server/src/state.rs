@@ -1,8 +1,7 @@
 //! Shared state of the running hub, handed to every handler.
 
 use crate::{auth::Auth, cli::ServeArgs, metrics::Metrics, registry::Registry};
-use app::api::{MuxApi, SharedMuxApi};
-use app::protocol::mux::SessionInfo;
+use app::api::SharedMuxApi;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -44,19 +43,9 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl MuxApi for Hub {
-    fn session_count(&self) -> usize {
-        self.registry.len()
-    }
-
-    fn list_sessions(&self) -> Vec<SessionInfo> {
-        self.registry.list()
-    }
-}
-
 impl AppState {
     /// The hub as the context type server functions look up.
     pub fn mux_api(&self) -> SharedMuxApi {
-        self.hub.clone()
+        std::sync::Arc::new(crate::dashboard::DashboardApi(self.hub.clone()))
     }
 }

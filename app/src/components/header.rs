@@ -1,7 +1,9 @@
-//! The top bar: title, session count, sidebar toggle and connection state.
+//! The top bar (title, counts, credentials button, sidebar toggle) and the bottom status bar.
 
+use super::use_ui;
 use crate::api::session_count;
-use crate::live::LiveFeed;
+use crate::live::ConnState;
+use crate::model::is_healthy;
 use leptos::prelude::*;
 
 /// "1 session" / "N sessions".
@@ -15,34 +17,88 @@ pub fn sessions_label(n: usize) -> String {
 
 /// The header bar.
 #[component]
-pub fn Header(feed: LiveFeed, sidebar_open: RwSignal<bool>) -> impl IntoView {
+pub fn Header() -> impl IntoView {
+    let ui = use_ui();
+    let fleet = ui.feed.fleet;
     // The server renders the count from the server function; the live feed takes over once
     // its first snapshot arrives.
     let initial = Resource::new(|| (), |_| session_count());
     let count = move || {
-        let live = feed.sessions.with(|s| s.as_ref().map(Vec::len));
+        let live = fleet.sessions.with(|s| s.as_ref().map(Vec::len));
         initial
             .get()
             .map(|fetched| sessions_label(live.or(fetched.ok()).unwrap_or(0)))
     };
+    let healthy = move || {
+        fleet.sessions.with(|s| {
+            let n = s
+                .iter()
+                .flatten()
+                .filter(|v| v.state.with(|st| is_healthy(st.as_deref())))
+                .count();
+            format!("{n} healthy")
+        })
+    };
+    let alerts = move || fleet.alerts.with(|a| a.len());
+    let creds_label = move || match alerts() {
+        0 => "Credentials".to_owned(),
+        1 => "1 Credential Alert".to_owned(),
+        n => format!("{n} Credential Alerts"),
+    };
     view! {
-        <header class="topbar">
-            <button
-                class="sidebar-toggle"
-                title="Toggle sidebar (Ctrl+B)"
-                aria-pressed=move || sidebar_open.get().to_string()
-                on:click=move |_| sidebar_open.update(|open| *open = !*open)
-            >
-                "☰"
-            </button>
-            <h1>"coopmux"</h1>
-            <span class="session-count" data-testid="session-count">
-                <Suspense fallback=|| "…">{count}</Suspense>
-            </span>
-            <span class="conn" data-state=move || feed.conn.get().as_str()>
-                <span class="dot"></span>
-                {move || feed.conn.get().label()}
-            </span>
-        </header>
+     <header class="topbar">
+         <button
+             class="sidebar-toggle"
+             title="Toggle sidebar (Ctrl+B)"
+             aria-pressed=move || ui.sidebar_open.get().to_string()
+             on:click=move |_| ui.sidebar_open.update(|open| *open = !*open)
+         >
+             "☰"
+         </button>
+         <h1>"coopmux"</h1>
+         <span class="stat" data-testid="session-count">
+             <Suspense fallback=|| "…">{count}</Suspense>
+         </span>
+         <span class="stat" data-testid="healthy-count">{healthy}</span>
+         <span class="spacer"></span>
+         <button
+             class=move || { if alerts() > 0 { "creds-button alert" } else { "creds-button" } }
+             aria-expanded=move || ui.creds_open.get().to_string()
+             on:click=move |_| ui.creds_open.update(|open| *open = !*open)
+         >
+             {creds_label}
+         </button>
+     </header>
     }
+    .into_any()
+}
+
+/// The bottom status bar: the `/ws/mux` connection.
+#[component]
+pub fn StatusBar() -> impl IntoView {
+    let conn = use_ui().feed.conn;
+    let label = move || match conn.get() {
+        ConnState::Connected => format!("connected — {}", page_host()),
+        state => state.label().to_owned(),
+    };
+    view! {
+        <footer class="statusbar">
+            <span class="brand">"[coopmux]"</span>
+            <span class="conn" data-state=move || conn.get().as_str()>
+                <span class="dot"></span>
+                {label}
+            </span>
+        </footer>
+    }
+}
+
+fn page_host() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().host().ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
 }

@@ -17,15 +17,33 @@ use axum::{
     Json,
 };
 
-impl IntoResponse for LaunchError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
+impl LaunchError {
+    /// HTTP status and envelope code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
             Self::NotConfigured | Self::Env(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             Self::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
             Self::Spawn(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Self::NotFound => (StatusCode::NOT_FOUND, "LAUNCH_NOT_FOUND"),
-        };
+        }
+    }
+}
+
+impl IntoResponse for LaunchError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
         envelope(status, code, self.to_string())
+    }
+}
+
+/// The answer of `GET /api/v1/config/launch` for `launcher`.
+pub fn config(launcher: &super::Launcher) -> LaunchConfig {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    LaunchConfig {
+        available: launcher.available(),
+        cwd,
     }
 }
 
@@ -110,13 +128,7 @@ pub async fn launch_session(
     responses((status = 200, body = LaunchConfig))
 )]
 pub async fn launch_config(State(state): State<AppState>) -> Json<LaunchConfig> {
-    let cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    Json(LaunchConfig {
-        available: state.hub.launcher.available(),
-        cwd,
-    })
+    Json(config(&state.hub.launcher))
 }
 
 /// Every tracked launch, oldest first (the last 100 finished ones plus all running ones).

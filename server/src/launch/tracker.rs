@@ -282,6 +282,18 @@ impl Tracker {
         self.lock().iter().map(|r| r.info.clone()).collect()
     }
 
+    /// The newest `n` launches with their output tails, newest first.
+    pub fn recent(&self, n: usize) -> Vec<LaunchDetail> {
+        let ids: Vec<String> = self
+            .lock()
+            .iter()
+            .rev()
+            .take(n)
+            .map(|r| r.info.launch_id.clone())
+            .collect();
+        ids.iter().filter_map(|id| self.get(id)).collect()
+    }
+
     /// One launch with its output tail.
     pub fn get(&self, launch_id: &str) -> Option<LaunchDetail> {
         self.with(launch_id, |r| LaunchDetail {

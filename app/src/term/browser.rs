@@ -1,0 +1,332 @@
+//! The browser half of the terminal: xterm.js, the `/ws/{id}` socket, reconnects.
+
+use super::{TermSignals, TermStatus, SCROLLBACK_LINES};
+use crate::live::{self, ws_url};
+use crate::protocol::coop::WsEvent;
+use crate::protocol::mux::MuxRequest;
+use crate::stream::{Cursor, Step};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use leptos::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{MessageEvent, WebSocket};
+use xterm_js_rs::{addons::fit::FitAddon, Terminal, TerminalOptions, Theme};
+
+/// First reconnect delay, in milliseconds (doubles up to [`MAX_RETRY_MS`]).
+const FIRST_RETRY_MS: u64 = 250;
+/// Longest reconnect delay, in milliseconds.
+const MAX_RETRY_MS: u64 = 4_000;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The `write` of an xterm.js 5+ `Terminal`, which takes bytes (the binding's `writeUtf8`
+    /// is gone from xterm.js).
+    type ByteWriter;
+    #[wasm_bindgen(method, js_name = "write")]
+    fn write(this: &ByteWriter, data: &js_sys::Uint8Array);
+}
+
+/// Queues `bytes` for the terminal. The array is a copy: xterm queues it and parses later.
+fn write(term: &Terminal, bytes: &[u8]) {
+    term.unchecked_ref::<ByteWriter>()
+        .write(&js_sys::Uint8Array::from(bytes));
+}
+
+thread_local! {
+    /// Open terminals by handle; the newest is the focused one (the dashboard shows one).
+    static OPEN: RefCell<Vec<(u64, Rc<Conn>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_HANDLE: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Runs `f` on the focused terminal, if any.
+pub fn with_focused<T>(f: impl FnOnce(&Conn) -> T) -> Option<T> {
+    let conn = OPEN.with_borrow(|open| open.last().map(|(_, c)| c.clone()))?;
+    Some(f(&conn))
+}
+
+/// Opens a terminal; the handle (plain data, so reactive cleanups can hold it) closes it.
+pub fn open(id: String, parent: web_sys::HtmlElement, signals: TermSignals) -> u64 {
+    let conn = Conn::open(id, parent, signals);
+    let handle = NEXT_HANDLE.get();
+    NEXT_HANDLE.set(handle + 1);
+    OPEN.with_borrow_mut(|open| open.push((handle, conn)));
+    handle
+}
+
+/// Closes the terminal behind `handle`.
+pub fn close(handle: u64) {
+    let conn = OPEN.with_borrow_mut(|open| {
+        let i = open.iter().position(|(h, _)| *h == handle)?;
+        Some(open.remove(i).1)
+    });
+    if let Some(conn) = conn {
+        conn.dispose();
+    }
+}
+
+/// One terminal and its socket.
+pub struct Conn {
+    id: String,
+    pub(super) term: Terminal,
+    fit: FitAddon,
+    cursor: RefCell<Cursor>,
+    ws: RefCell<Option<WebSocket>>,
+    /// Set when the overlay closed: no more reconnects.
+    disposed: Cell<bool>,
+    retry_ms: Cell<u64>,
+    next_request: Cell<u64>,
+    signals: TermSignals,
+    /// Handlers that must live as long as the terminal.
+    keep: RefCell<Vec<Box<dyn std::any::Any>>>,
+}
+
+impl Conn {
+    /// Opens a terminal inside `parent` and connects it to session `id`.
+    fn open(id: String, parent: web_sys::HtmlElement, signals: TermSignals) -> Rc<Self> {
+        let options: TerminalOptions = js_sys::Object::new().unchecked_into();
+        options.set_scrollback(SCROLLBACK_LINES);
+        options.set_cursor_blink(true);
+        options.set_font_size(13);
+        options.set_font_family("ui-monospace, 'DejaVu Sans Mono', Menlo, monospace");
+        let theme: Theme = js_sys::Object::new().unchecked_into();
+        theme.set_background("#0b0d12");
+        options.set_theme(&theme);
+        let term = Terminal::new(&options);
+        let fit = FitAddon::new();
+        term.load_addon(fit.clone().into());
+        term.open(parent);
+        fit.fit();
+        let conn = Rc::new(Self {
+            id,
+            term,
+            fit,
+            cursor: RefCell::new(Cursor::new()),
+            ws: RefCell::new(None),
+            disposed: Cell::new(false),
+            retry_ms: Cell::new(FIRST_RETRY_MS),
+            next_request: Cell::new(1),
+            signals,
+            keep: RefCell::new(Vec::new()),
+        });
+        conn.bind_terminal();
+        Self::connect(&conn);
+        conn
+    }
+
+    /// Closes the socket for good and frees the terminal.
+    fn dispose(&self) {
+        self.disposed.set(true);
+        if let Some(ws) = self.ws.borrow_mut().take() {
+            ws.set_onclose(None);
+            let _ = ws.close();
+        }
+        self.term.dispose();
+        self.keep.borrow_mut().clear();
+    }
+
+    /// Keystrokes, resizes and window resizes.
+    fn bind_terminal(self: &Rc<Self>) {
+        let me = Rc::downgrade(self);
+        let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
+            if let Some(me) = me.upgrade() {
+                me.send_input(data.as_bytes());
+            }
+        });
+        self.term.on_data(on_data.as_ref().unchecked_ref());
+        let me = Rc::downgrade(self);
+        let on_resize = Closure::<dyn FnMut(JsValue)>::new(move |_size: JsValue| {
+            if let Some(me) = me.upgrade() {
+                me.send_resize();
+            }
+        });
+        self.term.on_resize(on_resize.as_ref().unchecked_ref());
+        let me = Rc::downgrade(self);
+        let on_window = Closure::<dyn FnMut()>::new(move || {
+            if let Some(me) = me.upgrade() {
+                me.fit.fit();
+            }
+        });
+        if let Some(w) = web_sys::window() {
+            let _ =
+                w.add_event_listener_with_callback("resize", on_window.as_ref().unchecked_ref());
+        }
+        // The layout settles after mount; fit again then.
+        let me = Rc::downgrade(self);
+        set_timeout(
+            move || {
+                if let Some(me) = me.upgrade() {
+                    me.fit.fit();
+                }
+            },
+            Duration::from_millis(50),
+        );
+        let mut keep = self.keep.borrow_mut();
+        keep.push(Box::new(on_data));
+        keep.push(Box::new(on_resize));
+        keep.push(Box::new(on_window));
+    }
+
+    fn connect(me: &Rc<Self>) {
+        if me.disposed.get() {
+            return;
+        }
+        let Some(url) = ws_url(&format!("/ws/{}?subscribe=pty,state", me.id)) else {
+            return;
+        };
+        let Ok(ws) = WebSocket::new(&url) else {
+            Self::schedule_reconnect(me);
+            return;
+        };
+        let weak = Rc::downgrade(me);
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            if let Some(me) = weak.upgrade() {
+                me.retry_ms.set(FIRST_RETRY_MS);
+                me.send_resize();
+                let offset = me.cursor.borrow().resume_offset();
+                me.send_json(&serde_json::json!({"event": "replay:get", "offset": offset}));
+                me.request(serde_json::json!({"event": "agent:get"}));
+            }
+        });
+        let weak = Rc::downgrade(me);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            if let (Some(me), Some(text)) = (weak.upgrade(), ev.data().as_string()) {
+                me.on_frame(&text);
+            }
+        });
+        let weak = Rc::downgrade(me);
+        let on_close = Closure::<dyn FnMut()>::new(move || {
+            if let Some(me) = weak.upgrade() {
+                if !me.disposed.get() && me.signals.status.get_untracked() != TermStatus::Exited {
+                    me.signals.status.set(TermStatus::Reconnecting);
+                }
+                Self::schedule_reconnect(&me);
+            }
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut keep = me.keep.borrow_mut();
+        keep.push(Box::new(on_open));
+        keep.push(Box::new(on_message));
+        keep.push(Box::new(on_close));
+        *me.ws.borrow_mut() = Some(ws);
+    }
+
+    fn schedule_reconnect(me: &Rc<Self>) {
+        if me.disposed.get() {
+            return;
+        }
+        let delay = me.retry_ms.get();
+        me.retry_ms.set((delay * 2).min(MAX_RETRY_MS));
+        let weak = Rc::downgrade(me);
+        set_timeout(
+            move || {
+                if let Some(me) = weak.upgrade() {
+                    Self::connect(&me);
+                }
+            },
+            Duration::from_millis(delay),
+        );
+    }
+
+    fn on_frame(&self, text: &str) {
+        let Ok(event) = serde_json::from_str::<WsEvent>(text) else {
+            return;
+        };
+        match event {
+            WsEvent::Replay(r) => {
+                let Ok(data) = B64.decode(r.data.as_bytes()) else {
+                    return;
+                };
+                let step = self.cursor.borrow_mut().replay(r.offset, &data);
+                self.apply(step);
+                if self.signals.status.get_untracked() != TermStatus::Exited {
+                    self.signals.status.set(TermStatus::Live);
+                }
+            }
+            WsEvent::Pty { data, offset } => {
+                let Ok(data) = B64.decode(data.as_bytes()) else {
+                    return;
+                };
+                let step = self.cursor.borrow_mut().pty(offset, &data);
+                self.apply(step);
+            }
+            WsEvent::Agent(agent) => self.signals.agent.set(Some(agent)),
+            WsEvent::Transition(t) => {
+                self.signals
+                    .note(format!("transition {} → {}", t.prev, t.next));
+                self.request(serde_json::json!({"event": "agent:get"}));
+            }
+            WsEvent::Exit(exit) => {
+                self.signals.status.set(TermStatus::Exited);
+                let code = exit.code.map_or("signal".to_owned(), |c| c.to_string());
+                self.signals.note(format!("exited ({code})"));
+            }
+            WsEvent::Error { code, message } => self.signals.note(format!("{code}: {message}")),
+            WsEvent::InputSent(_) | WsEvent::Resized(_) | WsEvent::Pong => {}
+            other => {
+                if let Ok(json) = serde_json::to_string(&other) {
+                    self.signals.note(json);
+                }
+            }
+        }
+    }
+
+    fn apply(&self, step: Step<'_>) {
+        match step {
+            Step::Skip => {}
+            Step::Write(bytes) => write(&self.term, bytes),
+            Step::ResetAndWrite(bytes) => {
+                self.term.reset();
+                write(&self.term, bytes);
+                self.term.focus();
+            }
+            Step::Gap { from, .. } => {
+                self.send_json(&serde_json::json!({"event": "replay:get", "offset": from}));
+            }
+            Step::Dropped { lost, data } => {
+                self.term.write(&format!(
+                    "\r\n\x1b[33m[coopmux: {lost} bytes of output lost]\x1b[0m\r\n"
+                ));
+                write(&self.term, data);
+            }
+        }
+    }
+
+    /// Sends typed bytes: on the session socket when open, else through `/ws/mux`.
+    pub fn send_input(&self, bytes: &[u8]) -> bool {
+        let raw = serde_json::json!({"event": "input:send:raw", "data": B64.encode(bytes)});
+        if self.send_json(&raw) {
+            return true;
+        }
+        live::send(&MuxRequest::InputSend {
+            session: self.id.clone(),
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            enter: false,
+        })
+    }
+
+    fn send_resize(&self) {
+        let (cols, rows) = (self.term.get_cols(), self.term.get_rows());
+        if cols > 0 && rows > 0 {
+            self.send_json(&serde_json::json!({"event": "resize", "cols": cols, "rows": rows}));
+        }
+    }
+
+    /// Sends a request that expects a reply (the bridge answers only those with an id).
+    fn request(&self, mut body: serde_json::Value) {
+        let n = self.next_request.get();
+        self.next_request.set(n + 1);
+        body["request_id"] = serde_json::json!(format!("dash-{n}"));
+        self.send_json(&body);
+    }
+
+    /// Sends a JSON frame; false when the socket is not open.
+    pub fn send_json(&self, value: &serde_json::Value) -> bool {
+        self.ws.borrow().as_ref().is_some_and(|ws| {
+            ws.ready_state() == WebSocket::OPEN && ws.send_with_str(&value.to_string()).is_ok()
+        })
+    }
+}

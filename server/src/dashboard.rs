@@ -1,0 +1,121 @@
+//! The dashboard's typed server functions, served by the hub: [`app::api::MuxApi`] for
+//! [`Hub`]. Each call runs the same code as its REST endpoint and fails with the status and
+//! message that endpoint would answer.
+
+use crate::error::ApiError;
+use crate::state::Hub;
+use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
+use app::protocol::credentials::{
+    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
+    NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
+};
+use app::protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
+use app::protocol::mux::{ErrorEnvelope, SessionInfo};
+use axum::{body::Bytes, http::Method};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Launches listed by the dialog's "Recent launches".
+const RECENT_LAUNCHES: usize = 20;
+/// Largest upstream answer a server function reads back, in bytes (64 KiB).
+const ACTION_REPLY_BYTES: usize = 64 << 10;
+
+impl From<ApiError> for ApiFailure {
+    fn from(err: ApiError) -> Self {
+        let (status, _) = err.status_and_code();
+        ApiFailure::new(status.as_u16(), err.to_string())
+    }
+}
+
+/// The hub as the server functions see it (a newtype so the trait's futures can own an `Arc`).
+#[derive(Debug, Clone)]
+pub struct DashboardApi(pub Arc<Hub>);
+
+impl MuxApi for DashboardApi {
+    fn session_count(&self) -> usize {
+        self.0.registry.len()
+    }
+
+    fn list_sessions(&self) -> Vec<SessionInfo> {
+        self.0.registry.list()
+    }
+
+    fn launch_config(&self) -> LaunchConfig {
+        crate::launch::api::config(&self.0.launcher)
+    }
+
+    fn launch(&self, env: BTreeMap<String, String>) -> Result<LaunchResponse, ApiFailure> {
+        self.0.launcher.launch(&env).map_err(|err| {
+            let (status, _) = err.status_and_code();
+            ApiFailure::new(status.as_u16(), err.to_string())
+        })
+    }
+
+    fn launches(&self) -> Vec<LaunchDetail> {
+        self.0.launcher.tracker().recent(RECENT_LAUNCHES)
+    }
+
+    fn session_action(&self, id: String, action: SessionAction) -> ApiFuture<serde_json::Value> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            let (path, body) = match action {
+                SessionAction::Nudge { message } => (
+                    "/api/v1/agent/nudge",
+                    serde_json::json!({ "message": message }),
+                ),
+                SessionAction::Respond { body } => ("/api/v1/agent/respond", body),
+                SessionAction::Keys { keys } => {
+                    ("/api/v1/input/keys", serde_json::json!({ "keys": keys }))
+                }
+                SessionAction::Upload { filename, data } => (
+                    "/api/v1/upload",
+                    serde_json::json!({ "filename": filename, "data": data }),
+                ),
+            };
+            let body = Bytes::from(body.to_string());
+            let response =
+                crate::proxy::forward(&hub.registry, &id, Method::POST, path, Some(body)).await?;
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), ACTION_REPLY_BYTES)
+                .await
+                .map_err(|e| {
+                    ApiFailure::new(502, format!("cannot read the session's answer: {e}"))
+                })?;
+            if status.is_success() {
+                return Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null));
+            }
+            let message = serde_json::from_slice::<ErrorEnvelope>(&bytes)
+                .map(|e| e.error.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            Err(ApiFailure::new(status.as_u16(), message))
+        })
+    }
+
+    fn credential_status(&self) -> Result<Vec<AccountStatus>, ApiFailure> {
+        Err(no_broker())
+    }
+
+    fn credential_new(&self, _req: NewAccountRequest) -> ApiFuture<AccountAdded> {
+        Box::pin(async { Err(no_broker()) })
+    }
+
+    fn credential_set(&self, _req: SetTokenRequest) -> ApiFuture<()> {
+        Box::pin(async { Err(no_broker()) })
+    }
+
+    fn credential_reauth(&self, _req: ReauthRequest) -> ApiFuture<ReauthResponse> {
+        Box::pin(async { Err(no_broker()) })
+    }
+
+    fn credential_exchange(&self, _req: ExchangeRequest) -> ApiFuture<()> {
+        Box::pin(async { Err(no_broker()) })
+    }
+
+    fn credential_distribute(&self, _req: DistributeRequest) -> ApiFuture<DistributeResponse> {
+        Box::pin(async { Err(no_broker()) })
+    }
+}
+
+fn no_broker() -> ApiFailure {
+    ApiFailure::new(400, "credential broker not configured")
+}
