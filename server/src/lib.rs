@@ -3,12 +3,14 @@
 //! `serve` runs the hub: `registry` owns the sessions (health checks, caches, pollers,
 //! prewarm), `api` the REST handlers, `proxy` and `upstream` the calls to coop sessions,
 //! `auth` the token and login cookie, `feed` the `/ws/mux` stream, `web` the dashboard
-//! hosting, `launch` the launch API and its tracking. `session_host` is the built-in coop-compatible PTY server.
+//! hosting, `launch` the launch API and its tracking, `credentials` the credential broker (accounts,
+//! OAuth refresh and reauth, persistence, distribution to sessions, pool). `session_host` is the built-in coop-compatible PTY server.
 
 pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod cli;
+pub mod credentials;
 pub mod error;
 pub mod feed;
 pub mod launch;
