@@ -11,7 +11,8 @@ use crate::protocol::credentials::{
 use crate::protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
 use crate::protocol::mux::SessionInfo;
 use leptos::prelude::*;
-use leptos::server_fn::codec::JsonEncoding;
+// Arguments travel as JSON: form encoding cannot express an empty map or nested enums.
+use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -123,37 +124,37 @@ mod server_side {
 }
 
 /// Number of registered sessions.
-#[server(prefix = "/api/fn", endpoint = "session_count")]
+#[server(prefix = "/api/fn", endpoint = "session_count", input = Json)]
 pub async fn session_count() -> Result<usize, ApiFailure> {
     Ok(mux_api()?.session_count())
 }
 
 /// Every registered session in registration order (the same list as `GET /api/v1/sessions`).
-#[server(prefix = "/api/fn", endpoint = "list_sessions")]
+#[server(prefix = "/api/fn", endpoint = "list_sessions", input = Json)]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, ApiFailure> {
     Ok(mux_api()?.list_sessions())
 }
 
 /// Whether launch is available, and the mux's working directory.
-#[server(prefix = "/api/fn", endpoint = "launch_config")]
+#[server(prefix = "/api/fn", endpoint = "launch_config", input = Json)]
 pub async fn get_launch_config() -> Result<LaunchConfig, ApiFailure> {
     Ok(mux_api()?.launch_config())
 }
 
 /// Launches a session with `env` (validated by the server exactly as the REST endpoint).
-#[server(prefix = "/api/fn", endpoint = "launch")]
+#[server(prefix = "/api/fn", endpoint = "launch", input = Json)]
 pub async fn launch(env: BTreeMap<String, String>) -> Result<LaunchResponse, ApiFailure> {
     mux_api()?.launch(env)
 }
 
 /// Recent launches with their output tails, newest first.
-#[server(prefix = "/api/fn", endpoint = "launches")]
+#[server(prefix = "/api/fn", endpoint = "launches", input = Json)]
 pub async fn launches() -> Result<Vec<LaunchDetail>, ApiFailure> {
     Ok(mux_api()?.launches())
 }
 
 /// Forwards an inspector action or an upload to session `id`.
-#[server(prefix = "/api/fn", endpoint = "session_action")]
+#[server(prefix = "/api/fn", endpoint = "session_action", input = Json)]
 pub async fn act_on_session(
     id: String,
     action: SessionAction,
@@ -162,37 +163,37 @@ pub async fn act_on_session(
 }
 
 /// Every credential account with its status (no secrets).
-#[server(prefix = "/api/fn", endpoint = "credential_status")]
+#[server(prefix = "/api/fn", endpoint = "credential_status", input = Json)]
 pub async fn credential_status() -> Result<Vec<AccountStatus>, ApiFailure> {
     mux_api()?.credential_status()
 }
 
 /// Adds a credential account.
-#[server(prefix = "/api/fn", endpoint = "credential_new")]
+#[server(prefix = "/api/fn", endpoint = "credential_new", input = Json)]
 pub async fn credential_new(req: NewAccountRequest) -> Result<AccountAdded, ApiFailure> {
     mux_api()?.credential_new(req).await
 }
 
 /// Sets an account's key.
-#[server(prefix = "/api/fn", endpoint = "credential_set")]
+#[server(prefix = "/api/fn", endpoint = "credential_set", input = Json)]
 pub async fn credential_set(req: SetTokenRequest) -> Result<(), ApiFailure> {
     mux_api()?.credential_set(req).await
 }
 
 /// Starts OAuth reauthorisation of an account.
-#[server(prefix = "/api/fn", endpoint = "credential_reauth")]
+#[server(prefix = "/api/fn", endpoint = "credential_reauth", input = Json)]
 pub async fn credential_reauth(req: ReauthRequest) -> Result<ReauthResponse, ApiFailure> {
     mux_api()?.credential_reauth(req).await
 }
 
 /// Completes a PKCE reauthorisation with the pasted code.
-#[server(prefix = "/api/fn", endpoint = "credential_exchange")]
+#[server(prefix = "/api/fn", endpoint = "credential_exchange", input = Json)]
 pub async fn credential_exchange(req: ExchangeRequest) -> Result<(), ApiFailure> {
     mux_api()?.credential_exchange(req).await
 }
 
 /// Pushes an account's key to every eligible session.
-#[server(prefix = "/api/fn", endpoint = "credential_distribute")]
+#[server(prefix = "/api/fn", endpoint = "credential_distribute", input = Json)]
 pub async fn credential_distribute(
     req: DistributeRequest,
 ) -> Result<DistributeResponse, ApiFailure> {

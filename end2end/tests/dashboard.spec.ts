@@ -207,6 +207,7 @@ test('launch from the dialog: a new tile within 3 s; hostile env names show the 
   await dialog.getByRole('button', { name: 'Remove' }).last().click();
   const started = Date.now();
   await dialog.getByRole('button', { name: 'Launch Session' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('Launched session');
   await expect(tiles).toHaveCount(before + 1, { timeout: 3_000 });
   const elapsed = Date.now() - started;
   test.info().annotations.push({ type: 'launch-to-tile-ms', description: String(elapsed) });
@@ -236,4 +237,29 @@ test('screenshot: the grid with 6 sessions', async ({ page }, testInfo) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(page.locator('h1')).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('grid-phone.png') });
+});
+
+test('credentials panel: add an account, set its key, see it healthy', async ({ page }) => {
+  await open(page);
+  await page.getByRole('button', { name: 'Credentials' }).click();
+  const panel = page.getByRole('dialog', { name: 'Credentials' });
+  await expect(panel).toBeVisible();
+  const name = `e2e-${Date.now()}`;
+  await panel.getByLabel('Account name').fill(name);
+  await panel.getByLabel('Provider').selectOption({ label: 'openai' });
+  await panel.getByRole('button', { name: 'Add account' }).click();
+  const row = panel.locator(`li.account[data-account="${name}"]`);
+  await expect(row).toBeVisible();
+  await expect(row).not.toHaveAttribute('data-status', 'healthy');
+  // A duplicate name is refused with the server's message.
+  await panel.getByLabel('Account name').fill(name);
+  await panel.getByRole('button', { name: 'Add account' }).click();
+  await expect(panel.getByRole('alert')).toContainText(name);
+  await row.getByLabel(`Key for ${name}`).fill('sk-e2e-not-a-real-key');
+  await row.getByRole('button', { name: 'Set key' }).click();
+  await expect(panel.locator(`li.account[data-account="${name}"]`)).toHaveAttribute('data-status', 'healthy');
+  // The key never comes back to the page.
+  await expect(panel).not.toContainText('sk-e2e-not-a-real-key');
+  await page.keyboard.press('Escape');
+  await expect(panel).toHaveCount(0);
 });

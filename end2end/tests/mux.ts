@@ -1,6 +1,8 @@
 // Test harness: starts a real `coopmux` (the release build) on a free loopback port.
 import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const COOPMUX = process.env.COOPMUX_BIN ?? path.join(REPO, 'target', 'release', 'coopmux');
@@ -15,7 +17,8 @@ export interface Mux {
 /** Starts `coopmux --port 0 …args` and resolves once it logs its address. */
 export async function startMux(args: string[] = [], env: Record<string, string> = {}): Promise<Mux> {
   const proc = spawn(COOPMUX, ['--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { ...process.env, RUST_LOG: 'info', ...env, PATH: `${path.dirname(COOPMUX)}:${process.env.PATH}` },
+    // Each mux keeps its credentials in a fresh directory, never the developer's home.
+    env: { ...process.env, RUST_LOG: 'info', COOP_MUX_STATE_DIR: mkdtempSync(path.join(tmpdir(), 'coopmux-e2e-')), ...env, PATH: `${path.dirname(COOPMUX)}:${process.env.PATH}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

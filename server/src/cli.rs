@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// PTY multiplexing hub for coop sessions.
 #[derive(Debug, Parser)]
@@ -97,6 +98,36 @@ pub struct ServeArgs {
     /// Allow binding a non-loopback address without `--auth-token`.
     #[arg(long, env = "COOP_MUX_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Credential accounts file (`{"accounts":[{"name","provider",…}]}`).
+    #[arg(long, env = "COOP_MUX_CREDENTIAL_CONFIG")]
+    pub credential_config: Option<PathBuf>,
+    /// File whose trimmed contents become the key of the first account of the config file.
+    #[arg(long, env = "COOP_MUX_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Directory of `credentials.json`; default `$XDG_STATE_HOME/coop/mux`, then
+    /// `~/.local/state/coop/mux`.
+    #[arg(long, env = "COOP_MUX_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Refresh OAuth keys this many seconds before they expire.
+    #[arg(long, env = "COOP_MUX_REFRESH_MARGIN_SECS", default_value_t = 900)]
+    pub refresh_margin_secs: u64,
+    /// First retry delay of a failed OAuth refresh, in milliseconds (doubles up to 60 s).
+    /// Hidden: tests shorten it.
+    #[arg(
+        long,
+        env = "COOP_MUX_REFRESH_BACKOFF_MS",
+        default_value_t = 1000,
+        hide = true
+    )]
+    pub refresh_backoff_ms: u64,
+    /// How often deferred profile switches of busy sessions are retried, in milliseconds.
+    #[arg(
+        long,
+        env = "COOP_MUX_SWITCH_RETRY_MS",
+        default_value_t = 3000,
+        hide = true
+    )]
+    pub switch_retry_ms: u64,
 }
 
 impl ServeArgs {

@@ -2,6 +2,7 @@
 //! [`Hub`]. Each call runs the same code as its REST endpoint and fails with the status and
 //! message that endpoint would answer.
 
+use crate::credentials::{reauth, CredentialError};
 use crate::error::ApiError;
 use crate::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
@@ -92,30 +93,68 @@ impl MuxApi for DashboardApi {
     }
 
     fn credential_status(&self) -> Result<Vec<AccountStatus>, ApiFailure> {
-        Err(no_broker())
+        Ok(self.0.credentials.broker.status())
     }
 
-    fn credential_new(&self, _req: NewAccountRequest) -> ApiFuture<AccountAdded> {
-        Box::pin(async { Err(no_broker()) })
+    fn credential_new(&self, req: NewAccountRequest) -> ApiFuture<AccountAdded> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            let account = req.name.clone();
+            hub.credentials.broker.add_account(req).await.map_err(failure)?;
+            Ok(AccountAdded {
+                added: true,
+                account,
+            })
+        })
     }
 
-    fn credential_set(&self, _req: SetTokenRequest) -> ApiFuture<()> {
-        Box::pin(async { Err(no_broker()) })
+    fn credential_set(&self, req: SetTokenRequest) -> ApiFuture<()> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            let broker = &hub.credentials.broker;
+            broker
+                .set_token(&req.account, req.token, req.refresh_token, req.expires_in)
+                .await
+                .map_err(failure)
+        })
     }
 
-    fn credential_reauth(&self, _req: ReauthRequest) -> ApiFuture<ReauthResponse> {
-        Box::pin(async { Err(no_broker()) })
+    fn credential_reauth(&self, req: ReauthRequest) -> ApiFuture<ReauthResponse> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            reauth::start(&hub.credentials.broker, req.account)
+                .await
+                .map_err(failure)
+        })
     }
 
-    fn credential_exchange(&self, _req: ExchangeRequest) -> ApiFuture<()> {
-        Box::pin(async { Err(no_broker()) })
+    fn credential_exchange(&self, req: ExchangeRequest) -> ApiFuture<()> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            reauth::exchange(&hub.credentials.broker, &req.state, &req.code)
+                .await
+                .map_err(failure)
+        })
     }
 
-    fn credential_distribute(&self, _req: DistributeRequest) -> ApiFuture<DistributeResponse> {
-        Box::pin(async { Err(no_broker()) })
+    fn credential_distribute(&self, req: DistributeRequest) -> ApiFuture<DistributeResponse> {
+        let hub = self.0.clone();
+        Box::pin(async move {
+            let distributor = &hub.credentials.distributor;
+            distributor
+                .distribute(&req.account, req.switch)
+                .await
+                .map_err(failure)?;
+            Ok(DistributeResponse {
+                distributed: true,
+                account: req.account,
+            })
+        })
     }
 }
 
-fn no_broker() -> ApiFailure {
-    ApiFailure::new(400, "credential broker not configured")
+/// The REST status and message of a broker error.
+fn failure(err: CredentialError) -> ApiFailure {
+    let (status, _) = err.status_and_code();
+    ApiFailure::new(status.as_u16(), err.to_string())
 }

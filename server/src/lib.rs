@@ -3,7 +3,8 @@
 //! `serve` runs the hub: `registry` owns the sessions (health checks, caches, pollers,
 //! prewarm), `api` the REST handlers, `proxy` and `upstream` the calls to coop sessions,
 //! `auth` the token and login cookie, `feed` the `/ws/mux` stream, `web` the dashboard
-//! hosting, `launch` the launch API and its tracking. `session_host` is the built-in coop-compatible PTY server.
+//! hosting, `launch` the launch API and its tracking, `credentials` the credential broker (accounts,
+//! OAuth refresh and reauth, persistence, distribution to sessions, pool). `session_host` is the built-in coop-compatible PTY server.
 
 // Leptos view types nest deeply; the release build needs more than the default 128.
 #![recursion_limit = "256"]
@@ -12,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod cli;
+pub mod credentials;
 pub mod dashboard;
 pub mod error;
 pub mod feed;

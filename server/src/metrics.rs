@@ -31,6 +31,8 @@ pub struct Metrics {
     screen_pollers: Arc<AtomicI64>,
     status_pollers: Arc<AtomicI64>,
     launches_by_outcome: Mutex<BTreeMap<&'static str, u64>>,
+    credential_refreshes_ok: AtomicU64,
+    credential_refreshes_failed: AtomicU64,
 }
 
 /// Keeps a gauge raised while alive; dropping it lowers the gauge again, so a task that ends
@@ -95,6 +97,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         *map.entry(outcome).or_default() += 1;
+    }
+
+    /// An OAuth refresh of a credential ended (`ok` true: a new key was stored).
+    pub fn credential_refresh(&self, ok: bool) {
+        let counter = if ok {
+            &self.credential_refreshes_ok
+        } else {
+            &self.credential_refreshes_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a connected WebSocket client until the guard is dropped.
@@ -217,6 +229,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "coopmux_launches_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP coopmux_credential_refreshes_total OAuth credential refreshes by result.\n# TYPE coopmux_credential_refreshes_total counter"
+        );
+        for (result, counter) in [
+            ("ok", &self.credential_refreshes_ok),
+            ("failed", &self.credential_refreshes_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "coopmux_credential_refreshes_total{{result=\"{result}\"}} {}",
+                counter.load(Ordering::Relaxed)
             );
         }
         out

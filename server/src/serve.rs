@@ -3,6 +3,7 @@
 use crate::{
     auth::{self, Auth},
     cli::ServeArgs,
+    credentials::{BrokerSettings, Credentials},
     launch::{LaunchSettings, Launcher},
     metrics::Metrics,
     registry::{Registry, Settings},
@@ -40,6 +41,9 @@ pub enum ServeError {
     /// A flag has an unusable value.
     #[error("{0}")]
     Config(String),
+    /// The credential config or key file cannot be used.
+    #[error("{0}")]
+    Credentials(#[from] crate::credentials::CredentialError),
     /// The upstream HTTP client could not be built.
     #[error("cannot build the upstream HTTP client: {0}")]
     Client(#[from] reqwest::Error),
@@ -73,11 +77,21 @@ impl Bound {
             shutdown.clone(),
         ));
         registry.spawn_background();
-        let launcher = Arc::new(Launcher::new(
-            LaunchSettings::from_args(&args, local),
+        let credentials = Arc::new(Credentials::open(
+            BrokerSettings::from_args(&args),
             registry.clone(),
-            metrics.clone(),
-        ));
+            shutdown.clone(),
+        )?);
+        // Subscribed before the first request, so no registration misses its profiles.
+        credentials.start();
+        let launcher = Arc::new(
+            Launcher::new(
+                LaunchSettings::from_args(&args, local),
+                registry.clone(),
+                metrics.clone(),
+            )
+            .with_credentials(credentials.clone()),
+        );
         // Subscribed before the first request, so no launch's registration is missed.
         launcher.spawn_linker(shutdown.clone());
         let hub = Hub {
@@ -92,6 +106,7 @@ impl Bound {
             launcher,
             bridges: Arc::default(),
             event_feeds: Arc::default(),
+            credentials,
         };
         let state = AppState {
             hub: Arc::new(hub),
@@ -125,6 +140,7 @@ impl Bound {
     /// Connections still open [`SHUTDOWN_GRACE`] after the token is cancelled are dropped.
     pub async fn serve(self) -> Result<(), ServeError> {
         let token = self.state.hub.shutdown.clone();
+        let hub = self.state.hub.clone();
         let app = routes::router(self.state, self.cors);
         let graceful = token.clone();
         // No Nagle on client sockets: a keystroke's reply and its echo are two small frames,
@@ -141,6 +157,8 @@ impl Bound {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("connections still open after the shutdown grace period; closing"),
         }
+        // Contract §2: the credential state is on disk before the process exits.
+        hub.credentials.flush().await;
         Ok(())
     }
 }

@@ -26,6 +26,9 @@ pub struct Hub {
     pub bridges: Arc<crate::bridge::Bridges>,
     /// The upstream event feeds of sessions watched on `/ws/mux`.
     pub event_feeds: Arc<crate::feed::EventFeeds>,
+    /// The credential broker, its pool and distributor (always present; empty without a
+    /// config file).
+    pub credentials: Arc<crate::credentials::Credentials>,
 }
 
 /// Router state: the hub plus Leptos' options.

@@ -74,8 +74,8 @@ async fn session_count_server_function_answers() {
     let (url, _stop) = start(&[]).await;
     let res = client()
         .post(format!("{url}/api/fn/session_count"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
@@ -136,4 +136,28 @@ async fn shutdown_token_stops_the_server() {
         .await
         .expect("stops in time");
     assert!(result.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn launch_server_function_answers_like_the_rest_endpoint() {
+    let (url, _stop) = start(&["--launch", "exit 0"]).await;
+    let call = |body: &'static str| {
+        client()
+            .post(format!("{url}/api/fn/launch"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // A refused variable: the failure carries the REST status and message.
+    let res = call(r#"{"env":{"LD_PRELOAD":"/tmp/x.so"}}"#).await.unwrap();
+    assert!(!res.status().is_success());
+    let failure: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(failure["status"], 400, "{failure}");
+    assert!(failure["message"].as_str().unwrap().contains("LD_PRELOAD"), "{failure}");
+    // An empty map is a valid launch.
+    let res = call(r#"{"env":{}}"#).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let done: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(done["launched"], true, "{done}");
+    assert!(done["session_id"].as_str().is_some_and(|s| !s.is_empty()));
 }

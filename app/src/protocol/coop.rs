@@ -260,6 +260,35 @@ pub struct ProfilesRegister {
     pub profiles: Vec<ProfileInput>,
 }
 
+/// `POST /api/v1/session/switch` body: switch to a registered profile (or to ad hoc
+/// credentials); an unforced switch waits until the agent is idle. Answered with 202.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSwitch {
+    /// Registered profile to switch to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Credentials to use instead of a profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<BTreeMap<String, String>>,
+    /// Switch even if the agent is busy.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl std::fmt::Debug for SessionSwitch {
+    // Hand-written: the credentials are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSwitch")
+            .field("profile", &self.profile)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "[redacted]"),
+            )
+            .field("force", &self.force)
+            .finish()
+    }
+}
+
 /// Reply of `POST /api/v1/session/profiles`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfilesRegistered {

@@ -7,6 +7,7 @@ pub mod sessions;
 pub mod system;
 
 use crate::auth;
+use crate::credentials::api as credentials;
 use crate::launch::api as launch;
 use crate::state::AppState;
 use axum::routing::delete;
@@ -35,5 +36,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(launch::launch_config))
         .routes(routes!(launch::list_launches))
         .routes(routes!(launch::get_launch))
+        .routes(routes!(credentials::status))
+        .routes(routes!(credentials::new_account))
+        .routes(routes!(credentials::set))
+        .routes(routes!(credentials::seed))
+        .routes(routes!(credentials::start_reauth))
+        .routes(routes!(credentials::exchange))
+        .routes(routes!(credentials::distribute))
+        .routes(routes!(credentials::pool))
+        .routes(routes!(credentials::rebalance))
         .route("/api/v1/sessions/launch", delete(sessions::remove_reserved))
 }

@@ -74,21 +74,21 @@ impl std::fmt::Debug for LaunchCredential {
 
 /// Where launches get their credentials: the highest layer of the launch environment.
 ///
-/// The credential broker does not exist yet, so the hub uses [`NoCredentials`]; the broker
-/// issue implements this trait and hands its implementation to [`super::Launcher`]. An
-/// implementation must resolve duplicates itself (one value per `env_key`, chosen
-/// deterministically), unlike the reference's hash-map order.
+/// The hub hands the credential broker to [`super::Launcher`]; [`NoCredentials`] serves
+/// launchers built without one. An implementation must resolve duplicates itself (one value
+/// per `env_key`, chosen deterministically), unlike the reference's hash-map order.
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
-    /// Credentials to inject into the next launch (healthy accounts only).
-    fn launch_credentials(&self) -> Vec<LaunchCredential>;
+    /// Credentials to inject into the launch whose session will register as `session_id`
+    /// (healthy accounts only); the source may reserve an account for that session.
+    fn launch_credentials(&self, session_id: &str) -> Vec<LaunchCredential>;
 }
 
-/// The current source: no broker, so no credentials.
+/// A source without a broker: no credentials.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoCredentials;
 
 impl CredentialSource for NoCredentials {
-    fn launch_credentials(&self) -> Vec<LaunchCredential> {
+    fn launch_credentials(&self, _session_id: &str) -> Vec<LaunchCredential> {
         Vec::new()
     }
 }

@@ -101,7 +101,7 @@ pub struct Launcher {
 
 impl Launcher {
     /// A launcher whose events go into the registry's feed. Credentials come from
-    /// [`NoCredentials`] until the broker exists.
+    /// [`NoCredentials`] until [`Launcher::with_credentials`] hands it the broker.
     pub fn new(settings: LaunchSettings, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
         let tracker = Arc::new(Tracker::new(
             registry.event_sender(),
@@ -181,7 +181,11 @@ impl Launcher {
             mux_token: self.settings.mux_token.clone(),
             session_id: session_id.clone(),
         };
-        let vars = env::layered(user, &system, self.credentials.launch_credentials());
+        let vars = env::layered(
+            user,
+            &system,
+            self.credentials.launch_credentials(&session_id),
+        );
         let mut child = match spawn(command, vars) {
             Ok(child) => child,
             Err(err) => {

@@ -49,6 +49,8 @@ pub struct Host {
     last_output_nanos: AtomicU64,
     ws_clients: AtomicUsize,
     profiles: Mutex<Vec<coop::ProfileInput>>,
+    /// Name of the active profile (the first registered one until a switch).
+    active_profile: Mutex<Option<String>>,
     /// Cancelled when a client asks the session to shut down.
     pub shutdown_requested: CancellationToken,
     /// Cancelled when the host stops serving (closes WebSockets).
@@ -80,6 +82,7 @@ impl Host {
             last_output_nanos: AtomicU64::new(0),
             ws_clients: AtomicUsize::new(0),
             profiles: Mutex::new(Vec::new()),
+            active_profile: Mutex::new(None),
             shutdown_requested: CancellationToken::new(),
             stopping: CancellationToken::new(),
         }
@@ -312,25 +315,51 @@ impl Host {
             ));
         }
         let registered = body.profiles.len();
-        *lock(&self.profiles) = body.profiles;
+        let mut profiles = lock(&self.profiles);
+        *lock(&self.active_profile) = body.profiles.first().map(|p| p.name.clone());
+        *profiles = body.profiles;
         Ok(coop::ProfilesRegistered { registered })
+    }
+
+    /// `POST /session/switch`: makes a registered profile active (coop would also respawn the
+    /// agent; the host's child keeps running). Ad hoc credentials are accepted as they are.
+    pub fn switch_profile(&self, body: &coop::SessionSwitch) -> Result<(), HostError> {
+        let profiles = lock(&self.profiles);
+        match &body.profile {
+            Some(name) => {
+                if !profiles.iter().any(|p| &p.name == name) {
+                    return Err(HostError::BadRequest(format!("unknown profile: {name}")));
+                }
+                *lock(&self.active_profile) = Some(name.clone());
+                Ok(())
+            }
+            None if body.credentials.is_some() => Ok(()),
+            None => Err(HostError::BadRequest(
+                "a switch needs a profile or credentials".into(),
+            )),
+        }
     }
 
     /// `GET /session/profiles`: names and status only, never credentials.
     pub fn profiles(&self) -> coop::ProfilesList {
         let profiles = lock(&self.profiles);
+        let active = lock(&self.active_profile).clone();
         coop::ProfilesList {
             profiles: profiles
                 .iter()
-                .enumerate()
-                .map(|(i, p)| coop::ProfileStatus {
+                .map(|p| coop::ProfileStatus {
                     name: p.name.clone(),
-                    status: if i == 0 { "active" } else { "available" }.into(),
+                    status: if Some(&p.name) == active.as_ref() {
+                        "active"
+                    } else {
+                        "available"
+                    }
+                    .into(),
                     cooldown_remaining_secs: None,
                 })
                 .collect(),
             mode: "manual".into(),
-            active_profile: profiles.first().map(|p| p.name.clone()),
+            active_profile: active,
         }
     }
 

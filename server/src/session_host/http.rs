@@ -61,6 +61,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/signal", post(signal))
         .route("/upload", post(upload_file))
         .route("/session/profiles", get(profiles).post(register_profiles))
+        .route("/session/switch", post(switch_profile))
         .route("/shutdown", post(shutdown));
     Router::new()
         .nest("/api/v1", api)
@@ -181,6 +182,15 @@ async fn register_profiles(
     ApiJson(body): ApiJson<coop::ProfilesRegister>,
 ) -> ApiResult<coop::ProfilesRegistered> {
     s.host.register_profiles(body).map(Json)
+}
+
+async fn switch_profile(
+    State(s): State<HttpState>,
+    ApiJson(body): ApiJson<coop::SessionSwitch>,
+) -> Result<axum::http::StatusCode, HostError> {
+    s.host.switch_profile(&body)?;
+    tracing::info!(profile = ?body.profile, force = body.force, "profile switch");
+    Ok(axum::http::StatusCode::ACCEPTED)
 }
 
 async fn shutdown(State(s): State<HttpState>) -> Json<coop::ShutdownAccepted> {

@@ -1,0 +1,185 @@
+//! `/api/v1/credentials/*` (reference §9.4, §10.2, §10.4; contract §1). [`CredentialError`] is
+//! mapped to the JSON envelope here and nowhere else. No response carries a secret.
+
+use super::{reauth, CredentialError};
+use crate::api::extract::ApiJson;
+use crate::error::envelope;
+use crate::state::AppState;
+use app::protocol::credentials::{
+    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
+    ExchangeResponse, NewAccountRequest, Ok as OkResponse, PoolResponse, ReauthRequest,
+    ReauthResponse, RebalanceRequest, RebalanceResponse, SetTokenRequest,
+};
+use app::protocol::mux::ErrorEnvelope;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+
+impl CredentialError {
+    /// HTTP status and envelope code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        }
+    }
+}
+
+impl IntoResponse for CredentialError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        envelope(status, code, self.to_string())
+    }
+}
+
+type Reply<T> = Result<Json<T>, CredentialError>;
+
+/// Every account with its status, ordered by name.
+#[utoipa::path(
+    get, path = "/api/v1/credentials/status", tag = "credentials",
+    responses((status = 200, body = Vec<AccountStatus>), (status = 401, body = ErrorEnvelope))
+)]
+pub async fn status(State(state): State<AppState>) -> Json<Vec<AccountStatus>> {
+    Json(state.hub.credentials.broker.status())
+}
+
+/// Add an account at runtime (persisted).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/new", tag = "credentials",
+    request_body = NewAccountRequest,
+    responses(
+        (status = 200, body = AccountAdded),
+        (status = 400, description = "empty or duplicate name, unknown provider, bad env_key", body = ErrorEnvelope),
+    )
+)]
+pub async fn new_account(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewAccountRequest>,
+) -> Reply<AccountAdded> {
+    let name = body.name.clone();
+    state.hub.credentials.broker.add_account(body).await?;
+    Ok(Json(AccountAdded {
+        added: true,
+        account: name,
+    }))
+}
+
+/// Store an account's key (and optionally its refresh token and lifetime).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/set", tag = "credentials",
+    request_body = SetTokenRequest,
+    responses((status = 200, body = OkResponse), (status = 400, description = "unknown account", body = ErrorEnvelope))
+)]
+pub async fn set(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SetTokenRequest>,
+) -> Reply<OkResponse> {
+    state
+        .hub
+        .credentials
+        .broker
+        .set_token(
+            &body.account,
+            body.token,
+            body.refresh_token,
+            body.expires_in,
+        )
+        .await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Alias of `set` (the seed's docs name it).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/seed", tag = "credentials",
+    request_body = SetTokenRequest,
+    responses((status = 200, body = OkResponse), (status = 400, description = "unknown account", body = ErrorEnvelope))
+)]
+pub async fn seed(state: State<AppState>, body: ApiJson<SetTokenRequest>) -> Reply<OkResponse> {
+    set(state, body).await
+}
+
+/// Start OAuth reauth: the device flow, else PKCE (finish with `exchange`).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/reauth", tag = "credentials",
+    request_body = ReauthRequest,
+    responses((status = 200, body = ReauthResponse), (status = 400, body = ErrorEnvelope))
+)]
+pub async fn start_reauth(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ReauthRequest>,
+) -> Reply<ReauthResponse> {
+    let broker = &state.hub.credentials.broker;
+    reauth::start(broker, body.account).await.map(Json)
+}
+
+/// Finish a PKCE reauth with the code the user pasted.
+#[utoipa::path(
+    post, path = "/api/v1/credentials/exchange", tag = "credentials",
+    request_body = ExchangeRequest,
+    responses((status = 200, body = ExchangeResponse), (status = 400, description = "unknown or expired state", body = ErrorEnvelope))
+)]
+pub async fn exchange(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ExchangeRequest>,
+) -> Reply<ExchangeResponse> {
+    reauth::exchange(&state.hub.credentials.broker, &body.state, &body.code).await?;
+    Ok(Json(ExchangeResponse { completed: true }))
+}
+
+/// Push an account to every eligible session now (waits until done).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/distribute", tag = "credentials",
+    request_body = DistributeRequest,
+    responses((status = 200, body = DistributeResponse), (status = 400, description = "no key for the account", body = ErrorEnvelope))
+)]
+pub async fn distribute(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DistributeRequest>,
+) -> Reply<DistributeResponse> {
+    state
+        .hub
+        .credentials
+        .distributor
+        .distribute(&body.account, body.switch)
+        .await?;
+    Ok(Json(DistributeResponse {
+        distributed: true,
+        account: body.account,
+    }))
+}
+
+/// Accounts with their session counts.
+#[utoipa::path(
+    get, path = "/api/v1/credentials/pool", tag = "credentials",
+    responses((status = 200, body = PoolResponse), (status = 401, body = ErrorEnvelope))
+)]
+pub async fn pool(State(state): State<AppState>) -> Json<PoolResponse> {
+    let credentials = &state.hub.credentials;
+    Json(credentials.pool.response(&credentials.broker))
+}
+
+/// Move sessions to the least-loaded accounts (all, or those of `from_account`).
+#[utoipa::path(
+    post, path = "/api/v1/credentials/pool/rebalance", tag = "credentials",
+    request_body = RebalanceRequest,
+    responses((status = 200, body = RebalanceResponse), (status = 400, body = ErrorEnvelope))
+)]
+pub async fn rebalance(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RebalanceRequest>,
+) -> Reply<RebalanceResponse> {
+    let credentials = &state.hub.credentials;
+    if let Some(from) = &body.from_account {
+        if credentials.broker.config_of(from).is_none() {
+            return Err(CredentialError::UnknownAccount(from.clone()));
+        }
+    }
+    let (rebalanced, failed) = credentials
+        .distributor
+        .rebalance(body.from_account.as_deref())
+        .await;
+    Ok(Json(RebalanceResponse { rebalanced, failed }))
+}

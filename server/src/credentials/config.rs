@@ -1,0 +1,248 @@
+//! The accounts file of `--credential-config` (reference §9.1), provider defaults (§9.2,
+//! §9.5) and the validation of account definitions.
+
+use super::CredentialError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Providers a definition may name (matched ignoring case).
+pub const PROVIDERS: [&str; 6] = ["claude", "anthropic", "openai", "gemini", "google", "other"];
+
+/// Claude's device authorisation endpoint (RFC 8628).
+const CLAUDE_DEVICE_AUTH_URL: &str = "https://console.anthropic.com/v1/oauth/device/code";
+/// Claude's token endpoint (refresh, device and PKCE grants).
+const CLAUDE_TOKEN_URL: &str = "https://platform.claude.com/v1/oauth/token";
+/// Claude's PKCE authorisation endpoint.
+const CLAUDE_AUTH_URL: &str = "https://claude.ai/oauth/authorize";
+/// Claude Code's public OAuth client id.
+const CLAUDE_CLIENT_ID: &str = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
+/// Where Claude's PKCE flow sends the user with the code to paste.
+pub const CLAUDE_REDIRECT_URI: &str = "https://platform.claude.com/oauth/code/callback";
+/// Scopes asked for in Claude's reauth flows.
+pub const CLAUDE_SCOPES: &str =
+    "user:profile user:inference user:sessions:claude_code user:mcp_servers";
+
+/// One account as the config file, `POST /credentials/new` and the state file describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConfig {
+    /// Unique, non-empty name.
+    pub name: String,
+    /// Provider, stored in lower case.
+    pub provider: String,
+    /// Variable the key is handed out as; defaults by provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_key: Option<String>,
+    /// OAuth token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// OAuth client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// OAuth authorisation endpoint (PKCE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_url: Option<String>,
+    /// OAuth device authorisation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_auth_url: Option<String>,
+    /// Whether OAuth refresh and reauth are allowed.
+    #[serde(default = "yes")]
+    pub reauth: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The accounts file.
+#[derive(Debug, Deserialize)]
+struct ConfigFile {
+    accounts: Vec<AccountConfig>,
+}
+
+/// The OAuth endpoints an account uses, after provider defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Token endpoint.
+    pub token_url: Option<String>,
+    /// Client id (empty when none is known).
+    pub client_id: String,
+    /// PKCE authorisation endpoint.
+    pub auth_url: Option<String>,
+    /// Device authorisation endpoint.
+    pub device_auth_url: Option<String>,
+    /// Redirect URI of the PKCE flow.
+    pub redirect_uri: String,
+    /// Scopes of the reauth flows.
+    pub scope: String,
+}
+
+impl AccountConfig {
+    /// Checks the name, provider and `env_key`, and stores the provider in lower case.
+    /// A definition that passes is usable as it is.
+    pub fn validated(mut self) -> Result<Self, CredentialError> {
+        if self.name.trim().is_empty() {
+            return Err(CredentialError::Invalid(
+                "account name must not be empty".into(),
+            ));
+        }
+        if self.name.chars().any(char::is_control) || self.name.len() > 128 {
+            return Err(CredentialError::Invalid(format!(
+                "account name {:?} is invalid: at most 128 characters, no control characters",
+                self.name
+            )));
+        }
+        let provider = self.provider.trim().to_ascii_lowercase();
+        if !PROVIDERS.contains(&provider.as_str()) {
+            return Err(CredentialError::Invalid(format!(
+                "unknown provider {:?} for account {}: expected one of {}",
+                self.provider,
+                self.name,
+                PROVIDERS.join(", ")
+            )));
+        }
+        self.provider = provider;
+        if let Some(key) = &self.env_key {
+            if !is_env_name(key) {
+                return Err(CredentialError::Invalid(format!(
+                    "invalid env_key {key:?} for account {}: names must match [A-Za-z_][A-Za-z0-9_]*",
+                    self.name
+                )));
+            }
+        }
+        for url in [&self.token_url, &self.auth_url, &self.device_auth_url]
+            .into_iter()
+            .flatten()
+        {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(CredentialError::Invalid(format!(
+                    "invalid OAuth URL {url:?} for account {}: expected an http(s) URL",
+                    self.name
+                )));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The variable the key is handed out as.
+    pub fn env_key(&self) -> String {
+        if let Some(key) = &self.env_key {
+            return key.clone();
+        }
+        match self.provider.as_str() {
+            "claude" | "anthropic" => "CLAUDE_CODE_OAUTH_TOKEN",
+            "openai" => "OPENAI_API_KEY",
+            "gemini" | "google" => "GEMINI_API_KEY",
+            _ => "API_KEY",
+        }
+        .to_owned()
+    }
+
+    /// The OAuth endpoints after provider defaults (only Claude has defaults).
+    pub fn endpoints(&self) -> Endpoints {
+        let claude = matches!(self.provider.as_str(), "claude" | "anthropic");
+        let default = |value: &Option<String>, fallback: &str| {
+            value
+                .clone()
+                .or_else(|| claude.then(|| fallback.to_owned()))
+        };
+        Endpoints {
+            token_url: default(&self.token_url, CLAUDE_TOKEN_URL),
+            client_id: default(&self.client_id, CLAUDE_CLIENT_ID).unwrap_or_default(),
+            auth_url: default(&self.auth_url, CLAUDE_AUTH_URL),
+            device_auth_url: default(&self.device_auth_url, CLAUDE_DEVICE_AUTH_URL),
+            redirect_uri: CLAUDE_REDIRECT_URI.to_owned(),
+            scope: CLAUDE_SCOPES.to_owned(),
+        }
+    }
+}
+
+/// Whether `name` is a usable environment variable name.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reads and validates the accounts file, in file order. Two accounts with one name are an
+/// error (the reference silently kept the later one).
+pub fn load(path: &Path) -> Result<Vec<AccountConfig>, CredentialError> {
+    let fail = |problem: String| CredentialError::Config {
+        path: path.display().to_string(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let file: ConfigFile = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    let mut accounts: Vec<AccountConfig> = Vec::with_capacity(file.accounts.len());
+    for account in file.accounts {
+        let account = account.validated().map_err(|e| fail(e.to_string()))?;
+        if accounts.iter().any(|a| a.name == account.name) {
+            return Err(fail(format!("account {} is defined twice", account.name)));
+        }
+        accounts.push(account);
+    }
+    Ok(accounts)
+}
+
+/// Reads `--api-key-file`: its trimmed contents.
+pub fn read_key_file(path: &Path) -> Result<String, CredentialError> {
+    let fail = |problem: String| CredentialError::Config {
+        path: path.display().to_string(),
+        problem,
+    };
+    let key = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(fail("the key file is empty".into()));
+    }
+    Ok(key.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(provider: &str) -> AccountConfig {
+        serde_json::from_value(serde_json::json!({"name":"a","provider":provider})).unwrap()
+    }
+
+    #[test]
+    fn providers_default_their_env_key_and_unknown_ones_are_refused() {
+        for (provider, key) in [
+            ("Claude", "CLAUDE_CODE_OAUTH_TOKEN"),
+            ("anthropic", "CLAUDE_CODE_OAUTH_TOKEN"),
+            ("openai", "OPENAI_API_KEY"),
+            ("GOOGLE", "GEMINI_API_KEY"),
+            ("other", "API_KEY"),
+        ] {
+            let a = account(provider).validated().unwrap();
+            assert_eq!(a.env_key(), key, "{provider}");
+            assert!(a.reauth);
+        }
+        let err = account("azure").validated().unwrap_err().to_string();
+        assert!(err.contains("azure") && err.contains("openai"), "{err}");
+    }
+
+    #[test]
+    fn bad_names_and_env_keys_are_refused() {
+        let mut a = account("openai");
+        a.name = " ".into();
+        assert!(a.validated().is_err());
+        let mut a = account("openai");
+        a.env_key = Some("1BAD".into());
+        assert!(a.validated().unwrap_err().to_string().contains("1BAD"));
+    }
+
+    #[test]
+    fn only_claude_has_oauth_defaults() {
+        let claude = account("claude").validated().unwrap().endpoints();
+        assert_eq!(claude.token_url.as_deref(), Some(CLAUDE_TOKEN_URL));
+        assert!(claude.device_auth_url.is_some());
+        let openai = account("openai").validated().unwrap().endpoints();
+        assert_eq!(openai.token_url, None);
+        assert_eq!(openai.auth_url, None);
+    }
+}

@@ -1,0 +1,379 @@
+//! Pushing profiles to sessions and switching them (reference §10.1–§10.3, fixed; contract §2).
+//!
+//! Coop replaces its profile list on every `POST /api/v1/session/profiles`, so each push
+//! carries every profile the session may hold (healthy accounts its `profiles_needed` allows),
+//! its assigned account first (coop makes the first entry active). Only sessions assigned to a
+//! refreshed account switch to it; a session that is `working` or `prompt` is switched later,
+//! one in `error` is switched with `force`. At most [`MAX_PUSHES_IN_FLIGHT`] sessions are
+//! handled at once.
+
+use super::broker::Broker;
+use super::pool::Pool;
+use super::CredentialError;
+use crate::registry::{Registry, Session};
+use app::protocol::coop::{ProfileInput, ProfilesRegister};
+use app::protocol::mux::MuxEvent;
+use futures_util::StreamExt as _;
+use http::Method;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// Sessions handled at once by one distribution.
+pub const MAX_PUSHES_IN_FLIGHT: usize = 8;
+/// Waits between the attempts of one push or switch (4 attempts).
+const RETRY_DELAYS_MS: [u64; 3] = [500, 1000, 2000];
+/// Agent states in which a switch would interrupt work (coop's real states).
+const BUSY_STATES: [&str; 2] = ["working", "prompt"];
+
+/// What one distribution did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Sessions that received their profiles (and switched, if asked).
+    pub ok: usize,
+    /// Sessions that could not be reached.
+    pub failed: usize,
+    /// Sessions whose switch waits until they are idle.
+    pub deferred: usize,
+}
+
+/// Whether `metadata.profiles_needed` lets a session hold `account`: absent, not an array or
+/// empty means any; else `"*"` or the name, ignoring case.
+pub fn eligible(metadata: &Value, account: &str) -> bool {
+    let Some(needed) = metadata.get("profiles_needed").and_then(Value::as_array) else {
+        return true;
+    };
+    needed.is_empty()
+        || needed
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|n| n == "*" || n.eq_ignore_ascii_case(account))
+}
+
+/// The distributor.
+#[derive(Debug)]
+pub struct Distributor {
+    registry: Arc<Registry>,
+    broker: Arc<Broker>,
+    pool: Arc<Pool>,
+    /// Switches waiting for their session to be idle: session id → account.
+    deferred: Mutex<HashMap<String, String>>,
+    shutdown: CancellationToken,
+}
+
+impl Distributor {
+    /// A distributor; [`Distributor::start`] runs it.
+    pub fn new(
+        registry: Arc<Registry>,
+        broker: Arc<Broker>,
+        pool: Arc<Pool>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            registry,
+            broker,
+            pool,
+            deferred: Mutex::new(HashMap::new()),
+            shutdown,
+        }
+    }
+
+    fn deferred(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes to the mux feed (before returning) and reacts to registrations, removals
+    /// and credential events; also retries deferred switches.
+    pub fn start(self: &Arc<Self>) {
+        let mut events = self.registry.subscribe();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    () = this.shutdown.cancelled() => return,
+                    event = events.recv() => event,
+                };
+                let this2 = this.clone();
+                match event {
+                    Ok(MuxEvent::SessionOnline { session, .. }) => {
+                        tokio::spawn(async move { this2.on_registered(&session).await });
+                    }
+                    Ok(MuxEvent::SessionOffline { session }) => {
+                        this.pool.forget(&session);
+                        this.deferred().remove(&session);
+                    }
+                    Ok(MuxEvent::CredentialRefreshed { account }) => {
+                        tokio::spawn(async move {
+                            let _ = this2.distribute(&account, true).await;
+                        });
+                    }
+                    Ok(MuxEvent::CredentialRefreshFailed { account, .. }) => {
+                        tokio::spawn(async move { this2.rebalance(Some(&account)).await });
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!("credential distributor missed {n} events; resynchronising");
+                        tokio::spawn(async move { this2.resync().await });
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(this.broker.timings.switch_retry);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = this.shutdown.cancelled() => return,
+                    _ = tick.tick() => this.retry_deferred().await,
+                }
+            }
+        });
+    }
+
+    /// The profiles `session` should hold: assigned account first, then by name.
+    fn profiles_for(&self, session: &Session) -> Vec<ProfileInput> {
+        let metadata = session.connection().metadata;
+        let assigned = self.pool.assigned(&session.id);
+        let mut profiles: Vec<ProfileInput> = self
+            .broker
+            .healthy()
+            .into_iter()
+            .filter(|(name, _, _)| eligible(&metadata, name))
+            .map(|(name, env_key, key)| ProfileInput {
+                name,
+                credentials: BTreeMap::from([(env_key, key.expose().to_owned())]),
+            })
+            .collect();
+        profiles.sort_by_key(|p| Some(&p.name) != assigned.as_ref());
+        profiles
+    }
+
+    async fn call_with_retries(&self, session: &Session, path: &str, body: Vec<u8>) -> bool {
+        let connection = session.connection();
+        let upstream = self.registry.upstream();
+        for attempt in 0..=RETRY_DELAYS_MS.len() {
+            let reply = upstream
+                .call(
+                    Method::POST,
+                    &connection.url,
+                    path,
+                    connection.auth_token.as_deref(),
+                    Some(body.clone().into()),
+                )
+                .await;
+            match reply {
+                Ok(r) if r.status.is_success() => return true,
+                // A refusal will not change on retry (unknown profile, bad token).
+                Ok(r) if r.status.is_client_error() && r.status.as_u16() != 409 => {
+                    tracing::warn!(session = %session.id, path, status = %r.status, "session refused");
+                    return false;
+                }
+                Ok(r) => {
+                    tracing::debug!(session = %session.id, path, status = %r.status, "retrying")
+                }
+                Err(e) => tracing::debug!(session = %session.id, path, "retrying: {e}"),
+            }
+            let Some(delay) = RETRY_DELAYS_MS.get(attempt) else {
+                break;
+            };
+            tokio::select! {
+                () = session.cancel.cancelled() => return false,
+                () = tokio::time::sleep(Duration::from_millis(*delay)) => {}
+            }
+        }
+        tracing::warn!(session = %session.id, path, "session unreachable; giving up");
+        false
+    }
+
+    /// Pushes every profile `session` may hold in one request. `true` when nothing needed
+    /// pushing or the push succeeded.
+    pub async fn push_profiles(&self, session: &Session) -> bool {
+        let profiles = self.profiles_for(session);
+        if profiles.is_empty() {
+            return true;
+        }
+        let body = serde_json::to_vec(&ProfilesRegister { profiles }).unwrap_or_default();
+        self.call_with_retries(session, "/api/v1/session/profiles", body)
+            .await
+    }
+
+    /// Asks `session` to switch to `account`.
+    pub async fn switch(&self, session: &Session, account: &str, force: bool) -> bool {
+        let body = serde_json::json!({ "profile": account, "force": force });
+        self.call_with_retries(
+            session,
+            "/api/v1/session/switch",
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// The session's agent state; `None` when it cannot be read (treated as idle).
+    async fn state_of(&self, session: &Session) -> Option<String> {
+        let connection = session.connection();
+        let status: Value = self
+            .registry
+            .upstream()
+            .get_json(
+                &connection.url,
+                "/api/v1/status",
+                connection.auth_token.as_deref(),
+            )
+            .await
+            .ok()?;
+        status.get("state")?.as_str().map(str::to_owned)
+    }
+
+    /// Switches now unless the session is busy; `Some(true)` switched, `Some(false)` failed,
+    /// `None` deferred.
+    async fn switch_when_idle(&self, session: &Session, account: &str) -> Option<bool> {
+        let state = self.state_of(session).await;
+        if state.as_deref().is_some_and(|s| BUSY_STATES.contains(&s)) {
+            self.deferred()
+                .insert(session.id.clone(), account.to_owned());
+            return None;
+        }
+        let force = state.as_deref() == Some("error");
+        let ok = self.switch(session, account, force).await;
+        if ok {
+            self.deferred().remove(&session.id);
+        }
+        Some(ok)
+    }
+
+    /// A new registration: assign an account and push the profiles (the assigned one first,
+    /// so coop makes it active; no switch, the agent just started).
+    pub async fn on_registered(&self, id: &str) {
+        let Ok(session) = self.registry.get(id) else {
+            return;
+        };
+        if self.pool.ensure_assigned(&self.broker, &session).is_some()
+            && !self.push_profiles(&session).await
+        {
+            tracing::warn!(session = %id, "initial profile push failed");
+        }
+    }
+
+    /// Pushes `account` to every eligible session and, with `switch`, switches the sessions
+    /// assigned to it. Waits until every session is handled.
+    pub async fn distribute(&self, account: &str, switch: bool) -> Result<Report, CredentialError> {
+        if self.broker.credential(account).is_none() {
+            return Err(CredentialError::NoCredentials(account.to_owned()));
+        }
+        let sessions: Vec<Arc<Session>> = self
+            .registry
+            .sessions()
+            .into_iter()
+            .filter(|s| eligible(&s.connection().metadata, account))
+            .collect();
+        let results: Vec<Option<bool>> = futures_util::stream::iter(sessions)
+            .map(|session| async move {
+                self.pool.ensure_assigned(&self.broker, &session);
+                if !self.push_profiles(&session).await {
+                    return Some(false);
+                }
+                if switch && self.pool.assigned(&session.id).as_deref() == Some(account) {
+                    return self.switch_when_idle(&session, account).await;
+                }
+                Some(true)
+            })
+            .buffer_unordered(MAX_PUSHES_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut report = Report::default();
+        for result in results {
+            match result {
+                Some(true) => report.ok += 1,
+                Some(false) => report.failed += 1,
+                None => report.deferred += 1,
+            }
+        }
+        tracing::info!(
+            account,
+            ok = report.ok,
+            failed = report.failed,
+            deferred = report.deferred,
+            "credentials distributed"
+        );
+        Ok(report)
+    }
+
+    /// Retries deferred switches of sessions that are idle now.
+    async fn retry_deferred(&self) {
+        let waiting: Vec<(String, String)> = self
+            .deferred()
+            .iter()
+            .map(|(s, a)| (s.clone(), a.clone()))
+            .collect();
+        for (id, account) in waiting {
+            let Ok(session) = self.registry.get(&id) else {
+                self.deferred().remove(&id);
+                continue;
+            };
+            if self.pool.assigned(&id).as_deref() != Some(account.as_str()) {
+                self.deferred().remove(&id);
+                continue;
+            }
+            if self.switch_when_idle(&session, &account).await == Some(true) {
+                tracing::info!(session = %id, account = %account, "deferred switch done");
+            }
+        }
+    }
+
+    /// `POST /credentials/pool/rebalance` and the reaction to a failed refresh: moves the
+    /// sessions of `from` (all sessions when `None`) to the least-loaded other account. The
+    /// session gets the target's profile before the switch, and its assignment moves only
+    /// when the switch succeeded. Returns (moved, failed).
+    pub async fn rebalance(&self, from: Option<&str>) -> (usize, usize) {
+        let (mut moved, mut failed) = (0, 0);
+        for session in self.registry.sessions() {
+            let current = self.pool.assigned(&session.id);
+            if from.is_some() && current.as_deref() != from {
+                continue;
+            }
+            let Some(target) = self.pool.better_account(&self.broker, &session, from) else {
+                continue;
+            };
+            if self.push_profiles(&session).await && self.switch(&session, &target, false).await {
+                self.pool.set(&session.id, &target);
+                self.deferred().remove(&session.id);
+                // Re-push so the list leads with the new assignment.
+                let _ = self.push_profiles(&session).await;
+                tracing::info!(session = %session.id, to = %target, "session rebalanced");
+                moved += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        (moved, failed)
+    }
+
+    /// After missed events: every session gets an assignment and its current profiles.
+    async fn resync(&self) {
+        for session in self.registry.sessions() {
+            self.pool.ensure_assigned(&self.broker, &session);
+            let _ = self.push_profiles(&session).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eligible;
+    use serde_json::json;
+
+    #[test]
+    fn profiles_needed_filters_ignoring_case() {
+        assert!(eligible(&json!(null), "a"));
+        assert!(eligible(&json!({"profiles_needed": []}), "a"));
+        assert!(eligible(&json!({"profiles_needed": ["*"]}), "a"));
+        assert!(eligible(&json!({"profiles_needed": "x"}), "a"));
+        assert!(eligible(&json!({"profiles_needed": ["B", "A"]}), "a"));
+        assert!(!eligible(&json!({"profiles_needed": ["b"]}), "a"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The credential broker (reference §9, §10; contract §2–§4).
+//!
+//! `config` reads the accounts file and knows provider defaults, `store` persists every key
+//! and refresh token, `broker` holds account state, `oauth` speaks the token endpoint
+//! (refresh, device code, PKCE), `refresh` runs one refresh task per account, `reauth` the
+//! pending reauth flows, `pool` assigns sessions to accounts, `distribute` pushes profiles to
+//! sessions and switches them, `api` serves `/api/v1/credentials/*`.
+//!
+//! Events go into the registry's mux feed (`credential:*`), which the distributor also
+//! consumes: one bounded channel for everything, and no secret ever travels on it.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod distribute;
+pub mod oauth;
+pub mod pool;
+pub mod reauth;
+pub mod refresh;
+pub mod store;
+
+use crate::cli::ServeArgs;
+use crate::launch::env::{CredentialSource, LaunchCredential};
+use crate::registry::Registry;
+use broker::Broker;
+use distribute::Distributor;
+use pool::Pool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Why a broker operation failed. Mapped to HTTP once, in [`api`]: 500 for the state file,
+/// 400 with the message for everything else. No variant ever carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The accounts file or the key file cannot be used (stops the mux at startup).
+    #[error("cannot use {path}: {problem}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A definition or request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// No account with that name.
+    #[error("unknown account: {0}")]
+    UnknownAccount(String),
+    /// `new` with a name already in use.
+    #[error("account already exists: {0}")]
+    Duplicate(String),
+    /// Reauth without an account while none exists.
+    #[error("no accounts configured")]
+    NoAccounts,
+    /// Distribution of an account without a key.
+    #[error("no credentials available for account: {0}")]
+    NoCredentials(String),
+    /// Reauth of an account whose definition has `reauth: false`.
+    #[error("reauth is disabled for account: {0}")]
+    ReauthDisabled(String),
+    /// Reauth of an account with neither a device nor an authorisation endpoint.
+    #[error("account {0} has no OAuth endpoints for reauth (set device_auth_url or auth_url and token_url)")]
+    NoReauthFlow(String),
+    /// Exchange with a state that is unknown or whose flow expired.
+    #[error("unknown or expired auth state")]
+    UnknownState,
+    /// The token endpoint refused or could not be reached.
+    #[error("OAuth error: {0}")]
+    OAuth(#[from] oauth::OAuthError),
+    /// The state file could not be read or written.
+    #[error("credential state: {0}")]
+    Store(String),
+}
+
+/// Timings of the broker; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct BrokerTimings {
+    /// Refresh this long before a key expires.
+    pub refresh_margin: Duration,
+    /// First retry delay of a failed refresh; doubles up to [`BrokerTimings::backoff_max`].
+    pub backoff_base: Duration,
+    /// Largest retry delay of a failed refresh.
+    pub backoff_max: Duration,
+    /// Attempts of one refresh before it counts as failed.
+    pub refresh_attempts: u32,
+    /// Wait before trying again after a refresh failed for good (not `invalid_grant`).
+    pub failed_retry: Duration,
+    /// How long a pending reauth flow (PKCE state) stays valid.
+    pub pending_flow_ttl: Duration,
+    /// How often deferred switches of busy sessions are retried.
+    pub switch_retry: Duration,
+}
+
+/// Largest retry delay of a refresh (RFC-style exponential backoff cap).
+const BACKOFF_MAX_SECS: u64 = 60; // 1 min
+/// Attempts of one refresh.
+const REFRESH_ATTEMPTS: u32 = 5;
+/// Wait after a refresh failed for good before the next try.
+const FAILED_RETRY_SECS: u64 = 60; // 1 min
+/// Lifetime of a pending PKCE flow.
+const PENDING_FLOW_TTL_SECS: u64 = 600; // 10 min
+
+impl BrokerTimings {
+    /// Timings of these flags.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(args.refresh_margin_secs),
+            backoff_base: Duration::from_millis(args.refresh_backoff_ms.max(1)),
+            backoff_max: Duration::from_secs(BACKOFF_MAX_SECS),
+            refresh_attempts: REFRESH_ATTEMPTS,
+            failed_retry: Duration::from_secs(FAILED_RETRY_SECS),
+            pending_flow_ttl: Duration::from_secs(PENDING_FLOW_TTL_SECS),
+            switch_retry: Duration::from_millis(args.switch_retry_ms.max(10)),
+        }
+    }
+}
+
+/// Where the broker's configuration comes from.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// `--credential-config`.
+    pub config: Option<PathBuf>,
+    /// `--api-key-file`.
+    pub api_key_file: Option<PathBuf>,
+    /// State directory (already resolved).
+    pub state_dir: PathBuf,
+    /// Timings.
+    pub timings: BrokerTimings,
+}
+
+impl BrokerSettings {
+    /// Settings of these flags.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            config: args.credential_config.clone(),
+            api_key_file: args.api_key_file.clone(),
+            state_dir: store::default_dir(args.state_dir.as_deref()),
+            timings: BrokerTimings::from_args(args),
+        }
+    }
+}
+
+/// The broker, the pool and the distributor together: what the hub holds.
+#[derive(Debug)]
+pub struct Credentials {
+    /// Accounts, keys, refresh and reauth.
+    pub broker: Arc<Broker>,
+    /// Session-to-account assignments.
+    pub pool: Arc<Pool>,
+    /// Profile pushes and switches.
+    pub distributor: Arc<Distributor>,
+}
+
+impl Credentials {
+    /// Loads the config and the state file. A config that cannot be used is an error; a
+    /// corrupt state file is moved aside and reported, and the broker starts without it.
+    pub fn open(
+        settings: BrokerSettings,
+        registry: Arc<Registry>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, CredentialError> {
+        let broker = Broker::open(&settings, registry.clone(), shutdown.clone())?;
+        let pool = Arc::new(Pool::new(registry.clone()));
+        let distributor = Arc::new(Distributor::new(
+            registry,
+            broker.clone(),
+            pool.clone(),
+            shutdown,
+        ));
+        Ok(Self {
+            broker,
+            pool,
+            distributor,
+        })
+    }
+
+    /// Starts the refresh tasks and the distributor. The distributor subscribes to the feed
+    /// before this returns, so no registration after it is missed.
+    pub fn start(&self) {
+        self.distributor.start();
+        self.broker.start_refresh_tasks();
+    }
+
+    /// Writes the state file now (graceful shutdown).
+    pub async fn flush(&self) {
+        if let Err(e) = self.broker.persist().await {
+            tracing::error!("cannot flush the credential state: {e}");
+        }
+    }
+}
+
+impl CredentialSource for Credentials {
+    fn launch_credentials(&self, session_id: &str) -> Vec<LaunchCredential> {
+        self.pool.launch_credentials(&self.broker, session_id)
+    }
+}
+
+/// Current time in epoch seconds.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,121 @@
+//! One refresh task per account: sleeps until `--refresh-margin-secs` before expiry, then runs
+//! the refresh grant with exponential backoff (1 s doubling to 60 s, 5 attempts). The network
+//! call runs with no lock held; the broker's state changes around it are short critical
+//! sections, so status answers at once during a refresh.
+
+use super::broker::{Broker, RefreshJob};
+use super::now_secs;
+use app::protocol::credentials::CredentialStatus;
+use app::protocol::mux::MuxEvent;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a refresh ended.
+enum Outcome {
+    /// A new key is stored.
+    Refreshed,
+    /// Failed for good; try again after the failure delay.
+    Failed,
+    /// The refresh token was refused; only a new grant (set, reauth) helps.
+    Refused,
+    /// The account was removed or the mux is stopping.
+    Gone,
+}
+
+/// Starts the refresh task of `name`; it ends with the mux.
+pub fn spawn(broker: Arc<Broker>, name: String) {
+    tokio::spawn(run(broker, name));
+}
+
+async fn run(broker: Arc<Broker>, name: String) {
+    let Some(wake) = broker.wake_of(&name) else {
+        return;
+    };
+    let shutdown = broker.shutdown.clone();
+    loop {
+        let wait = match broker.refresh_plan(&name) {
+            None => None,
+            Some((due, job)) => {
+                let now = now_secs();
+                if due > now {
+                    Some(Duration::from_secs(due - now))
+                } else {
+                    match refresh(&broker, &name, job).await {
+                        Outcome::Refreshed => continue,
+                        Outcome::Failed => Some(broker.timings.failed_retry),
+                        Outcome::Refused => None,
+                        Outcome::Gone => return,
+                    }
+                }
+            }
+        };
+        // Sleeps until due (or for ever when there is nothing to refresh); a change of the
+        // account (set, new grant) wakes the task to plan again.
+        let sleep = async {
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = wake.notified() => {}
+            () = sleep => {}
+        }
+    }
+}
+
+async fn refresh(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Outcome {
+    if !broker.set_status(name, CredentialStatus::Refreshing) {
+        return Outcome::Gone;
+    }
+    tracing::info!(account = %name, "refreshing credential");
+    let attempts = broker.timings.refresh_attempts.max(1);
+    let mut delay = broker.timings.backoff_base;
+    for attempt in 1..=attempts {
+        let result = broker
+            .oauth
+            .refresh(&job.endpoints, &job.refresh_token)
+            .await;
+        match result {
+            Ok(grant) => {
+                broker.metrics().credential_refresh(true);
+                return match broker.store_grant(name, grant, false).await {
+                    Ok(()) => {
+                        tracing::info!(account = %name, attempt, "credential refreshed");
+                        Outcome::Refreshed
+                    }
+                    Err(_) => Outcome::Gone,
+                };
+            }
+            Err(e) if e.is_transient() && attempt < attempts => {
+                tracing::warn!(account = %name, attempt, "credential refresh failed, retrying in {delay:?}: {e}");
+                tokio::select! {
+                    () = broker.shutdown.cancelled() => return Outcome::Gone,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(broker.timings.backoff_max);
+            }
+            Err(e) => {
+                broker.metrics().credential_refresh(false);
+                tracing::warn!(account = %name, attempt, "credential refresh failed: {e}");
+                broker.set_status(name, CredentialStatus::Expired);
+                broker.emit(MuxEvent::CredentialRefreshFailed {
+                    account: name.to_owned(),
+                    error: e.to_string(),
+                });
+                if !e.is_invalid_grant() {
+                    return Outcome::Failed;
+                }
+                // RFC 6749 §5.2: the refresh token is dead; keep no useless secret and ask a
+                // person to authorise again.
+                broker.drop_refresh_token(name).await;
+                if let Err(err) = super::reauth::start(broker, Some(name.to_owned())).await {
+                    tracing::warn!(account = %name, "cannot start reauth: {err}");
+                }
+                return Outcome::Refused;
+            }
+        }
+    }
+    Outcome::Failed
+}
