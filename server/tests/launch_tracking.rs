@@ -30,6 +30,9 @@ async fn start(launch: Option<&str>, timeout_ms: u64) -> Mux {
     args.launch_timeout_ms = timeout_ms;
     args.health_check_ms = 600_000;
     args.prewarm_poll_ms = 600_000;
+    // Never the developer's own credential state (the dir is created only on a save).
+    args.state_dir =
+        Some(std::env::temp_dir().join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4())));
     let bound = Bound::bind(args).await.expect("bind");
     let base = format!("http://{}", bound.local_addr());
     let hub = bound.hub();

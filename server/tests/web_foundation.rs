@@ -9,7 +9,13 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Starts a hub on 127.0.0.1:0 with the given extra flags; returns its base URL.
 async fn start(extra: &[&str]) -> (String, tokio_util::sync::CancellationToken) {
+    // Never the developer's own credential state (the dir is created only on a save).
+    let state_dir = std::env::temp_dir()
+        .join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4()))
+        .display()
+        .to_string();
     let mut argv = vec!["coopmux", "--host", "127.0.0.1", "--port", "0"];
+    argv.extend_from_slice(&["--state-dir", &state_dir]);
     argv.extend_from_slice(extra);
     let bound = Bound::bind(Cli::parse_from(argv).serve)
         .await
@@ -127,7 +133,18 @@ async fn unknown_routes_and_methods_get_the_error_envelope() {
 
 #[tokio::test]
 async fn shutdown_token_stops_the_server() {
-    let argv = ["coopmux", "--host", "127.0.0.1", "--port", "0"];
+    let state_dir =
+        std::env::temp_dir().join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4()));
+    let state_dir = state_dir.display().to_string();
+    let argv = [
+        "coopmux",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--state-dir",
+        &state_dir,
+    ];
     let bound = Bound::bind(Cli::parse_from(argv).serve).await.unwrap();
     let token = bound.shutdown_token();
     let task = tokio::spawn(bound.serve());

@@ -244,13 +244,23 @@ pub struct Uploaded {
 }
 
 /// One profile in `POST /api/v1/session/profiles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileInput {
     /// Profile name.
     pub name: String,
     /// Environment credentials of the profile; never echoed back.
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ProfileInput {
+    // Hand-written: the credential values are secrets; only their names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileInput")
+            .field("name", &self.name)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// `POST /api/v1/session/profiles` body: replaces the list, the first entry is active.
@@ -536,5 +546,24 @@ mod tests {
                 signal: SignalSpec::Number(2)
             })
         );
+    }
+
+    #[test]
+    fn profile_debug_hides_credential_values() {
+        let profile = ProfileInput {
+            name: "a".into(),
+            credentials: BTreeMap::from([("OPENAI_API_KEY".into(), "sk-secret-value".into())]),
+        };
+        let shown = format!(
+            "{:?}",
+            ProfilesRegister {
+                profiles: vec![profile]
+            }
+        );
+        assert!(
+            shown.contains("OPENAI_API_KEY") && shown.contains("\"a\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("sk-secret-value"), "{shown}");
     }
 }

@@ -181,7 +181,11 @@ async fn register_profiles(
     State(s): State<HttpState>,
     ApiJson(body): ApiJson<coop::ProfilesRegister>,
 ) -> ApiResult<coop::ProfilesRegistered> {
-    s.host.register_profiles(body).map(Json)
+    // Names only: the credentials never reach the log.
+    let names: Vec<String> = body.profiles.iter().map(|p| p.name.clone()).collect();
+    let registered = s.host.register_profiles(body)?;
+    tracing::info!(profiles = ?names, "profiles registered");
+    Ok(Json(registered))
 }
 
 async fn switch_profile(

@@ -12,6 +12,7 @@ use axum::{
 use coopmux::{cli::ServeArgs, serve::Bound, state::Hub};
 use serde_json::{json, Value};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,12 +32,23 @@ pub struct Mux {
     pub shutdown: CancellationToken,
     /// The serve task.
     pub task: JoinHandle<()>,
+    /// The credential state directory the test gave it (removed on drop).
+    state_dir: Option<PathBuf>,
 }
 
 impl Drop for Mux {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(dir) = &self.state_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// A unique credential state directory under the OS temp dir (created only if the broker
+/// saves), so that no test hub opens the developer's own state directory.
+pub fn temp_state_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4()))
 }
 
 /// Default test flags: loopback, port 0, quick intervals unless overridden by `tweak`.
@@ -47,12 +59,14 @@ pub fn args(tweak: impl FnOnce(&mut ServeArgs)) -> ServeArgs {
     // exercise a timer shorten it.
     args.health_check_ms = 600_000;
     args.prewarm_poll_ms = 600_000;
+    args.state_dir = Some(temp_state_dir());
     tweak(&mut args);
     args
 }
 
 /// Starts a mux with these flags.
-pub async fn start_mux(args: ServeArgs) -> Mux {
+pub async fn start_mux(mut args: ServeArgs) -> Mux {
+    let state_dir = args.state_dir.get_or_insert_with(temp_state_dir).clone();
     let bound = Bound::bind(args).await.expect("bind mux");
     let base = format!("http://{}", bound.local_addr());
     let hub = bound.hub();
@@ -65,6 +79,7 @@ pub async fn start_mux(args: ServeArgs) -> Mux {
         hub,
         shutdown,
         task,
+        state_dir: Some(state_dir),
     }
 }
 
