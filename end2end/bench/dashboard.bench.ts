@@ -64,7 +64,7 @@ test(`${SESSIONS} sessions changing every second: long tasks and frame times`, a
   await instrument(page);
   await page.goto(`${mux.url}/mux`);
   await expect(page.getByTestId('session-count')).toHaveText(`${SESSIONS} sessions`, { timeout: 60_000 });
-  await expect(page.locator('pre.preview', { hasText: `tile ${SESSIONS - 1} ` })).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('.preview', { hasText: `tile ${SESSIONS - 1} ` })).toBeVisible({ timeout: 30_000 });
   await page.evaluate(() => { const w = window as any; w.__long = []; w.__frames = []; w.__measuring = true; });
   const started = Date.now();
   await page.waitForTimeout(MEASURE_MS);

@@ -66,7 +66,7 @@ test('state badges follow the agent: idle, working, idle again', async ({ page }
 test('tile previews show the session screen with its colours', async ({ page }) => {
   const s = session(['sh', '-c', "printf '\\033[31mred-marker\\033[0m plain-marker\\n'; exec sleep 600"]);
   await open(page);
-  const preview = tile(page, s.id).locator('pre.preview');
+  const preview = tile(page, s.id).locator('.preview');
   await expect(preview).toContainText('plain-marker', { timeout: 15_000 });
   const red = preview.locator('span', { hasText: 'red-marker' });
   await expect(red).toHaveAttribute('style', /color:#cd3131/);
@@ -166,7 +166,7 @@ test('focused terminal: typed output, tile preview, reload and socket loss witho
 
   // The tile preview shows it too (the mux's cached screen).
   await page.getByRole('button', { name: 'Close' }).click();
-  await expect(tile(page, s.id).locator('pre.preview')).toContainText(hello, { timeout: 10_000 });
+  await expect(tile(page, s.id).locator('.preview')).toContainText(hello, { timeout: 10_000 });
 
   // Reload with the deep link: the scrollback replays exactly once.
   await tile(page, s.id).click();
@@ -231,7 +231,7 @@ test('screenshot: the grid with 6 sessions', async ({ page }, testInfo) => {
   }
   await open(page);
   await expect(page.getByTestId('session-count')).toHaveText('6 sessions', { timeout: 10_000 });
-  await expect(page.locator('pre.preview', { hasText: 'agent 5' })).toBeVisible({ timeout: 15_000 });
+  await expect(page.locator('.preview', { hasText: 'agent 5' })).toBeVisible({ timeout: 15_000 });
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.screenshot({ path: testInfo.outputPath('grid-6-sessions.png') });
   await page.setViewportSize({ width: 390, height: 844 });

@@ -100,7 +100,11 @@ impl MuxApi for DashboardApi {
         let hub = self.0.clone();
         Box::pin(async move {
             let account = req.name.clone();
-            hub.credentials.broker.add_account(req).await.map_err(failure)?;
+            hub.credentials
+                .broker
+                .add_account(req)
+                .await
+                .map_err(failure)?;
             Ok(AccountAdded {
                 added: true,
                 account,

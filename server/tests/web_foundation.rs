@@ -170,7 +170,10 @@ async fn launch_server_function_answers_like_the_rest_endpoint() {
     assert!(!res.status().is_success());
     let failure: serde_json::Value = res.json().await.unwrap();
     assert_eq!(failure["status"], 400, "{failure}");
-    assert!(failure["message"].as_str().unwrap().contains("LD_PRELOAD"), "{failure}");
+    assert!(
+        failure["message"].as_str().unwrap().contains("LD_PRELOAD"),
+        "{failure}"
+    );
     // An empty map is a valid launch.
     let res = call(r#"{"env":{}}"#).await.unwrap();
     assert_eq!(res.status(), 200);

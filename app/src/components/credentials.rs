@@ -241,7 +241,7 @@ fn AddAccount(
             provider: PROVIDERS[provider.get_untracked()].0.to_owned(),
             env_key: Some(env_key.get_untracked()),
             reauth: Some(token_value.trim().is_empty()),
-            token: (!token_value.trim().is_empty()).then(|| SecretString(token_value)),
+            token: (!token_value.trim().is_empty()).then_some(SecretString(token_value)),
             ..NewAccountRequest::default()
         };
         token.set(String::new());

@@ -88,7 +88,10 @@ fn Tile(view: SessionView) -> impl IntoView {
                 </div>
                 <span class=badge>{state_text}</span>
             </div>
-            <pre class="preview" style=cols aria-hidden="true" inner_html=html></pre>
+            // The flex box anchors the rows to the bottom; the <pre> keeps each row on one line.
+            <div class="preview" style=cols aria-hidden="true">
+                <pre inner_html=html></pre>
+            </div>
         </div>
     }
 }

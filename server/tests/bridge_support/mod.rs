@@ -223,6 +223,10 @@ pub async fn collect_until(
 /// Starts `coopmux` (the hub) as a child process and returns it with its base URL.
 pub async fn start_mux_process(extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_coopmux"))
+        .env(
+            "COOP_MUX_STATE_DIR",
+            std::env::temp_dir().join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4())),
+        )
         .args([
             "--port",
             "0",

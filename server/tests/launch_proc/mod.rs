@@ -50,6 +50,10 @@ impl MuxProcess {
                 cmd.env_remove(name);
             }
         }
+        // Never the developer's own credential state.
+        let state =
+            std::env::temp_dir().join(format!("coopmux-test-state-{}", uuid::Uuid::new_v4()));
+        cmd.env("COOP_MUX_STATE_DIR", state);
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn coopmux");
         let stderr = child.stderr.take().unwrap();
