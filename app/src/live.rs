@@ -73,7 +73,7 @@ pub fn send(request: &MuxRequest) -> bool {
 mod browser {
     use super::{ConnState, LiveFeed};
     use crate::model::FollowUp;
-    use crate::protocol::mux::{MuxEvent, MuxRequest};
+    use crate::protocol::mux::MuxRequest;
     use leptos::prelude::*;
     use std::cell::RefCell;
     use std::time::Duration;
@@ -128,7 +128,7 @@ mod browser {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            let Ok(event) = serde_json::from_str::<MuxEvent>(&text) else {
+            let Some(event) = crate::model::decode(&text) else {
                 return;
             };
             if let FollowUp::Subscribe(sessions) = feed.fleet.apply(event) {

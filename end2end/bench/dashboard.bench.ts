@@ -65,9 +65,17 @@ test(`${SESSIONS} sessions changing every second: long tasks and frame times`, a
   await page.goto(`${mux.url}/mux`);
   await expect(page.getByTestId('session-count')).toHaveText(`${SESSIONS} sessions`, { timeout: 60_000 });
   await expect(page.locator('.preview', { hasText: `tile ${SESSIONS - 1} ` })).toBeVisible({ timeout: 30_000 });
+  // Where the main thread's time goes (cumulative seconds from the DevTools protocol).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = async () => Object.fromEntries(((await cdp.send('Performance.getMetrics')) as any).metrics.map((m: any) => [m.name, m.value]));
   await page.evaluate(() => { const w = window as any; w.__long = []; w.__frames = []; w.__measuring = true; });
+  const before = await metrics();
   const started = Date.now();
   await page.waitForTimeout(MEASURE_MS);
+  const after = await metrics();
+  const perSec = (k: string) => (((after[k] - before[k]) * 1000) / ((Date.now() - started) / 1000)).toFixed(1);
+  report(`${SESSIONS} sessions: main thread per second`, `task ${perSec('TaskDuration')} ms, script ${perSec('ScriptDuration')} ms, layout ${perSec('LayoutDuration')} ms, style ${perSec('RecalcStyleDuration')} ms`);
   const { long, frames } = await page.evaluate(() => { const w = window as any; w.__measuring = false; return { long: w.__long as number[], frames: w.__frames as number[] }; });
   const minutes = (Date.now() - started) / 60_000;
   frames.sort((a, b) => a - b);

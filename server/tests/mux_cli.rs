@@ -29,6 +29,8 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn spawn_mux(extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .args(["--port", "0"])
+        // Never the developer's own credential state.
+        .env("COOP_MUX_STATE_DIR", scratch("state"))
         .args(extra)
         .env("COOP_MUX_AUTH_TOKEN", TOKEN)
         .env("RUST_LOG", "trace")

@@ -33,7 +33,6 @@ pub fn Grid() -> impl IntoView {
             </Show>
         </main>
        }
-    .into_any()
 }
 
 #[component]

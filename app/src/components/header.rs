@@ -70,7 +70,6 @@ pub fn Header() -> impl IntoView {
          </button>
      </header>
     }
-    .into_any()
 }
 
 /// The bottom status bar: the `/ws/mux` connection.

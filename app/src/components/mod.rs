@@ -143,7 +143,6 @@ pub fn Dashboard() -> impl IntoView {
         <upload::DropZone/>
         <header::StatusBar/>
     }
-    .into_any()
 }
 
 #[cfg(feature = "hydrate")]

@@ -44,7 +44,6 @@ pub fn Sidebar() -> impl IntoView {
             </ul>
         </aside>
        }
-    .into_any()
 }
 
 #[component]

@@ -232,6 +232,19 @@ impl Conn {
     }
 
     fn on_frame(&self, text: &str) {
+        // `pty` frames are nearly all the traffic: decode them without serde's buffering of
+        // internally tagged enums.
+        if text.starts_with(r#"{"event":"pty""#) {
+            #[derive(serde::Deserialize)]
+            struct Pty {
+                data: String,
+                offset: u64,
+            }
+            if let Ok(Pty { data, offset }) = serde_json::from_str(text) {
+                self.on_pty(&data, offset);
+            }
+            return;
+        }
         let Ok(event) = serde_json::from_str::<WsEvent>(text) else {
             return;
         };
@@ -246,13 +259,7 @@ impl Conn {
                     self.signals.status.set(TermStatus::Live);
                 }
             }
-            WsEvent::Pty { data, offset } => {
-                let Ok(data) = B64.decode(data.as_bytes()) else {
-                    return;
-                };
-                let step = self.cursor.borrow_mut().pty(offset, &data);
-                self.apply(step);
-            }
+            WsEvent::Pty { data, offset } => self.on_pty(&data, offset),
             WsEvent::Agent(agent) => self.signals.agent.set(Some(agent)),
             WsEvent::Transition(t) => {
                 self.signals
@@ -271,6 +278,13 @@ impl Conn {
                     self.signals.note(json);
                 }
             }
+        }
+    }
+
+    fn on_pty(&self, data: &str, offset: u64) {
+        if let Ok(data) = B64.decode(data.as_bytes()) {
+            let step = self.cursor.borrow_mut().pty(offset, &data);
+            self.apply(step);
         }
     }
 
