@@ -430,8 +430,13 @@ mod tests {
         let text = serde_json::to_string(&batch).unwrap();
         assert!(text.starts_with(r#"{"event":"screen_batch""#), "{text}");
         assert_eq!(decode(&text), Some(batch));
-        let offline = MuxEvent::SessionOffline { session: "a".into() };
-        assert_eq!(decode(&serde_json::to_string(&offline).unwrap()), Some(offline));
+        let offline = MuxEvent::SessionOffline {
+            session: "a".into(),
+        };
+        assert_eq!(
+            decode(&serde_json::to_string(&offline).unwrap()),
+            Some(offline)
+        );
         assert_eq!(decode("{not json"), None);
     }
 

@@ -19,20 +19,20 @@ pub fn Grid() -> impl IntoView {
             && !ui.can_launch()
     };
     view! {
-        <main class="grid" aria-label="Session tiles">
-            <Show when=empty>
-                <p class="empty">"Waiting for connections…"</p>
-            </Show>
-            <For each=tiles key=|v| v.id.clone() let:view>
-                <Tile view/>
-            </For>
-            <Show when=move || ui.can_launch()>
-                <button class="tile launch-card" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
-                    <span class="plus">"+"</span>
-                </button>
-            </Show>
-        </main>
-       }
+     <main class="grid" aria-label="Session tiles">
+         <Show when=empty>
+             <p class="empty">"Waiting for connections…"</p>
+         </Show>
+         <For each=tiles key=|v| v.id.clone() let:view>
+             <Tile view/>
+         </For>
+         <Show when=move || ui.can_launch()>
+             <button class="tile launch-card" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
+                 <span class="plus">"+"</span>
+             </button>
+         </Show>
+     </main>
+    }
 }
 
 #[component]

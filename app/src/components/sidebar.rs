@@ -31,19 +31,19 @@ pub fn Sidebar() -> impl IntoView {
             && !ui.can_launch()
     };
     view! {
-        <aside class="sidebar" class:collapsed=collapsed class:hidden=hidden aria-label="Sessions">
-            <Show when=move || ui.can_launch()>
-                <button class="new-session" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
-                    {move || if collapsed() { "+" } else { "+ New Session" }}
-                </button>
-            </Show>
-            <ul>
-                <For each=move || sorted.get() key=|v| v.id.clone() let:view>
-                    <SidebarRow view collapsed=Signal::derive(collapsed)/>
-                </For>
-            </ul>
-        </aside>
-       }
+     <aside class="sidebar" class:collapsed=collapsed class:hidden=hidden aria-label="Sessions">
+         <Show when=move || ui.can_launch()>
+             <button class="new-session" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
+                 {move || if collapsed() { "+" } else { "+ New Session" }}
+             </button>
+         </Show>
+         <ul>
+             <For each=move || sorted.get() key=|v| v.id.clone() let:view>
+                 <SidebarRow view collapsed=Signal::derive(collapsed)/>
+             </For>
+         </ul>
+     </aside>
+    }
 }
 
 #[component]

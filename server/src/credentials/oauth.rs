@@ -181,12 +181,8 @@ impl OAuthClient {
         endpoints: &Endpoints,
         refresh_token: &SecretString,
     ) -> Result<TokenGrant, OAuthError> {
-        let url = endpoints
-            .token_url
-            .as_deref()
-            .ok_or(OAuthError::NotConfigured("token_url"))?;
         self.token_request(
-            url,
+            token_url(endpoints)?,
             &[
                 ("grant_type", "refresh_token"),
                 ("client_id", &endpoints.client_id),
@@ -232,12 +228,8 @@ impl OAuthClient {
         endpoints: &Endpoints,
         device_code: &SecretString,
     ) -> Result<TokenGrant, OAuthError> {
-        let url = endpoints
-            .token_url
-            .as_deref()
-            .ok_or(OAuthError::NotConfigured("token_url"))?;
         self.token_request(
-            url,
+            token_url(endpoints)?,
             &[
                 ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
                 ("client_id", &endpoints.client_id),
@@ -255,10 +247,7 @@ impl OAuthClient {
         verifier: &SecretString,
         state: &str,
     ) -> Result<TokenGrant, OAuthError> {
-        let url = endpoints
-            .token_url
-            .as_deref()
-            .ok_or(OAuthError::NotConfigured("token_url"))?;
+        let url = token_url(endpoints)?;
         self.token_request(
             url,
             &[
@@ -323,6 +312,14 @@ pub fn authorize_url(
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", state);
     Ok(url.into())
+}
+
+/// The token endpoint, which every grant needs.
+fn token_url(endpoints: &Endpoints) -> Result<&str, OAuthError> {
+    endpoints
+        .token_url
+        .as_deref()
+        .ok_or(OAuthError::NotConfigured("token_url"))
 }
 
 #[cfg(test)]
