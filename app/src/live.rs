@@ -73,7 +73,7 @@ pub fn send(request: &MuxRequest) -> bool {
 mod browser {
     use super::{ConnState, LiveFeed};
     use crate::model::FollowUp;
-    use crate::protocol::mux::MuxRequest;
+    use crate::protocol::mux::{MuxEvent, MuxRequest};
     use leptos::prelude::*;
     use std::cell::RefCell;
     use std::time::Duration;
@@ -128,11 +128,14 @@ mod browser {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            let Some(event) = crate::model::decode(&text) else {
-                return;
-            };
-            if let FollowUp::Subscribe(sessions) = feed.fleet.apply(event) {
-                send(&MuxRequest::Subscribe { sessions });
+            match crate::model::decode(&text) {
+                Some(MuxEvent::ScreenBatch { screens }) => super::previews::queue(feed, screens),
+                Some(event) => {
+                    if let FollowUp::Subscribe(sessions) = feed.fleet.apply(event) {
+                        send(&MuxRequest::Subscribe { sessions });
+                    }
+                }
+                None => {}
             }
         });
         let on_close = Closure::<dyn FnMut()>::new(move || {
@@ -166,3 +169,51 @@ mod browser {
 
 #[cfg(feature = "hydrate")]
 pub use browser::ws_url;
+
+/// Tile previews are applied a few per animation frame: a batch of 50 changed screens at once
+/// is one long main-thread task (ANSI to HTML, then style and layout of every tile).
+#[cfg(feature = "hydrate")]
+mod previews {
+    use super::LiveFeed;
+    use crate::protocol::mux::{MuxEvent, ScreenEntry};
+    use leptos::prelude::request_animation_frame;
+    use std::cell::{Cell, RefCell};
+
+    /// Previews applied per animation frame.
+    const PER_FRAME: usize = 8;
+
+    thread_local! {
+        static PENDING: RefCell<Vec<ScreenEntry>> = const { RefCell::new(Vec::new()) };
+        static SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Queues screens; a newer screen of a session replaces its queued one.
+    pub fn queue(feed: LiveFeed, screens: Vec<ScreenEntry>) {
+        PENDING.with_borrow_mut(|queue| {
+            for screen in screens {
+                match queue.iter_mut().find(|q| q.session == screen.session) {
+                    Some(slot) => *slot = screen,
+                    None => queue.push(screen),
+                }
+            }
+        });
+        schedule(feed);
+    }
+
+    fn schedule(feed: LiveFeed) {
+        if SCHEDULED.replace(true) {
+            return;
+        }
+        request_animation_frame(move || {
+            SCHEDULED.set(false);
+            let chunk: Vec<ScreenEntry> = PENDING.with_borrow_mut(|q| {
+                let n = q.len().min(PER_FRAME);
+                q.drain(..n).collect()
+            });
+            feed.fleet.apply(MuxEvent::ScreenBatch { screens: chunk });
+            if PENDING.with_borrow(|q| !q.is_empty()) {
+                schedule(feed);
+            }
+        });
+    }
+}
