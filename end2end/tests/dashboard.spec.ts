@@ -263,3 +263,23 @@ test('credentials panel: add an account, set its key, see it healthy', async ({ 
   await page.keyboard.press('Escape');
   await expect(panel).toHaveCount(0);
 });
+
+test('dropping a file uploads it into the focused session and types its path', async ({ page }) => {
+  const s = session(['bash', '--norc']);
+  await open(page);
+  await tile(page, s.id).click();
+  const rows = page.locator('.overlay .xterm-rows');
+  await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live');
+  await page.locator('.overlay .xterm').click();
+  await page.keyboard.type('cat ');
+  const drop = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped-content-4711\n'], 'notes.txt', { type: 'text/plain' }));
+    return dt;
+  });
+  await page.dispatchEvent('.overlay', 'drop', { dataTransfer: drop });
+  // The uploaded path is typed after `cat `; Enter prints the file through the program.
+  await expect(rows).toContainText(/cat \/\S*uploads\/notes\.txt/);
+  await page.keyboard.press('Enter');
+  await expect(rows).toContainText('dropped-content-4711');
+});

@@ -69,6 +69,8 @@ export function startSession(mux: Mux, cmd: string[] = ['bash', '--norc', '--nop
   const id = opts.id ?? `${Math.random().toString(36).slice(2, 10).padEnd(8, '0')}-e2e-${++sessionCounter}`;
   const labels = (opts.labels ?? []).flatMap((l) => ['--label', l]);
   const proc = spawn(COOPMUX, ['session', '--port', '0', ...labels, '--', ...cmd], {
+    // Its own directory: uploads land in `uploads/` beside the program, never in the repo.
+    cwd: mkdtempSync(path.join(tmpdir(), 'coopmux-e2e-session-')),
     env: { ...process.env, COOP_MUX_URL: mux.url, COOP_MUX_SESSION_ID: id, PS1: '$ ', TERM: 'xterm-256color', ...opts.env },
     stdio: 'ignore',
   });

@@ -176,7 +176,8 @@ async fn cookie_login_and_logout() {
     let reply = c
         .post(url(&mux, "/api/fn/list_sessions"))
         .header("cookie", cookie.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
@@ -184,7 +185,8 @@ async fn cookie_login_and_logout() {
     assert_eq!(reply.json::<Value>().await.unwrap(), json!([]));
     let reply = c
         .post(url(&mux, "/api/fn/list_sessions"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();

@@ -346,8 +346,8 @@ async fn server_function_lists_the_same_sessions() {
     register(&mux, &up.url, Some("via-fn"), json!({"metadata":{"k":"v"}})).await;
     let reply = client()
         .post(format!("{}/api/fn/list_sessions", mux.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
