@@ -29,6 +29,19 @@ fn Focused(view: SessionView) -> impl IntoView {
         move || state.with(|s| s.as_deref().map_or("UNKNOWN".to_owned(), str::to_uppercase));
     let status = signals.status;
     let labels = view.labels();
+    // Folding the sidebar resizes the overlay but not the window: tell the terminal to refit.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        ui.sidebar_open.track();
+        set_timeout(
+            || {
+                if let (Some(w), Ok(ev)) = (web_sys::window(), web_sys::Event::new("resize")) {
+                    let _ = w.dispatch_event(&ev);
+                }
+            },
+            std::time::Duration::from_millis(50),
+        );
+    });
     view! {
         <section class="overlay" class:wide=move || !ui.sidebar_open.get() aria-label="Focused session">
             <div class="overlay-head">
