@@ -31,6 +31,14 @@ function session(cmd?: string[], opts?: { id?: string; labels?: string[] }): Ses
 const tile = (page: Page, id: string, state = '') =>
   page.getByRole('button', { name: new RegExp(`${id.slice(0, 8)}.*${state}`, 'i') });
 
+/** Opens session `id`, waits until its terminal replayed, focuses it; returns its rows. */
+async function focusTerminal(page: Page, id: string) {
+  await tile(page, id).click();
+  await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live');
+  await page.locator('.overlay .xterm').click();
+  return page.locator('.overlay .xterm-rows');
+}
+
 async function open(page: Page) {
   await page.goto(`${mux.url}/mux`);
   await expect(page.locator('.conn')).toHaveAttribute('data-state', 'connected');
@@ -110,10 +118,7 @@ test('keyboard: Ctrl+B, click then Close, Esc, double-click then Esc', async ({ 
 test('Esc typed in the terminal reaches the program', async ({ page }) => {
   const s = session(['bash', '--norc']);
   await open(page);
-  await tile(page, s.id).click();
-  const rows = page.locator('.overlay .xterm-rows');
-  await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live');
-  await page.locator('.overlay .xterm').click();
+  const rows = await focusTerminal(page, s.id);
   // `read -d` with Esc as the delimiter ends only if the Esc byte reaches bash.
   await page.keyboard.type("read -r -d $'\\e' x; echo got-esc-$?");
   await page.keyboard.press('Enter');
@@ -152,10 +157,7 @@ test('focused terminal: typed output, tile preview, reload and socket loss witho
     routes.push(ws);
   });
   await open(page);
-  await tile(page, s.id).click();
-  const rows = page.locator('.overlay .xterm-rows');
-  await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live');
-  await page.locator('.overlay .xterm').click();
+  const rows = await focusTerminal(page, s.id);
   await page.keyboard.type('echo hello-$RANDOM$RANDOM');
   await page.keyboard.press('Enter');
   await expect(rows).toContainText(/hello-\d{2,}/);
@@ -267,10 +269,7 @@ test('credentials panel: add an account, set its key, see it healthy', async ({ 
 test('dropping a file uploads it into the focused session and types its path', async ({ page }) => {
   const s = session(['bash', '--norc']);
   await open(page);
-  await tile(page, s.id).click();
-  const rows = page.locator('.overlay .xterm-rows');
-  await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live');
-  await page.locator('.overlay .xterm').click();
+  const rows = await focusTerminal(page, s.id);
   await page.keyboard.type('cat ');
   const drop = await page.evaluateHandle(() => {
     const dt = new DataTransfer();
