@@ -124,6 +124,11 @@ pub fn attention(state: Option<&str>) -> u8 {
     }
 }
 
+/// A state as badges and the sidebar show it: upper case, or `UNKNOWN`.
+pub fn state_label(state: Option<&str>) -> String {
+    state.map_or("UNKNOWN".to_owned(), str::to_uppercase)
+}
+
 /// CSS class of a state's badge and dot.
 pub fn state_class(state: Option<&str>) -> &'static str {
     match attention(state) {
@@ -164,7 +169,7 @@ pub struct Fleet {
     pub sessions: RwSignal<Option<Vec<SessionView>>>,
     /// Credential alerts by account.
     pub alerts: RwSignal<BTreeMap<String, CredentialAlert>>,
-    /// Bumped on every `launch:*` and `credential:*` event, so lists that mirror them refetch.
+    /// Bumped on every `launch:*` event, so the recent launches refetch.
     pub launches_changed: RwSignal<u64>,
     /// Bumped on every `credential:*` event.
     pub credentials_changed: RwSignal<u64>,

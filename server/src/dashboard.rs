@@ -2,7 +2,7 @@
 //! [`Hub`]. Each call runs the same code as its REST endpoint and fails with the status and
 //! message that endpoint would answer.
 
-use crate::credentials::{reauth, CredentialError};
+use crate::credentials::CredentialError;
 use crate::error::ApiError;
 use crate::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
@@ -12,7 +12,10 @@ use app::protocol::credentials::{
 };
 use app::protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
 use app::protocol::mux::{ErrorEnvelope, SessionInfo};
-use axum::{body::Bytes, http::Method};
+use axum::{
+    body::Bytes,
+    http::{Method, StatusCode},
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,8 +26,7 @@ const ACTION_REPLY_BYTES: usize = 64 << 10;
 
 impl From<ApiError> for ApiFailure {
     fn from(err: ApiError) -> Self {
-        let (status, _) = err.status_and_code();
-        ApiFailure::new(status.as_u16(), err.to_string())
+        failure(err.status_and_code().0, err)
     }
 }
 
@@ -46,10 +48,8 @@ impl MuxApi for DashboardApi {
     }
 
     fn launch(&self, env: BTreeMap<String, String>) -> Result<LaunchResponse, ApiFailure> {
-        self.0.launcher.launch(&env).map_err(|err| {
-            let (status, _) = err.status_and_code();
-            ApiFailure::new(status.as_u16(), err.to_string())
-        })
+        let launched = self.0.launcher.launch(&env);
+        launched.map_err(|err| failure(err.status_and_code().0, err))
     }
 
     fn launches(&self) -> Vec<LaunchDetail> {
@@ -98,67 +98,36 @@ impl MuxApi for DashboardApi {
 
     fn credential_new(&self, req: NewAccountRequest) -> ApiFuture<AccountAdded> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            let account = req.name.clone();
-            hub.credentials
-                .broker
-                .add_account(req)
-                .await
-                .map_err(failure)?;
-            Ok(AccountAdded {
-                added: true,
-                account,
-            })
-        })
+        Box::pin(async move { hub.credentials.add(req).await.map_err(cred_failure) })
     }
 
     fn credential_set(&self, req: SetTokenRequest) -> ApiFuture<()> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            let broker = &hub.credentials.broker;
-            broker
-                .set_token(&req.account, req.token, req.refresh_token, req.expires_in)
-                .await
-                .map_err(failure)
-        })
+        Box::pin(async move { hub.credentials.set(req).await.map_err(cred_failure) })
     }
 
     fn credential_reauth(&self, req: ReauthRequest) -> ApiFuture<ReauthResponse> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            reauth::start(&hub.credentials.broker, req.account)
-                .await
-                .map_err(failure)
-        })
+        Box::pin(async move { hub.credentials.reauth(req).await.map_err(cred_failure) })
     }
 
     fn credential_exchange(&self, req: ExchangeRequest) -> ApiFuture<()> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            reauth::exchange(&hub.credentials.broker, &req.state, &req.code)
-                .await
-                .map_err(failure)
-        })
+        Box::pin(async move { hub.credentials.exchange(req).await.map_err(cred_failure) })
     }
 
     fn credential_distribute(&self, req: DistributeRequest) -> ApiFuture<DistributeResponse> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            let distributor = &hub.credentials.distributor;
-            distributor
-                .distribute(&req.account, req.switch)
-                .await
-                .map_err(failure)?;
-            Ok(DistributeResponse {
-                distributed: true,
-                account: req.account,
-            })
-        })
+        Box::pin(async move { hub.credentials.distribute(req).await.map_err(cred_failure) })
     }
 }
 
-/// The REST status and message of a broker error.
-fn failure(err: CredentialError) -> ApiFailure {
-    let (status, _) = err.status_and_code();
+/// A failure with the status and message the REST endpoint answers for `err`.
+fn failure(status: StatusCode, err: impl std::fmt::Display) -> ApiFailure {
     ApiFailure::new(status.as_u16(), err.to_string())
+}
+
+/// [`failure`] of a broker error.
+fn cred_failure(err: CredentialError) -> ApiFailure {
+    failure(err.status_and_code().0, err)
 }

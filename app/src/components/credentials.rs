@@ -74,7 +74,7 @@ fn Panel() -> impl IntoView {
         <div class="backdrop" on:click=move |_| ui.creds_open.set(false)>
             <div class="panel" role="dialog" aria-label="Credentials" on:click=|ev| ev.stop_propagation()>
                 <h2>"Credentials"</h2>
-                <Alerts pending_state/>
+                <Alerts/>
                 {move || pending_state.get().map(|state| view! { <ExchangeBox state pending_state report/> })}
                 <h3>"Accounts"</h3>
                 <ul class="accounts">
@@ -82,9 +82,7 @@ fn Panel() -> impl IntoView {
                         <AccountRow account pending_state report/>
                     </For>
                 </ul>
-                {move || message.get().map(|(ok, text)| view! {
-                    <p class:error=!ok class:ok=ok role="alert">{text}</p>
-                })}
+                <super::Notice message/>
                 <AddAccount report/>
             </div>
         </div>
@@ -92,8 +90,7 @@ fn Panel() -> impl IntoView {
 }
 
 #[component]
-fn Alerts(pending_state: RwSignal<Option<String>>) -> impl IntoView {
-    let _ = pending_state;
+fn Alerts() -> impl IntoView {
     let alerts = use_ui().feed.fleet.alerts;
     move || {
         alerts

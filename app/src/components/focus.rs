@@ -1,7 +1,7 @@
 //! The focused session: an overlay with its real terminal and the inspector.
 
 use super::{inspector::Inspector, use_ui};
-use crate::model::{state_class, SessionView};
+use crate::model::{state_class, state_label, SessionView};
 use crate::term::{PtyView, TermSignals};
 use leptos::prelude::*;
 
@@ -25,8 +25,7 @@ fn Focused(view: SessionView) -> impl IntoView {
         let state = state.clone();
         move || format!("badge {}", state.with(|s| state_class(s.as_deref())))
     };
-    let state_text =
-        move || state.with(|s| s.as_deref().map_or("UNKNOWN".to_owned(), str::to_uppercase));
+    let state_text = move || state.with(|s| state_label(s.as_deref()));
     let status = signals.status;
     let labels = view.labels();
     // Folding the sidebar resizes the overlay but not the window: tell the terminal to refit.

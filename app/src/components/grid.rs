@@ -3,7 +3,7 @@
 
 use super::use_ui;
 use crate::ansi::parse_line;
-use crate::model::{prefix, state_class, Preview, SessionView};
+use crate::model::{prefix, state_class, state_label, Preview, SessionView};
 use leptos::prelude::*;
 
 /// The grid.
@@ -44,7 +44,7 @@ fn Tile(view: SessionView) -> impl IntoView {
     let state = view.state.clone();
     let state_text = {
         let state = state.clone();
-        move || state.with(|s| s.as_deref().map_or("UNKNOWN".to_owned(), str::to_uppercase))
+        move || state.with(|s| state_label(s.as_deref()))
     };
     let label = {
         let short = prefix(&id, 8).to_owned();

@@ -150,9 +150,7 @@ fn Dialog() -> impl IntoView {
                 {move || duplicate().map(|n| view! {
                     <p class="error" role="alert">{format!("Duplicate variable name: {n}")}</p>
                 })}
-                {move || message.get().map(|(ok, text)| view! {
-                    <p class:error=!ok class:ok=ok role="alert">{text}</p>
-                })}
+                <super::Notice message/>
                 <div class="dialog-actions">
                     <button class="primary" disabled=move || busy.get() || duplicate().is_some() on:click=submit>
                         "Launch Session"

@@ -89,6 +89,16 @@ fn set_hash(id: Option<&str>) {
     let _ = id;
 }
 
+/// The outcome of a dialog's last action: `(ok, text)`, shown as an alert.
+#[component]
+fn Notice(message: RwSignal<Option<(bool, String)>>) -> impl IntoView {
+    move || {
+        message.get().map(|(ok, text)| {
+            view! { <p class:error=!ok class:ok=ok role="alert">{text}</p> }
+        })
+    }
+}
+
 /// The dashboard page at `/mux`.
 #[component]
 pub fn Dashboard() -> impl IntoView {

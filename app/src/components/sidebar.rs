@@ -3,7 +3,7 @@
 //! message. Collapsed, only the dots show.
 
 use super::use_ui;
-use crate::model::{attention, state_class, SessionView};
+use crate::model::{attention, state_class, state_label, SessionView};
 use leptos::prelude::*;
 
 /// The sidebar.
@@ -55,7 +55,7 @@ fn SidebarRow(view: SessionView, collapsed: Signal<bool>) -> impl IntoView {
     let state = view.state.clone();
     let state_text = {
         let state = state.clone();
-        move || state.with(|s| s.as_deref().map_or("UNKNOWN".to_owned(), str::to_uppercase))
+        move || state.with(|s| state_label(s.as_deref()))
     };
     let class = {
         let state = state.clone();

@@ -1,7 +1,7 @@
 //! `/api/v1/credentials/*` (reference §9.4, §10.2, §10.4; contract §1). [`CredentialError`] is
 //! mapped to the JSON envelope here and nowhere else. No response carries a secret.
 
-use super::{reauth, CredentialError};
+use super::CredentialError;
 use crate::api::extract::ApiJson;
 use crate::error::envelope;
 use crate::state::AppState;
@@ -59,12 +59,7 @@ pub async fn new_account(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewAccountRequest>,
 ) -> Reply<AccountAdded> {
-    let name = body.name.clone();
-    state.hub.credentials.broker.add_account(body).await?;
-    Ok(Json(AccountAdded {
-        added: true,
-        account: name,
-    }))
+    state.hub.credentials.add(body).await.map(Json)
 }
 
 /// Store an account's key (and optionally its refresh token and lifetime).
@@ -77,17 +72,7 @@ pub async fn set(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SetTokenRequest>,
 ) -> Reply<OkResponse> {
-    state
-        .hub
-        .credentials
-        .broker
-        .set_token(
-            &body.account,
-            body.token,
-            body.refresh_token,
-            body.expires_in,
-        )
-        .await?;
+    state.hub.credentials.set(body).await?;
     Ok(Json(OkResponse { ok: true }))
 }
 
@@ -111,8 +96,7 @@ pub async fn start_reauth(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ReauthRequest>,
 ) -> Reply<ReauthResponse> {
-    let broker = &state.hub.credentials.broker;
-    reauth::start(broker, body.account).await.map(Json)
+    state.hub.credentials.reauth(body).await.map(Json)
 }
 
 /// Finish a PKCE reauth with the code the user pasted.
@@ -125,7 +109,7 @@ pub async fn exchange(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ExchangeRequest>,
 ) -> Reply<ExchangeResponse> {
-    reauth::exchange(&state.hub.credentials.broker, &body.state, &body.code).await?;
+    state.hub.credentials.exchange(body).await?;
     Ok(Json(ExchangeResponse { completed: true }))
 }
 
@@ -139,16 +123,7 @@ pub async fn distribute(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DistributeRequest>,
 ) -> Reply<DistributeResponse> {
-    state
-        .hub
-        .credentials
-        .distributor
-        .distribute(&body.account, body.switch)
-        .await?;
-    Ok(Json(DistributeResponse {
-        distributed: true,
-        account: body.account,
-    }))
+    state.hub.credentials.distribute(body).await.map(Json)
 }
 
 /// Accounts with their session counts.

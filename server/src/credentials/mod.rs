@@ -22,6 +22,10 @@ pub mod store;
 use crate::cli::ServeArgs;
 use crate::launch::env::{CredentialSource, LaunchCredential};
 use crate::registry::Registry;
+use app::protocol::credentials::{
+    AccountAdded, DistributeRequest, DistributeResponse, ExchangeRequest, NewAccountRequest,
+    ReauthRequest, ReauthResponse, SetTokenRequest,
+};
 use broker::Broker;
 use distribute::Distributor;
 use pool::Pool;
@@ -181,6 +185,47 @@ impl Credentials {
     pub fn start(&self) {
         self.distributor.start();
         self.broker.start_refresh_tasks();
+    }
+
+    /// `POST /credentials/new` (REST and the dashboard's server function).
+    pub async fn add(&self, req: NewAccountRequest) -> Result<AccountAdded, CredentialError> {
+        let account = req.name.clone();
+        self.broker.add_account(req).await?;
+        Ok(AccountAdded {
+            added: true,
+            account,
+        })
+    }
+
+    /// `POST /credentials/set` and its alias `seed`.
+    pub async fn set(&self, req: SetTokenRequest) -> Result<(), CredentialError> {
+        self.broker
+            .set_token(&req.account, req.token, req.refresh_token, req.expires_in)
+            .await
+    }
+
+    /// `POST /credentials/reauth`: the device flow, else PKCE.
+    pub async fn reauth(&self, req: ReauthRequest) -> Result<ReauthResponse, CredentialError> {
+        reauth::start(&self.broker, req.account).await
+    }
+
+    /// `POST /credentials/exchange`: finishes a PKCE reauth.
+    pub async fn exchange(&self, req: ExchangeRequest) -> Result<(), CredentialError> {
+        reauth::exchange(&self.broker, &req.state, &req.code).await
+    }
+
+    /// `POST /credentials/distribute`: pushes an account now and waits until done.
+    pub async fn distribute(
+        &self,
+        req: DistributeRequest,
+    ) -> Result<DistributeResponse, CredentialError> {
+        self.distributor
+            .distribute(&req.account, req.switch)
+            .await?;
+        Ok(DistributeResponse {
+            distributed: true,
+            account: req.account,
+        })
     }
 
     /// Writes the state file now (graceful shutdown).

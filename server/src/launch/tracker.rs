@@ -40,6 +40,15 @@ struct Record {
     output: VecDeque<OutputLine>,
 }
 
+impl Record {
+    fn detail(&self) -> LaunchDetail {
+        LaunchDetail {
+            info: self.info.clone(),
+            output: self.output.iter().cloned().collect(),
+        }
+    }
+}
+
 /// Every launch the mux made, newest last.
 #[derive(Debug)]
 pub struct Tracker {
@@ -284,22 +293,17 @@ impl Tracker {
 
     /// The newest `n` launches with their output tails, newest first.
     pub fn recent(&self, n: usize) -> Vec<LaunchDetail> {
-        let ids: Vec<String> = self
-            .lock()
+        self.lock()
             .iter()
             .rev()
             .take(n)
-            .map(|r| r.info.launch_id.clone())
-            .collect();
-        ids.iter().filter_map(|id| self.get(id)).collect()
+            .map(Record::detail)
+            .collect()
     }
 
     /// One launch with its output tail.
     pub fn get(&self, launch_id: &str) -> Option<LaunchDetail> {
-        self.with(launch_id, |r| LaunchDetail {
-            info: r.info.clone(),
-            output: r.output.iter().cloned().collect(),
-        })
+        self.with(launch_id, |r| r.detail())
     }
 }
 
