@@ -4,13 +4,13 @@
 //! Every function fails with [`ApiFailure`]: the HTTP status and message the REST endpoint
 //! would have answered, so the dashboard can show the server's own words inline.
 
-use crate::protocol::credentials::{
+use leptos::prelude::*;
+use protocol::credentials::{
     AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
     NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
 };
-use crate::protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
-use crate::protocol::mux::SessionInfo;
-use leptos::prelude::*;
+use protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
+use protocol::mux::SessionInfo;
 // Arguments travel as JSON: form encoding cannot express an empty map or nested enums.
 use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};

@@ -1,5 +1,5 @@
-//! The coopmux dashboard as Leptos components, its typed server functions, and the protocol
-//! types shared by the server and the WASM front end.
+//! The coopmux dashboard as Leptos components and its typed server functions. The wire types
+//! it shares with the server live in the `protocol` crate.
 
 // Leptos view types nest deeply; the release build needs more than the default 128.
 #![recursion_limit = "256"]
@@ -9,7 +9,6 @@ pub mod api;
 mod components;
 pub mod live;
 pub mod model;
-pub mod protocol;
 pub mod stream;
 pub mod term;
 

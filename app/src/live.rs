@@ -2,8 +2,8 @@
 //! reconnecting with backoff whenever the socket drops.
 
 use crate::model::Fleet;
-use crate::protocol::mux::MuxRequest;
 use leptos::prelude::*;
+use protocol::mux::MuxRequest;
 
 /// State of the `/ws/mux` connection, shown in the status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +73,8 @@ pub fn send(request: &MuxRequest) -> bool {
 mod browser {
     use super::{ConnState, LiveFeed};
     use crate::model::FollowUp;
-    use crate::protocol::mux::{MuxEvent, MuxRequest};
     use leptos::prelude::*;
+    use protocol::mux::{MuxEvent, MuxRequest};
     use std::cell::RefCell;
     use std::time::Duration;
     use wasm_bindgen::{closure::Closure, JsCast};
@@ -175,8 +175,8 @@ pub use browser::ws_url;
 #[cfg(feature = "hydrate")]
 mod previews {
     use super::LiveFeed;
-    use crate::protocol::mux::{MuxEvent, ScreenEntry};
     use leptos::prelude::request_animation_frame;
+    use protocol::mux::{MuxEvent, ScreenEntry};
     use std::cell::{Cell, RefCell};
 
     /// Previews applied per animation frame.

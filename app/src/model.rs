@@ -5,8 +5,9 @@
 //! signals of their own, so a screen batch for 50 sessions re-renders only the tiles whose
 //! screen changed.
 
-use crate::protocol::mux::{MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
 use leptos::prelude::*;
+use protocol::mux::{MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
+use protocol::AgentState;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -29,7 +30,7 @@ pub struct SessionView {
     /// Registration metadata.
     pub metadata: Value,
     /// Agent state (`idle`, `working`, `prompt`, …), unknown until a status was read.
-    pub state: ArcRwSignal<Option<String>>,
+    pub state: ArcRwSignal<Option<AgentState>>,
     /// The agent's last non-empty message.
     pub last_message: ArcRwSignal<Option<String>>,
     /// Latest screen.
@@ -114,23 +115,23 @@ fn url_host(url: &str) -> Option<String> {
 }
 
 /// Attention group of a state: 0 prompt, 1 error/parked, 2 idle, 3 working, 4 anything else.
-pub fn attention(state: Option<&str>) -> u8 {
+pub fn attention(state: Option<&AgentState>) -> u8 {
     match state {
-        Some(s) if s.contains("prompt") => 0,
-        Some(s) if s.contains("error") || s == "parked" => 1,
-        Some("idle" | "waiting_for_input") => 2,
-        Some("working") => 3,
+        Some(s) if s.is_prompt() => 0,
+        Some(s) if s.is_error() || *s == AgentState::Parked => 1,
+        Some(AgentState::Idle | AgentState::WaitingForInput) => 2,
+        Some(AgentState::Working) => 3,
         _ => 4,
     }
 }
 
 /// A state as badges and the sidebar show it: upper case, or `UNKNOWN`.
-pub fn state_label(state: Option<&str>) -> String {
-    state.map_or("UNKNOWN".to_owned(), str::to_uppercase)
+pub fn state_label(state: Option<&AgentState>) -> String {
+    state.map_or("UNKNOWN".to_owned(), |s| s.as_str().to_uppercase())
 }
 
 /// CSS class of a state's badge and dot.
-pub fn state_class(state: Option<&str>) -> &'static str {
+pub fn state_class(state: Option<&AgentState>) -> &'static str {
     match attention(state) {
         0 => "st-prompt",
         1 => "st-error",
@@ -141,8 +142,8 @@ pub fn state_class(state: Option<&str>) -> &'static str {
 }
 
 /// Healthy as the reference counts it: a state that is not empty, not `exited`, no `error`.
-pub fn is_healthy(state: Option<&str>) -> bool {
-    matches!(state, Some(s) if !s.is_empty() && s != "exited" && !s.contains("error"))
+pub fn is_healthy(state: Option<&AgentState>) -> bool {
+    matches!(state, Some(s) if !s.as_str().is_empty() && *s != AgentState::Exited && !s.is_error())
 }
 
 /// An unresolved credential problem, keyed by account.
@@ -300,7 +301,7 @@ impl Fleet {
         let Some(view) = self.get(&t.session) else {
             return;
         };
-        if view.state.get_untracked().as_deref() != Some(t.next.as_str()) {
+        if view.state.get_untracked().as_ref() != Some(&t.next) {
             view.state.set(Some(t.next));
         }
         if let Some(msg) = t.last_message.filter(|m| !m.trim().is_empty()) {
@@ -367,12 +368,12 @@ mod tests {
     fn attention_orders_prompt_error_idle_working_rest() {
         let order: Vec<u8> = ["prompt", "error", "parked", "idle", "working", "exited"]
             .iter()
-            .map(|s| attention(Some(s)))
+            .map(|s| attention(Some(&AgentState::parse(s))))
             .collect();
         assert_eq!(order, vec![0, 1, 1, 2, 3, 4]);
         assert_eq!(attention(None), 4);
-        assert!(is_healthy(Some("idle")) && !is_healthy(Some("exited")));
-        assert!(!is_healthy(Some("error")) && !is_healthy(None));
+        assert!(is_healthy(Some(&AgentState::Idle)) && !is_healthy(Some(&AgentState::Exited)));
+        assert!(!is_healthy(Some(&AgentState::Error)) && !is_healthy(None));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! rendered; `pty` frames are cut against the same offset ([`crate::stream::Cursor`]), so a
 //! reconnect or a reload shows every byte exactly once. Keystrokes go as `input:send:raw`.
 
-use crate::protocol::coop::Agent;
 use leptos::{html, prelude::*};
+use protocol::coop::Agent;
 
 /// Lines of scrollback the terminal keeps.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

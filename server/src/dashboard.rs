@@ -6,16 +6,16 @@ use crate::credentials::CredentialError;
 use crate::error::ApiError;
 use crate::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
-use app::protocol::credentials::{
-    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
-    NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
-};
-use app::protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
-use app::protocol::mux::{ErrorEnvelope, SessionInfo};
 use axum::{
     body::Bytes,
     http::{Method, StatusCode},
 };
+use protocol::credentials::{
+    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
+    NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
+};
+use protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
+use protocol::mux::{ErrorEnvelope, SessionInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -2,12 +2,12 @@
 //! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
 
 use crate::registry::RegistryError;
-use app::protocol::mux::{ErrorBody, ErrorEnvelope};
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
+use protocol::mux::{ErrorBody, ErrorEnvelope};
 
 /// Every error a hub handler can answer with.
 #[derive(Debug, thiserror::Error)]

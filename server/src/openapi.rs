@@ -11,7 +11,7 @@ use utoipa::OpenApi;
         title = "coopmux",
         description = "Hub for fleets of coop terminal sessions: registry, cached screens, proxies."
     ),
-    components(schemas(app::protocol::mux::ErrorEnvelope, app::protocol::mux::ErrorBody)),
+    components(schemas(protocol::mux::ErrorEnvelope, protocol::mux::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []), ("cookie" = []))
 )]

@@ -1,8 +1,8 @@
 //! Launch tracking inside one process: states, output capture, events on the mux feed,
 //! timeouts, the 400 without a launch command, and the OpenAPI document.
 
-use app::protocol::mux::MuxEvent;
 use coopmux::{cli::ServeArgs, serve::Bound, state::Hub};
+use protocol::mux::MuxEvent;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 
 mod mux_support;
 
-use app::protocol::mux::MuxEvent;
 use mux_support::*;
+use protocol::mux::MuxEvent;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -3,8 +3,8 @@
 
 mod mux_support;
 
-use app::protocol::mux::MuxEvent;
 use mux_support::*;
+use protocol::mux::MuxEvent;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

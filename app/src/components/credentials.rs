@@ -8,11 +8,11 @@ use crate::api::{
     credential_status, ApiFailure,
 };
 use crate::model::CredentialAlert;
-use crate::protocol::credentials::{
+use leptos::prelude::*;
+use protocol::credentials::{
     AccountStatus, CredentialStatus, DistributeRequest, ExchangeRequest, NewAccountRequest,
     ReauthRequest, SecretString, SetTokenRequest,
 };
-use leptos::prelude::*;
 use std::time::Duration;
 
 /// How often the open panel re-reads the status, in milliseconds.

@@ -23,9 +23,9 @@ fn Focused(view: SessionView) -> impl IntoView {
     let state = view.state.clone();
     let badge = {
         let state = state.clone();
-        move || format!("badge {}", state.with(|s| state_class(s.as_deref())))
+        move || format!("badge {}", state.with(|s| state_class(s.as_ref())))
     };
-    let state_text = move || state.with(|s| state_label(s.as_deref()));
+    let state_text = move || state.with(|s| state_label(s.as_ref()));
     let status = signals.status;
     let labels = view.labels();
     // Folding the sidebar resizes the overlay but not the window: tell the terminal to refit.

@@ -44,7 +44,7 @@ fn Tile(view: SessionView) -> impl IntoView {
     let state = view.state.clone();
     let state_text = {
         let state = state.clone();
-        move || state.with(|s| state_label(s.as_deref()))
+        move || state.with(|s| state_label(s.as_ref()))
     };
     let label = {
         let short = prefix(&id, 8).to_owned();
@@ -52,7 +52,7 @@ fn Tile(view: SessionView) -> impl IntoView {
         let state_text = state_text.clone();
         move || format!("{title} {short} {}", state_text().to_lowercase())
     };
-    let badge = move || format!("badge {}", state.with(|s| state_class(s.as_deref())));
+    let badge = move || format!("badge {}", state.with(|s| state_class(s.as_ref())));
     let preview = view.preview.clone();
     let html = move || preview.with(|p| p.as_ref().map(preview_html).unwrap_or_default());
     let cols = {

@@ -34,7 +34,7 @@ pub fn Header() -> impl IntoView {
             let n = s
                 .iter()
                 .flatten()
-                .filter(|v| v.state.with(|st| is_healthy(st.as_deref())))
+                .filter(|v| v.state.with(|st| is_healthy(st.as_ref())))
                 .count();
             format!("{n} healthy")
         })

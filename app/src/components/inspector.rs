@@ -69,7 +69,7 @@ pub fn Inspector(id: String, signals: TermSignals) -> impl IntoView {
             <dl>
                 {move || agent.get().map(|a| view! {
                     <dt>"agent"</dt><dd>{a.agent.clone()}</dd>
-                    <dt>"state"</dt><dd data-testid="agent-state">{a.state.clone()}</dd>
+                    <dt>"state"</dt><dd data-testid="agent-state">{a.state.to_string()}</dd>
                     {field("cause", a.detection_cause.clone())}
                     {field("prompt", a.prompt.as_ref().map(|p| p.to_string()))}
                     {field("error", a.error_detail.clone())}

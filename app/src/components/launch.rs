@@ -4,8 +4,8 @@
 use super::use_ui;
 use crate::api::{launch, launches};
 use crate::model::prefix;
-use crate::protocol::launch::{LaunchDetail, LaunchState};
 use leptos::prelude::*;
+use protocol::launch::{LaunchDetail, LaunchState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

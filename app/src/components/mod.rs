@@ -11,8 +11,8 @@ mod sidebar;
 mod upload;
 
 use crate::live::{use_mux_feed, LiveFeed};
-use crate::protocol::launch::LaunchConfig;
 use leptos::prelude::*;
+use protocol::launch::LaunchConfig;
 
 /// UI state shared by the dashboard's components.
 #[derive(Debug, Clone, Copy)]

@@ -16,7 +16,7 @@ pub fn Sidebar() -> impl IntoView {
             s.iter()
                 .flatten()
                 .enumerate()
-                .map(|(i, v)| (v.state.with(|st| attention(st.as_deref())), i, v.clone()))
+                .map(|(i, v)| (v.state.with(|st| attention(st.as_ref())), i, v.clone()))
                 .collect()
         });
         // Stable within a group: registration order.
@@ -55,11 +55,11 @@ fn SidebarRow(view: SessionView, collapsed: Signal<bool>) -> impl IntoView {
     let state = view.state.clone();
     let state_text = {
         let state = state.clone();
-        move || state.with(|s| state_label(s.as_deref()))
+        move || state.with(|s| state_label(s.as_ref()))
     };
     let class = {
         let state = state.clone();
-        move || format!("dot {}", state.with(|s| state_class(s.as_deref())))
+        move || format!("dot {}", state.with(|s| state_class(s.as_ref())))
     };
     let tooltip = {
         let title = title.clone();

@@ -2,11 +2,11 @@
 
 use super::{TermSignals, TermStatus, SCROLLBACK_LINES};
 use crate::live::{self, ws_url};
-use crate::protocol::coop::WsEvent;
-use crate::protocol::mux::MuxRequest;
 use crate::stream::{Cursor, Step};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use leptos::prelude::*;
+use protocol::coop::WsEvent;
+use protocol::mux::MuxRequest;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;

@@ -6,8 +6,8 @@ use super::extract::{RawJson, SessionId};
 use crate::error::ApiError;
 use crate::proxy::forward;
 use crate::state::AppState;
-use app::protocol::mux::ErrorEnvelope;
 use axum::{extract::State, http::Method, response::Response};
+use protocol::mux::ErrorEnvelope;
 
 /// Live read of the agent (upstream `GET /api/v1/agent`).
 #[utoipa::path(

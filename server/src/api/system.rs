@@ -1,13 +1,13 @@
 //! Hub-level routes: health, metrics and the OpenAPI document.
 
 use crate::state::AppState;
-use app::protocol::mux::Health;
 use axum::{
     extract::State,
     http::header::CONTENT_TYPE,
     response::{IntoResponse, Response},
     Json,
 };
+use protocol::mux::Health;
 
 /// Liveness of the mux; never needs auth.
 #[utoipa::path(

@@ -41,7 +41,7 @@ fn set_cookie(value: &str, max_age_zero: bool) -> HeaderValue {
     request_body = LoginRequest,
     responses(
         (status = 200, body = AuthResponse, description = "sets the HttpOnly session cookie"),
-        (status = 401, body = app::protocol::mux::ErrorEnvelope),
+        (status = 401, body = protocol::mux::ErrorEnvelope),
     ),
     security(())
 )]

@@ -5,18 +5,18 @@ use super::CredentialError;
 use crate::api::extract::ApiJson;
 use crate::error::envelope;
 use crate::state::AppState;
-use app::protocol::credentials::{
-    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
-    ExchangeResponse, NewAccountRequest, Ok as OkResponse, PoolResponse, ReauthRequest,
-    ReauthResponse, RebalanceRequest, RebalanceResponse, SetTokenRequest,
-};
-use app::protocol::mux::ErrorEnvelope;
 use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
+use protocol::credentials::{
+    AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
+    ExchangeResponse, NewAccountRequest, Ok as OkResponse, PoolResponse, ReauthRequest,
+    ReauthResponse, RebalanceRequest, RebalanceResponse, SetTokenRequest,
+};
+use protocol::mux::ErrorEnvelope;
 
 impl CredentialError {
     /// HTTP status and envelope code of this error.

@@ -9,10 +9,8 @@ use super::store::{Loaded, Store, StoredAccount, StoredState};
 use super::{now_secs, BrokerSettings, BrokerTimings, CredentialError};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use app::protocol::credentials::{
-    AccountStatus, CredentialStatus, NewAccountRequest, SecretString,
-};
-use app::protocol::mux::MuxEvent;
+use protocol::credentials::{AccountStatus, CredentialStatus, NewAccountRequest, SecretString};
+use protocol::mux::MuxEvent;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{broadcast, Notify};

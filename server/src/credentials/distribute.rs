@@ -11,10 +11,11 @@ use super::broker::Broker;
 use super::pool::Pool;
 use super::CredentialError;
 use crate::registry::{Registry, Session};
-use app::protocol::coop::{ProfileInput, ProfilesRegister};
-use app::protocol::mux::MuxEvent;
 use futures_util::StreamExt as _;
 use http::Method;
+use protocol::coop::{ProfileInput, ProfilesRegister};
+use protocol::mux::MuxEvent;
+use protocol::AgentState;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +27,6 @@ use tokio_util::sync::CancellationToken;
 pub const MAX_PUSHES_IN_FLIGHT: usize = 8;
 /// Waits between the attempts of one push or switch (4 attempts).
 const RETRY_DELAYS_MS: [u64; 3] = [500, 1000, 2000];
-/// Agent states in which a switch would interrupt work (coop's real states).
-const BUSY_STATES: [&str; 2] = ["working", "prompt"];
 
 /// What one distribution did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +213,7 @@ impl Distributor {
     }
 
     /// The session's agent state; `None` when it cannot be read (treated as idle).
-    async fn state_of(&self, session: &Session) -> Option<String> {
+    async fn state_of(&self, session: &Session) -> Option<AgentState> {
         let connection = session.connection();
         let status: Value = self
             .registry
@@ -226,19 +225,20 @@ impl Distributor {
             )
             .await
             .ok()?;
-        status.get("state")?.as_str().map(str::to_owned)
+        status.get("state")?.as_str().map(AgentState::parse)
     }
 
     /// Switches now unless the session is busy; `Some(true)` switched, `Some(false)` failed,
     /// `None` deferred.
     async fn switch_when_idle(&self, session: &Session, account: &str) -> Option<bool> {
         let state = self.state_of(session).await;
-        if state.as_deref().is_some_and(|s| BUSY_STATES.contains(&s)) {
+        // A switch would interrupt work or a question (coop's real states).
+        if state.as_ref().is_some_and(AgentState::is_busy) {
             self.deferred()
                 .insert(session.id.clone(), account.to_owned());
             return None;
         }
-        let force = state.as_deref() == Some("error");
+        let force = state == Some(AgentState::Error);
         let ok = self.switch(session, account, force).await;
         if ok {
             self.deferred().remove(&session.id);

@@ -22,13 +22,13 @@ pub mod store;
 use crate::cli::ServeArgs;
 use crate::launch::env::{CredentialSource, LaunchCredential};
 use crate::registry::Registry;
-use app::protocol::credentials::{
-    AccountAdded, DistributeRequest, DistributeResponse, ExchangeRequest, NewAccountRequest,
-    ReauthRequest, ReauthResponse, SetTokenRequest,
-};
 use broker::Broker;
 use distribute::Distributor;
 use pool::Pool;
+use protocol::credentials::{
+    AccountAdded, DistributeRequest, DistributeResponse, ExchangeRequest, NewAccountRequest,
+    ReauthRequest, ReauthResponse, SetTokenRequest,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! never a token.
 
 use super::config::Endpoints;
-use app::protocol::credentials::SecretString;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use protocol::credentials::SecretString;
 use rand::RngCore as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};

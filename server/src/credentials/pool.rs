@@ -7,7 +7,7 @@ use super::broker::Broker;
 use super::distribute::eligible;
 use crate::launch::env::LaunchCredential;
 use crate::registry::{Registry, Session};
-use app::protocol::credentials::{CredentialStatus, PoolAccount, PoolResponse};
+use protocol::credentials::{CredentialStatus, PoolAccount, PoolResponse};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

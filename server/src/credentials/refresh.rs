@@ -5,8 +5,8 @@
 
 use super::broker::{Broker, RefreshJob};
 use super::now_secs;
-use app::protocol::credentials::CredentialStatus;
-use app::protocol::mux::MuxEvent;
+use protocol::credentials::CredentialStatus;
+use protocol::mux::MuxEvent;
 use std::sync::Arc;
 use std::time::Duration;
 

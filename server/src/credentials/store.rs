@@ -5,7 +5,7 @@
 
 use super::config::AccountConfig;
 use super::CredentialError;
-use app::protocol::credentials::SecretString;
+use protocol::credentials::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -7,8 +7,9 @@
 
 use crate::bridge::upstream::{connect, ws_url, BACKOFF_MAX, BACKOFF_MIN};
 use crate::registry::{Registry, Session};
-use app::protocol::mux::{MuxEvent, MuxTransition};
 use futures_util::StreamExt;
+use protocol::mux::{MuxEvent, MuxTransition};
+use protocol::AgentState;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -49,8 +50,8 @@ pub(super) async fn run(registry: Arc<Registry>, id: String, stop: CancellationT
 #[derive(Debug, Deserialize)]
 struct Upstream {
     event: String,
-    prev: Option<String>,
-    next: Option<String>,
+    prev: Option<AgentState>,
+    next: Option<AgentState>,
     seq: Option<u64>,
     cause: Option<String>,
     last_message: Option<String>,
@@ -66,7 +67,7 @@ async fn follow(registry: &Registry, session: &Session) {
     let sender = registry.event_sender();
     let mut backoff = BACKOFF_MIN;
     // Last state and seq seen, to turn `exit` into a transition (and not twice).
-    let mut last: Option<(String, u64)> = None;
+    let mut last: Option<(AgentState, u64)> = None;
     loop {
         let url = ws_url(&session.connection(), "state");
         if let Ok(mut socket) = match url {
@@ -94,14 +95,14 @@ async fn follow(registry: &Registry, session: &Session) {
                         resume_at_epoch_ms: frame.resume_at_epoch_ms,
                     },
                     ("exit", ..) => {
-                        let (prev, seq) = last.clone().unwrap_or(("unknown".to_owned(), 0));
-                        if prev == "exited" {
+                        let (prev, seq) = last.clone().unwrap_or((AgentState::Unknown, 0));
+                        if prev == AgentState::Exited {
                             continue;
                         }
                         MuxTransition {
                             session: session.id.clone(),
                             prev,
-                            next: "exited".to_owned(),
+                            next: AgentState::Exited,
                             seq: seq + 1,
                             cause: Some("exit".to_owned()),
                             last_message: None,

@@ -3,7 +3,7 @@
 //! every screen every second).
 
 use crate::registry::Registry;
-use app::protocol::mux::{MuxEvent, ScreenEntry};
+use protocol::mux::{MuxEvent, ScreenEntry};
 use std::collections::HashMap;
 
 /// What one connection was last sent, per session id.

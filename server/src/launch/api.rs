@@ -5,10 +5,6 @@
 use super::LaunchError;
 use crate::error::{envelope, ApiError};
 use crate::state::AppState;
-use app::protocol::launch::{
-    LaunchConfig, LaunchDetail, LaunchInfo, LaunchRequest, LaunchResponse,
-};
-use app::protocol::mux::ErrorEnvelope;
 use axum::{
     body::Bytes,
     extract::{FromRequest, Path, Request, State},
@@ -16,6 +12,8 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use protocol::launch::{LaunchConfig, LaunchDetail, LaunchInfo, LaunchRequest, LaunchResponse};
+use protocol::mux::ErrorEnvelope;
 
 impl LaunchError {
     /// HTTP status and envelope code of this error.

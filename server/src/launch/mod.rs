@@ -11,9 +11,9 @@ pub mod k8s;
 pub mod tracker;
 
 use crate::{cli::ServeArgs, metrics::Metrics, registry::Registry};
-use app::protocol::launch::LaunchResponse;
-use app::protocol::mux::MuxEvent;
 use env::{CredentialSource, EnvError, NoCredentials, SystemVars};
+use protocol::launch::LaunchResponse;
+use protocol::mux::MuxEvent;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;

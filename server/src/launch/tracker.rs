@@ -4,8 +4,8 @@
 
 use crate::metrics::Metrics;
 use crate::registry::now_ms;
-use app::protocol::launch::{LaunchDetail, LaunchInfo, LaunchState, OutputLine};
-use app::protocol::mux::MuxEvent;
+use protocol::launch::{LaunchDetail, LaunchInfo, LaunchState, OutputLine};
+use protocol::mux::MuxEvent;
 use std::collections::VecDeque;
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard};

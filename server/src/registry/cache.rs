@@ -7,7 +7,7 @@
 
 use super::{now_ms, Registry, RegistryError, Session};
 use crate::upstream::{Upstream, UpstreamError};
-use app::protocol::mux::{CachedScreen, CachedStatus};
+use protocol::mux::{CachedScreen, CachedStatus};
 use std::sync::Arc;
 
 /// Reads the upstream screen and stores it in the session's cache.

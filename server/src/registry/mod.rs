@@ -15,8 +15,8 @@ pub use health::SweepReport;
 pub use session::{now_ms, Connection, Session, Stamped};
 
 use crate::{cli::ServeArgs, metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
-use app::protocol::mux::{MuxEvent, SessionInfo};
 use prewarm::Lru;
+use protocol::mux::{MuxEvent, SessionInfo};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,7 +1,7 @@
 //! One registered session: its connection details (which heartbeats may change), its health
 //! failure count, its screen/status caches and the token that ends everything tied to it.
 
-use app::protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
+use protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};

@@ -1,11 +1,11 @@
 //! The session host's API error, mapped once to coop's envelope `{"error":{"code","message"}}`
 //! (HTTP) or to an `error` event (WebSocket).
 
-use app::protocol::coop::{ErrorBody, ErrorEnvelope};
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::coop::{ErrorBody, ErrorEnvelope};
 
 /// Every error a request to the session host can end in.
 #[derive(Debug, thiserror::Error)]

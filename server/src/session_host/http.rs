@@ -4,13 +4,13 @@ use super::error::HostError;
 use super::host::Host;
 use super::upload;
 use super::ws;
-use app::protocol::coop;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use protocol::coop;
 use std::path::PathBuf;
 use std::sync::Arc;
 

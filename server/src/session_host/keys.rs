@@ -1,7 +1,7 @@
 //! Key names (reference §12) to the bytes a terminal sends, and signal names to signals.
 
-use app::protocol::coop::SignalSpec;
 use nix::sys::signal::Signal;
+use protocol::coop::SignalSpec;
 use std::str::FromStr;
 
 /// The bytes for one key name (case-insensitive), or `None` for an unknown name.

@@ -18,14 +18,14 @@ pub mod state;
 pub mod upload;
 pub mod ws;
 
-use app::protocol::coop;
 use axum::serve::ListenerExt;
 use clap::Args;
 use host::Host;
 use nix::sys::signal::Signal;
 use output_log::OUTPUT_LOG_BYTES;
+use protocol::coop;
+use protocol::AgentState;
 use register::{Registration, SelfInfo};
-use state::AgentState;
 use std::future::IntoFuture as _;
 use std::io::Write as _;
 use std::net::IpAddr;

@@ -1,11 +1,11 @@
 //! The PTY and its child: spawning in a new session, writing input, resizing, signalling the
 //! process group and reaping the child.
 
-use app::protocol::coop;
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use protocol::coop;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 

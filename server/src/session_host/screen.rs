@@ -3,7 +3,7 @@
 //! Parsing is cheap and happens on every chunk; rendering (`lines`, `ansi`) happens only on
 //! demand, because building strings for every chunk would cost more than the parsing itself.
 
-use app::protocol::coop;
+use protocol::coop;
 use std::fmt::Write as _;
 use vt100::Color;
 

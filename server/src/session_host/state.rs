@@ -1,7 +1,7 @@
 //! Agent state of a plain command: `starting` until the child runs, `working` while output
 //! flows, `idle` after a quiet period, `exited` once the child is gone.
 
-use app::protocol::coop;
+use protocol::{coop, AgentState};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -10,31 +10,6 @@ use tokio::time::Instant;
 /// Transitions buffered per subscriber; a subscriber that falls further behind gets a
 /// synthetic transition for the current state instead.
 const TRANSITION_QUEUE: usize = 64; // transitions
-
-/// Agent states this host produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentState {
-    /// No child yet.
-    Starting,
-    /// Output flowed within the idle period.
-    Working,
-    /// No output for the idle period.
-    Idle,
-    /// The child exited.
-    Exited,
-}
-
-impl AgentState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "starting",
-            Self::Working => "working",
-            Self::Idle => "idle",
-            Self::Exited => "exited",
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Current {
@@ -80,7 +55,7 @@ impl StateTracker {
     /// `(state, seq at which it began, cause)`.
     pub fn get(&self) -> (AgentState, u64, &'static str) {
         let c = self.lock();
-        (c.state, c.seq, c.cause)
+        (c.state.clone(), c.seq, c.cause)
     }
 
     /// How the child exited, once it has.
@@ -94,8 +69,7 @@ impl StateTracker {
         if c.state == next || c.state == AgentState::Exited {
             return;
         }
-        let prev = c.state;
-        c.state = next;
+        let prev = std::mem::replace(&mut c.state, next.clone());
         c.seq += 1;
         c.cause = cause;
         let t = transition(prev, next, c.seq, cause);
@@ -120,7 +94,7 @@ impl StateTracker {
     /// A synthetic transition for the current state (`prev == next`), sent on connect.
     pub fn synthetic(&self) -> coop::Transition {
         let c = self.lock();
-        transition(c.state, c.state, c.seq, c.cause)
+        transition(c.state.clone(), c.state.clone(), c.seq, c.cause)
     }
 
     /// Subscribes to transitions.
@@ -141,8 +115,8 @@ fn transition(
     cause: &'static str,
 ) -> coop::Transition {
     coop::Transition {
-        prev: prev.as_str().to_owned(),
-        next: next.as_str().to_owned(),
+        prev,
+        next,
         seq,
         prompt: None,
         error_detail: None,

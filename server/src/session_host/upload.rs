@@ -1,8 +1,8 @@
 //! `POST /upload`: writes a base64 file under `uploads/` in the session's directory.
 
 use super::error::HostError;
-use app::protocol::coop;
 use base64::Engine as _;
+use protocol::coop;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,6 @@
 use super::error::HostError;
 use super::host::Host;
 use super::http::{bearer, HttpState};
-use app::protocol::coop::{self, WsEvent, WsRequest};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -18,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use protocol::coop::{self, WsEvent, WsRequest};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;

@@ -1,9 +1,13 @@
-//! Wire types shared by the server and the WASM dashboard.
+//! coopmux wire types, shared by the server, the session host, the WASM dashboard, tests and
+//! benches. Serde only: no runtime, no UI.
 //!
 //! `mux` is the hub's own API (REST shapes and `/ws/mux` events); `coop` is the API of a coop
 //! session, spoken by the built-in session host and by the proxy and bridge towards upstreams.
 
+pub mod agent_state;
 pub mod coop;
 pub mod credentials;
 pub mod launch;
 pub mod mux;
+
+pub use agent_state::AgentState;

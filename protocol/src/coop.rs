@@ -4,6 +4,7 @@
 //! Fields a real coop may leave out or extend are `#[serde(default)]` so that reading an
 //! upstream never fails on a field this crate does not care about.
 
+use crate::AgentState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -67,7 +68,7 @@ pub struct Status {
     #[serde(default)]
     pub session_id: String,
     /// Agent state: `starting`, `working`, `idle`, `prompt`, `error`, `exited`, …
-    pub state: String,
+    pub state: AgentState,
     /// Pid of the child, when one runs.
     #[serde(default)]
     pub pid: Option<u32>,
@@ -132,7 +133,7 @@ pub struct Agent {
     #[serde(default)]
     pub session_id: String,
     /// Agent state.
-    pub state: String,
+    pub state: AgentState,
     /// State `seq` at which the current state began.
     #[serde(default)]
     pub since_seq: u64,
@@ -353,9 +354,9 @@ pub struct Replay {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// Previous state.
-    pub prev: String,
+    pub prev: AgentState,
     /// New state.
-    pub next: String,
+    pub next: AgentState,
     /// State sequence number, incremented on each transition.
     pub seq: u64,
     /// Prompt details, when the new state is `prompt`.

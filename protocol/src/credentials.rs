@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an account stands (snake_case on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialStatus {
     /// Has a usable key.
@@ -34,7 +34,7 @@ impl CredentialStatus {
 
 /// One element of `GET /api/v1/credentials/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountStatus {
     /// Account name.
     pub name: String,
@@ -57,7 +57,7 @@ pub struct AccountStatus {
 
 /// A string that is a secret: serialised as itself, `Debug` prints `[redacted]`.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct SecretString(pub String);
 
@@ -82,7 +82,7 @@ impl From<&str> for SecretString {
 
 /// Body of `POST /api/v1/credentials/new`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAccountRequest {
     /// Unique, non-empty account name.
     pub name: String,
@@ -119,7 +119,7 @@ pub struct NewAccountRequest {
 
 /// Answer of `POST /api/v1/credentials/new`: `{"added":true,"account"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountAdded {
     /// Always true.
     pub added: bool,
@@ -129,7 +129,7 @@ pub struct AccountAdded {
 
 /// Body of `POST /api/v1/credentials/set` (and its alias `seed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetTokenRequest {
     /// Account name.
     pub account: String,
@@ -145,7 +145,7 @@ pub struct SetTokenRequest {
 
 /// `{"ok":true}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ok {
     /// Always true.
     pub ok: bool,
@@ -153,7 +153,7 @@ pub struct Ok {
 
 /// Body of `POST /api/v1/credentials/reauth`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReauthRequest {
     /// Account; the first configured one when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,7 +162,7 @@ pub struct ReauthRequest {
 
 /// Answer of `POST /api/v1/credentials/reauth`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReauthResponse {
     /// Account being reauthorised.
     pub account: String,
@@ -176,7 +176,7 @@ pub struct ReauthResponse {
 
 /// Body of `POST /api/v1/credentials/exchange`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExchangeRequest {
     /// The `state` from the reauth answer.
     pub state: String,
@@ -186,7 +186,7 @@ pub struct ExchangeRequest {
 
 /// `{"completed":true}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExchangeResponse {
     /// Always true.
     pub completed: bool,
@@ -194,7 +194,7 @@ pub struct ExchangeResponse {
 
 /// Body of `POST /api/v1/credentials/distribute`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DistributeRequest {
     /// Account to push.
     pub account: String,
@@ -205,7 +205,7 @@ pub struct DistributeRequest {
 
 /// Answer of `POST /api/v1/credentials/distribute`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DistributeResponse {
     /// Always true once distribution finished.
     pub distributed: bool,
@@ -215,7 +215,7 @@ pub struct DistributeResponse {
 
 /// One account in `GET /api/v1/credentials/pool`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoolAccount {
     /// Account name.
     pub name: String,
@@ -237,7 +237,7 @@ pub struct PoolAccount {
 
 /// `GET /api/v1/credentials/pool`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoolResponse {
     /// Every account with its load.
     pub accounts: Vec<PoolAccount>,
@@ -251,7 +251,7 @@ pub struct PoolResponse {
 
 /// Body of `POST /api/v1/credentials/pool/rebalance`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebalanceRequest {
     /// Move only sessions assigned to this account; all sessions when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,7 +260,7 @@ pub struct RebalanceRequest {
 
 /// Answer of `POST /api/v1/credentials/pool/rebalance`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebalanceResponse {
     /// Sessions moved to another account.
     pub rebalanced: usize,

@@ -1,11 +1,12 @@
 //! The hub's REST shapes and the `/ws/mux` event stream (reference §2, §5, §7).
 
+use crate::AgentState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// Always `"running"` while the mux serves.
     pub status: String,
@@ -15,7 +16,7 @@ pub struct Health {
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     /// The error itself.
     pub error: ErrorBody,
@@ -23,7 +24,7 @@ pub struct ErrorEnvelope {
 
 /// Code and human-readable message of an [`ErrorEnvelope`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Machine-readable code such as `BAD_REQUEST` or `SESSION_NOT_FOUND`.
     pub code: String,
@@ -39,7 +40,7 @@ pub struct SessionSummary {
     /// Upstream base URL.
     pub url: String,
     /// Cached agent state, if a status was ever read.
-    pub state: Option<String>,
+    pub state: Option<AgentState>,
     /// Free-form metadata given at registration.
     #[serde(default)]
     pub metadata: Value,
@@ -152,9 +153,9 @@ pub struct MuxTransition {
     /// Session id.
     pub session: String,
     /// Previous state.
-    pub prev: String,
+    pub prev: AgentState,
     /// New state.
-    pub next: String,
+    pub next: AgentState,
     /// Upstream state sequence number.
     pub seq: u64,
     /// What caused it (left out when empty).
@@ -239,7 +240,7 @@ pub enum MuxRequest {
 /// One element of `GET /api/v1/sessions` (reference §3.4). The session's own token is never
 /// part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     /// Session id.
     pub id: String,
@@ -254,7 +255,7 @@ pub struct SessionInfo {
     pub health_failures: u32,
     /// Agent state of the cached status, present once a status was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_state: Option<String>,
+    pub cached_state: Option<AgentState>,
 }
 
 fn default_cols() -> u16 {
@@ -265,14 +266,10 @@ fn default_rows() -> u16 {
     24
 }
 
-fn default_state() -> String {
-    "unknown".to_owned()
-}
-
 /// `GET /api/v1/sessions/{id}/screen` (reference §4.3). Parsed from the upstream's
 /// `GET /api/v1/screen` with defaults for missing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CachedScreen {
     /// Plain text of each row.
     #[serde(default)]
@@ -300,14 +297,14 @@ pub struct CachedScreen {
 /// `GET /api/v1/sessions/{id}/status` (reference §4.2). Parsed from the upstream's
 /// `GET /api/v1/status` with defaults for missing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CachedStatus {
     /// The upstream's own session id (`""` when missing).
     #[serde(default)]
     pub session_id: String,
     /// Agent state such as `idle` or `working` (`unknown` when missing).
-    #[serde(default = "default_state")]
-    pub state: String,
+    #[serde(default)]
+    pub state: AgentState,
     /// Pid of the agent process.
     #[serde(default)]
     pub pid: Option<i32>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// Body of `POST /api/v1/sessions/launch`; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchRequest {
     /// Variables for the launch command; reserved keys are dropped, unsafe ones refused.
     #[serde(default)]
@@ -14,7 +14,7 @@ pub struct LaunchRequest {
 
 /// Answer of a successful `POST /api/v1/sessions/launch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchResponse {
     /// Always `true` (the reference's only field).
     pub launched: bool,
@@ -26,7 +26,7 @@ pub struct LaunchResponse {
 
 /// `GET /api/v1/config/launch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchConfig {
     /// Whether a launch command is configured.
     pub available: bool,
@@ -36,7 +36,7 @@ pub struct LaunchConfig {
 
 /// Where a launch is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LaunchState {
     /// Spawned, its session has not registered yet.
@@ -51,7 +51,7 @@ pub enum LaunchState {
 
 /// One launch as `GET /api/v1/launches` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchInfo {
     /// Launch id.
     pub launch_id: String,
@@ -75,7 +75,7 @@ pub struct LaunchInfo {
 
 /// One captured line of a launch child's output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputLine {
     /// `stdout` or `stderr`.
     pub stream: String,
@@ -85,7 +85,7 @@ pub struct OutputLine {
 
 /// `GET /api/v1/launches/{id}`: the launch and the last lines of its output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchDetail {
     /// The launch.
     #[serde(flatten)]
