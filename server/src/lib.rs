@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backoff;
 pub mod bridge;
 pub mod cli;
 pub mod credentials;

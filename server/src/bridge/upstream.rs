@@ -8,6 +8,7 @@
 
 use super::ids::{restore, Kind, Pending};
 use super::{error_frame, lock, Bridge, BridgeError, Command, Outgoing, Subs};
+use crate::backoff::{self, Backoff};
 use crate::registry::Connection;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
@@ -16,16 +17,11 @@ use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// First reconnect delay; doubles up to [`BACKOFF_MAX`] (reference §6.2).
-pub const BACKOFF_MIN: Duration = Duration::from_millis(100); // 100 ms
-/// Longest reconnect delay.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(5); // 5 s
 /// Largest frame accepted from the upstream (a full-log replay is ~5.6 MB of JSON).
 const MAX_UPSTREAM_FRAME_BYTES: usize = 64 << 20; // 64 MiB
 
@@ -69,7 +65,7 @@ enum Ended {
 
 /// The upstream task of a bridge; runs until the bridge is cancelled.
 pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Command>) {
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
     loop {
         let screen = bridge.wants_screen();
         let flags = if screen {
@@ -87,7 +83,7 @@ pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Comman
         };
         let ended = match socket {
             Ok(socket) => {
-                backoff = BACKOFF_MIN;
+                backoff.reset();
                 bridge.upstream_has_screen.store(screen, Ordering::Release);
                 serve(&bridge, socket, &mut commands).await
             }
@@ -101,11 +97,9 @@ pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Comman
             Ended::Resubscribe => continue,
             Ended::Dropped(err) => {
                 tracing::debug!(session = %bridge.session.id, %err, "bridge upstream down; reconnecting");
-                tokio::select! {
-                    () = bridge.cancel.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                if !backoff.wait(&bridge.cancel).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }

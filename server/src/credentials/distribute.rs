@@ -10,6 +10,7 @@
 use super::broker::Broker;
 use super::pool::Pool;
 use super::CredentialError;
+use crate::backoff::{self, Backoff};
 use crate::registry::{Registry, Session};
 use futures_util::StreamExt as _;
 use http::Method;
@@ -19,14 +20,11 @@ use protocol::AgentState;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 /// Sessions handled at once by one distribution.
 pub const MAX_PUSHES_IN_FLIGHT: usize = 8;
-/// Waits between the attempts of one push or switch (4 attempts).
-const RETRY_DELAYS_MS: [u64; 3] = [500, 1000, 2000];
 
 /// What one distribution did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +153,8 @@ impl Distributor {
     async fn call_with_retries(&self, session: &Session, path: &str, body: Vec<u8>) -> bool {
         let connection = session.connection();
         let upstream = self.registry.upstream();
-        for attempt in 0..=RETRY_DELAYS_MS.len() {
+        let mut backoff = Backoff::new(backoff::SESSION_PUSH);
+        loop {
             let reply = upstream
                 .call(
                     Method::POST,
@@ -177,12 +176,8 @@ impl Distributor {
                 }
                 Err(e) => tracing::debug!(session = %session.id, path, "retrying: {e}"),
             }
-            let Some(delay) = RETRY_DELAYS_MS.get(attempt) else {
+            if session.cancel.is_cancelled() || !backoff.wait(&session.cancel).await {
                 break;
-            };
-            tokio::select! {
-                () = session.cancel.cancelled() => return false,
-                () = tokio::time::sleep(Duration::from_millis(*delay)) => {}
             }
         }
         tracing::warn!(session = %session.id, path, "session unreachable; giving up");

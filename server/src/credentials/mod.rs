@@ -19,6 +19,7 @@ pub mod reauth;
 pub mod refresh;
 pub mod store;
 
+use crate::backoff;
 use crate::cli::ServeArgs;
 use crate::launch::env::{CredentialSource, LaunchCredential};
 use crate::registry::Registry;
@@ -83,12 +84,9 @@ pub enum CredentialError {
 pub struct BrokerTimings {
     /// Refresh this long before a key expires.
     pub refresh_margin: Duration,
-    /// First retry delay of a failed refresh; doubles up to [`BrokerTimings::backoff_max`].
-    pub backoff_base: Duration,
-    /// Largest retry delay of a failed refresh.
-    pub backoff_max: Duration,
-    /// Attempts of one refresh before it counts as failed.
-    pub refresh_attempts: u32,
+    /// Retries of one refresh before it counts as failed (`--refresh-backoff-ms` sets the
+    /// first delay).
+    pub refresh_backoff: backoff::Policy,
     /// Wait before trying again after a refresh failed for good (not `invalid_grant`).
     pub failed_retry: Duration,
     /// How long a pending reauth flow (PKCE state) stays valid.
@@ -97,10 +95,6 @@ pub struct BrokerTimings {
     pub switch_retry: Duration,
 }
 
-/// Largest retry delay of a refresh (RFC-style exponential backoff cap).
-const BACKOFF_MAX_SECS: u64 = 60; // 1 min
-/// Attempts of one refresh.
-const REFRESH_ATTEMPTS: u32 = 5;
 /// Wait after a refresh failed for good before the next try.
 const FAILED_RETRY_SECS: u64 = 60; // 1 min
 /// Lifetime of a pending PKCE flow.
@@ -111,9 +105,10 @@ impl BrokerTimings {
     pub fn from_args(args: &ServeArgs) -> Self {
         Self {
             refresh_margin: Duration::from_secs(args.refresh_margin_secs),
-            backoff_base: Duration::from_millis(args.refresh_backoff_ms.max(1)),
-            backoff_max: Duration::from_secs(BACKOFF_MAX_SECS),
-            refresh_attempts: REFRESH_ATTEMPTS,
+            refresh_backoff: backoff::Policy {
+                first: Duration::from_millis(args.refresh_backoff_ms.max(1)),
+                ..backoff::TOKEN_REFRESH
+            },
             failed_retry: Duration::from_secs(FAILED_RETRY_SECS),
             pending_flow_ttl: Duration::from_secs(PENDING_FLOW_TTL_SECS),
             switch_retry: Duration::from_millis(args.switch_retry_ms.max(10)),

@@ -5,6 +5,7 @@
 
 use super::broker::{Broker, RefreshJob};
 use super::now_secs;
+use crate::backoff::Backoff;
 use protocol::credentials::CredentialStatus;
 use protocol::mux::MuxEvent;
 use std::sync::Arc;
@@ -70,9 +71,9 @@ async fn refresh(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Outcome {
         return Outcome::Gone;
     }
     tracing::info!(account = %name, "refreshing credential");
-    let attempts = broker.timings.refresh_attempts.max(1);
-    let mut delay = broker.timings.backoff_base;
-    for attempt in 1..=attempts {
+    let mut backoff = Backoff::new(broker.timings.refresh_backoff);
+    loop {
+        let attempt = backoff.failures() + 1;
         let result = broker
             .oauth
             .refresh(&job.endpoints, &job.refresh_token)
@@ -88,13 +89,11 @@ async fn refresh(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Outcome {
                     Err(_) => Outcome::Gone,
                 };
             }
-            Err(e) if e.is_transient() && attempt < attempts => {
-                tracing::warn!(account = %name, attempt, "credential refresh failed, retrying in {delay:?}: {e}");
-                tokio::select! {
-                    () = broker.shutdown.cancelled() => return Outcome::Gone,
-                    () = tokio::time::sleep(delay) => {}
+            Err(e) if e.is_transient() && !backoff.is_last_attempt() => {
+                tracing::warn!(account = %name, attempt, "credential refresh failed, retrying: {e}");
+                if !backoff.wait(&broker.shutdown).await {
+                    return Outcome::Gone;
                 }
-                delay = (delay * 2).min(broker.timings.backoff_max);
             }
             Err(e) => {
                 broker.metrics().credential_refresh(false);
@@ -117,5 +116,4 @@ async fn refresh(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Outcome {
             }
         }
     }
-    Outcome::Failed
 }

@@ -5,7 +5,8 @@
 //! forwards upstream `exit` as a transition to `exited`. It follows the id, not one
 //! registration: when the session is removed it waits for the id to register again.
 
-use crate::bridge::upstream::{connect, ws_url, BACKOFF_MAX, BACKOFF_MIN};
+use crate::backoff::{self, Backoff};
+use crate::bridge::upstream::{connect, ws_url};
 use crate::registry::{Registry, Session};
 use futures_util::StreamExt;
 use protocol::mux::{MuxEvent, MuxTransition};
@@ -65,7 +66,7 @@ struct Upstream {
 /// Keeps a state connection to one registration, reconnecting with backoff; never returns.
 async fn follow(registry: &Registry, session: &Session) {
     let sender = registry.event_sender();
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
     // Last state and seq seen, to turn `exit` into a transition (and not twice).
     let mut last: Option<(AgentState, u64)> = None;
     loop {
@@ -74,7 +75,7 @@ async fn follow(registry: &Registry, session: &Session) {
             Ok(url) => connect(&url).await,
             Err(e) => Err(e),
         } {
-            backoff = BACKOFF_MIN;
+            backoff.reset();
             while let Some(Ok(msg)) = socket.next().await {
                 let Message::Text(text) = msg else { continue };
                 let Ok(frame) = serde_json::from_str::<Upstream>(text.as_str()) else {
@@ -119,7 +120,7 @@ async fn follow(registry: &Registry, session: &Session) {
                 let _ = sender.send(MuxEvent::Transition(transition));
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        // The caller cancels this task as a whole (the last watcher left).
+        backoff.wait(&CancellationToken::new()).await;
     }
 }

@@ -1,11 +1,11 @@
 //! Self-registration with a mux, exactly as coop does it (reference §13): register with retries
 //! at start, re-register as a heartbeat for ever, deregister on exit.
 
+use crate::backoff::{self, Backoff};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
-/// Waits after each failed startup attempt; one attempt more than waits.
-const STARTUP_BACKOFF_MS: [u64; 5] = [500, 1_000, 2_000, 4_000, 8_000]; // milliseconds
 /// Heartbeat period outside Kubernetes.
 const HEARTBEAT: Duration = Duration::from_secs(15); // 15 s
 /// Heartbeat period in Kubernetes (`KUBERNETES_SERVICE_HOST` set).
@@ -118,16 +118,19 @@ impl Registration {
     /// Registers (up to 5 attempts with backoff), then re-registers every heartbeat period for
     /// ever, whether or not the first attempts succeeded. Run it as a task and abort it.
     pub async fn run(self) {
-        for (attempt, wait_ms) in STARTUP_BACKOFF_MS.iter().enumerate() {
+        let mut backoff = Backoff::new(backoff::REGISTER);
+        let never = CancellationToken::new();
+        loop {
             match self.post().await {
                 Ok(()) => {
                     tracing::info!(id = %self.id, mux = %self.mux_url, "registered with the mux");
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(attempt = attempt + 1, error = %e, "registration failed");
-                    if attempt + 1 < STARTUP_BACKOFF_MS.len() {
-                        tokio::time::sleep(Duration::from_millis(*wait_ms)).await;
+                    let attempt = backoff.failures() + 1;
+                    tracing::warn!(attempt, error = %e, "registration failed");
+                    if !backoff.wait(&never).await {
+                        break;
                     }
                 }
             }
