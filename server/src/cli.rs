@@ -1,39 +1,9 @@
-//! Command-line interface: flags and `COOP_MUX_*` variables (reference §1.1).
+//! The hub's flags and their `COOP_MUX_*` variables. The subcommands that wrap them are in
+//! [`crate::commands`].
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
-
-/// PTY multiplexing hub for coop sessions.
-#[derive(Debug, Parser)]
-#[command(name = "coopmux", version, about)]
-pub struct Cli {
-    /// What to run; serving the hub is the default.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Flags of the hub.
-    #[command(flatten)]
-    pub serve: ServeArgs,
-    /// Log line format.
-    #[arg(
-        long,
-        global = true,
-        env = "COOP_MUX_LOG_FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-}
-
-/// Subcommands besides serving.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run CMD on a PTY and serve it with coop's API (the built-in session host).
-    Session(crate::session_host::SessionArgs),
-    /// Open the dashboard in a browser (the login page when a token is set).
-    Open(OpenArgs),
-    /// Print the Kubernetes session pod manifest (JSON) for a launch; used by k8s-launch.sh.
-    K8sPodManifest(crate::launch::k8s::PodManifestArgs),
-}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +65,18 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// Host name the hub may be reached as, besides loopback names and the bound address
+    /// (repeatable). Without a token this is the DNS-rebinding allow-list; with a token,
+    /// giving any turns the check on.
+    #[arg(
+        long = "allowed-host",
+        env = "COOP_MUX_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Sessions registered at once; a new registration beyond it answers 503.
+    #[arg(long, env = "COOP_MUX_MAX_SESSIONS", default_value_t = 16_384)]
+    pub max_sessions: usize,
     /// Allow binding a non-loopback address without `--auth-token`.
     #[arg(long, env = "COOP_MUX_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
@@ -133,7 +115,12 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Defaults of every flag, bound to `127.0.0.1:0` (handy for tests and embedding).
     pub fn loopback_ephemeral() -> Self {
-        let mut args = Cli::parse_from(["coopmux"]).serve;
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut args = Defaults::parse_from(["coopmux"]).serve;
         args.host = IpAddr::from([127, 0, 0, 1]);
         args.port = 0;
         args

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Registration: the upstream's health check failed (502).
     #[error("upstream unreachable: {0}")]
     UpstreamUnreachable(String),
+    /// The hub is at a capacity limit (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or an OS failure on our side (500).
     #[error("{0}")]
     Internal(String),
@@ -68,6 +71,7 @@ impl ApiError {
             Self::Upstream(_) | Self::UpstreamUnreachable(_) => {
                 (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
             }
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }
@@ -81,6 +85,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotFound => Self::SessionNotFound,
             RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
             RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
+            RegistryError::Full(_) => Self::Unavailable(err.to_string()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The `coopmux` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use coopmux::cli::{Cli, Command};
+use coopmux::commands::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

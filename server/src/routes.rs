@@ -30,7 +30,7 @@ pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(middleware::from_fn_with_state(state.hub.auth.clone(), auth::require))
         // The span carries the path only: a query may hold a WebSocket `?token=`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

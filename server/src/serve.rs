@@ -4,6 +4,7 @@ use crate::{
     auth::{self, Auth},
     cli::ServeArgs,
     credentials::{BrokerSettings, Credentials},
+    guard::Guard,
     launch::{LaunchSettings, Launcher},
     metrics::Metrics,
     registry::{Registry, Settings},
@@ -94,11 +95,12 @@ impl Bound {
         );
         // Subscribed before the first request, so no launch's registration is missed.
         launcher.spawn_linker(shutdown.clone());
+        let token = (args.auth_token.as_ref())
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty());
+        let guard = Guard::new(token.is_some(), &args.allowed_hosts, &args.allowed_origins);
         let hub = Hub {
-            auth: Auth::new(
-                args.auth_token.as_ref().map(|t| t.expose().to_owned()),
-                args.allowed_origins.clone(),
-            ),
+            auth: Arc::new(Auth::new(token.clone(), guard, registry.tokens().clone())),
             config: args,
             registry,
             metrics,
@@ -142,16 +144,9 @@ impl Bound {
         let token = self.state.hub.shutdown.clone();
         let hub = self.state.hub.clone();
         let app = routes::router(self.state, self.cors);
-        let graceful = token.clone();
-        // No Nagle on client sockets: a keystroke's reply and its echo are two small frames,
-        // and the second would otherwise wait for a delayed ACK (~40 ms).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { graceful.cancelled().await });
+        let server = crate::listener::serve(self.listener, app, token.clone().cancelled_owned());
         tokio::select! {
-            result = server => result?,
+            () = server => {},
             () = async {
                 token.cancelled().await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -1,7 +1,15 @@
-//! Shared state of the running hub, handed to every handler.
+//! Shared state of the running hub, assembled from its parts.
+//!
+//! The parts (registry, auth, launcher, bridges, feeds, credentials) never import this module:
+//! each handler extracts just the part it needs (`State<Arc<Registry>>`, `State<BridgeState>`,
+//! …) through the [`FromRef`] impls below, so dependencies point one way, into the parts.
 
-use crate::{auth::Auth, cli::ServeArgs, metrics::Metrics, registry::Registry};
-use app::api::SharedMuxApi;
+use crate::bridge::{BridgeState, Bridges};
+use crate::feed::{EventFeeds, FeedState};
+use crate::{
+    auth::Auth, cli::ServeArgs, credentials::Credentials, launch::Launcher, metrics::Metrics,
+    registry::Registry,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -15,20 +23,20 @@ pub struct Hub {
     /// Registered sessions, their caches, watchers and the mux event feed.
     pub registry: Arc<Registry>,
     /// Token, login sessions and allowed origins.
-    pub auth: Auth,
+    pub auth: Arc<Auth>,
     /// Counters and gauges for `/metrics` (the registry holds the same instance).
     pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown; long-lived handlers (WebSockets) watch it.
     pub shutdown: CancellationToken,
     /// The launch API's spawner and launch records.
-    pub launcher: Arc<crate::launch::Launcher>,
+    pub launcher: Arc<Launcher>,
     /// The per-session PTY bridges of `/ws/{id}`.
-    pub bridges: Arc<crate::bridge::Bridges>,
+    pub bridges: Arc<Bridges>,
     /// The upstream event feeds of sessions watched on `/ws/mux`.
-    pub event_feeds: Arc<crate::feed::EventFeeds>,
+    pub event_feeds: Arc<EventFeeds>,
     /// The credential broker, its pool and distributor (always present; empty without a
     /// config file).
-    pub credentials: Arc<crate::credentials::Credentials>,
+    pub credentials: Arc<Credentials>,
 }
 
 /// Router state: the hub plus Leptos' options.
@@ -46,9 +54,46 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl AppState {
-    /// The hub as the context type server functions look up.
-    pub fn mux_api(&self) -> SharedMuxApi {
-        std::sync::Arc::new(crate::dashboard::DashboardApi(self.hub.clone()))
+impl FromRef<AppState> for Arc<Registry> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.registry.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Launcher> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.launcher.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Credentials> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.credentials.clone()
+    }
+}
+
+impl FromRef<AppState> for BridgeState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            registry: state.hub.registry.clone(),
+            bridges: state.hub.bridges.clone(),
+            shutdown: state.hub.shutdown.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for FeedState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            registry: state.hub.registry.clone(),
+            event_feeds: state.hub.event_feeds.clone(),
+            shutdown: state.hub.shutdown.clone(),
+        }
     }
 }

@@ -20,6 +20,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const POOL_IDLE_PER_HOST: usize = 64;
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest upstream reply body read (screen, status, agent, proxied replies): a 1000×1000
+/// screen with colours is well under it; a registrant cannot make the hub buffer more.
+pub const UPSTREAM_BODY_BYTES: usize = 8 << 20;
+/// Largest health reply body read.
+const HEALTH_BODY_BYTES: usize = 64 << 10;
 
 /// Why an upstream call failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,9 @@ pub enum UpstreamError {
     /// The upstream answered 2xx with a body that is not the expected JSON.
     #[error("invalid JSON from upstream: {0}")]
     InvalidJson(String),
+    /// The upstream's reply body is larger than the hub reads.
+    #[error("upstream reply is larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 impl UpstreamError {
@@ -76,6 +84,8 @@ impl Upstream {
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            // A registrant names the URL: a redirect must not aim the hub anywhere else.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { client })
     }
@@ -93,7 +103,7 @@ impl Upstream {
         if !status.is_success() {
             return Err(UpstreamError::Status(status));
         }
-        let body = reply.bytes().await.map_err(UpstreamError::transport)?;
+        let body = read_capped(reply, HEALTH_BODY_BYTES).await?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&body)
             .map(|_| ())
             .map_err(|e| UpstreamError::InvalidJson(e.to_string()))
@@ -135,11 +145,26 @@ impl Upstream {
         let reply = request.send().await.map_err(UpstreamError::transport)?;
         let status = reply.status();
         let content_type = reply.headers().get(http::header::CONTENT_TYPE).cloned();
-        let body = reply.bytes().await.map_err(UpstreamError::transport)?;
+        let body = read_capped(reply, UPSTREAM_BODY_BYTES).await?;
         Ok(UpstreamReply {
             status,
             content_type,
             body,
         })
     }
+}
+
+/// Reads a reply body, refusing one longer than `limit` bytes (declared or actual).
+async fn read_capped(mut reply: reqwest::Response, limit: usize) -> Result<Bytes, UpstreamError> {
+    if reply.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(UpstreamError::TooLarge(limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = reply.chunk().await.map_err(UpstreamError::transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(UpstreamError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

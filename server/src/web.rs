@@ -1,12 +1,18 @@
 //! Hosting of the Leptos dashboard: server-side rendering at `/mux`, the typed server
 //! functions, and the static files cargo-leptos builds into the site root.
 
+use crate::error::ApiError;
+use crate::routes::MAX_BODY_BYTES;
 use crate::state::AppState;
 use app::{shell, App};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tower_http::services::ServeDir;
 
 /// Name cargo-leptos gives the WASM, JS and CSS bundles (`[[workspace.metadata.leptos]] name`).
@@ -40,7 +46,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 /// Routes of the dashboard: pages, server functions, bundles and vendored assets.
 pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
-    let api = state.mux_api();
+    let api: app::api::SharedMuxApi = Arc::new(crate::dashboard::DashboardApi(state.hub.clone()));
     let options = state.leptos.clone();
     let root = PathBuf::from(options.site_root.as_ref());
     Router::new()
@@ -50,8 +56,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
             move || provide_context(api.clone()),
             move || shell(options.clone()),
         )
+        // Server functions read their whole body themselves: bound it as the REST API does.
+        .layer(middleware::from_fn(limit_body))
         .nest_service("/pkg", static_dir(root.join("pkg")))
         .nest_service("/vendor", static_dir(root.join("vendor")))
+}
+
+/// Buffers a request body up to [`MAX_BODY_BYTES`]; a larger one is a 413 in the envelope.
+async fn limit_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::PayloadTooLarge("request body is too large".to_owned()).into_response(),
+    }
 }
 
 /// Serves a directory of built assets, preferring the `.br`/`.gz` files that

@@ -1,7 +1,7 @@
 //! The hub's foundation routes, driven through a real server on a loopback port.
 
 use clap::Parser;
-use coopmux::{cli::Cli, serve::Bound};
+use coopmux::{commands::Cli, serve::Bound};
 use futures_util::StreamExt;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The hub's REST API (reference §2.2), declared once for both routing and the OpenAPI
 //! document: every route here appears in `GET /api/v1/openapi.json`.
 
-pub mod extract;
+pub mod openapi;
 pub mod proxy;
 pub mod sessions;
 pub mod system;

@@ -2,12 +2,13 @@
 //!
 //! Request and reply bodies are JSON of any shape, forwarded unchanged.
 
-use super::extract::{RawJson, SessionId};
 use crate::error::ApiError;
+use crate::extract::{RawJson, SessionId};
 use crate::proxy::forward;
-use crate::state::AppState;
+use crate::registry::Registry;
 use axum::{extract::State, http::Method, response::Response};
 use protocol::mux::ErrorEnvelope;
+use std::sync::Arc;
 
 /// Live read of the agent (upstream `GET /api/v1/agent`).
 #[utoipa::path(
@@ -20,10 +21,10 @@ use protocol::mux::ErrorEnvelope;
     )
 )]
 pub async fn agent(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
     SessionId(id): SessionId,
 ) -> Result<Response, ApiError> {
-    forward(&state.hub.registry, &id, Method::GET, "/api/v1/agent", None).await
+    forward(&registry, &id, Method::GET, "/api/v1/agent", None).await
 }
 
 /// Defines a POST proxy handler: forwards the JSON body unchanged to the upstream path and
@@ -43,11 +44,11 @@ macro_rules! post_proxy {
             )
         )]
         pub async fn $name(
-            State(state): State<AppState>,
+            State(registry): State<Arc<Registry>>,
             SessionId(id): SessionId,
             RawJson(body): RawJson,
         ) -> Result<Response, ApiError> {
-            forward(&state.hub.registry, &id, Method::POST, $upstream, Some(body)).await
+            forward(&registry, &id, Method::POST, $upstream, Some(body)).await
         }
     };
 }

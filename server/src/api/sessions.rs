@@ -1,14 +1,16 @@
 //! Registry routes: register/heartbeat, list, deregister, cached screen and status
 //! (reference §3, §4.3).
 
-use super::extract::{ApiJson, SessionId};
+use crate::auth::RegistrationScope;
 use crate::error::ApiError;
+use crate::extract::{ApiJson, SessionId};
+use crate::registry::Registry;
 use crate::registry::{ids, Registration};
-use crate::state::AppState;
-use axum::{extract::State, Json};
+use axum::{extract::State, Extension, Json};
 use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// `POST /api/v1/sessions` body. No `Debug`: it carries the session's token.
@@ -57,16 +59,28 @@ pub struct RemoveResponse {
     )
 )]
 pub async fn register(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
+    scope: Option<Extension<RegistrationScope>>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
+    let mut id = body.id;
+    if let Some(Extension(RegistrationScope(token))) = scope {
+        // A launch's own token names its session; the id is fixed before registering.
+        let scoped = id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        ids::validate(scoped).map_err(ApiError::BadRequest)?;
+        if !registry.tokens().permits(&token, scoped) {
+            return Err(ApiError::Forbidden(
+                "this registration token belongs to another session".to_owned(),
+            ));
+        }
+    }
     let registration = Registration {
         url: body.url,
         auth_token: body.auth_token,
-        id: body.id,
+        id,
         metadata: body.metadata.unwrap_or(Value::Null),
     };
-    let id = state.hub.registry.register(registration).await?;
+    let id = registry.register(registration).await?;
     Ok(Json(RegisterResponse {
         id,
         registered: true,
@@ -78,8 +92,8 @@ pub async fn register(
     get, path = "/api/v1/sessions", tag = "sessions",
     responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ErrorEnvelope))
 )]
-pub async fn list(State(state): State<AppState>) -> Json<Vec<SessionInfo>> {
-    Json(state.hub.registry.list())
+pub async fn list(State(registry): State<Arc<Registry>>) -> Json<Vec<SessionInfo>> {
+    Json(registry.list())
 }
 
 /// Deregister a session.
@@ -93,12 +107,21 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<SessionInfo>> {
     )
 )]
 pub async fn remove(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
+    scope: Option<Extension<RegistrationScope>>,
     SessionId(id): SessionId,
 ) -> Result<Json<RemoveResponse>, ApiError> {
-    if !state.hub.registry.remove(&id) {
+    if let Some(Extension(RegistrationScope(token))) = scope {
+        if !registry.tokens().covers(&token, &id) {
+            return Err(ApiError::Forbidden(
+                "this registration token belongs to another session".to_owned(),
+            ));
+        }
+    }
+    if !registry.remove(&id) {
         return Err(ApiError::SessionNotFound);
     }
+    registry.tokens().revoke_session(&id);
     Ok(Json(RemoveResponse { id, removed: true }))
 }
 
@@ -119,10 +142,10 @@ pub async fn remove_reserved() -> ApiError {
     )
 )]
 pub async fn screen(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
     SessionId(id): SessionId,
 ) -> Result<Json<CachedScreen>, ApiError> {
-    Ok(Json(state.hub.registry.screen(&id).await?))
+    Ok(Json(registry.screen(&id).await?))
 }
 
 /// Status of a session: cached while fresh, else read live (falling back to the cache).
@@ -136,8 +159,8 @@ pub async fn screen(
     )
 )]
 pub async fn status(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
     SessionId(id): SessionId,
 ) -> Result<Json<CachedStatus>, ApiError> {
-    Ok(Json(state.hub.registry.status(&id).await?))
+    Ok(Json(registry.status(&id).await?))
 }

@@ -1,6 +1,6 @@
 //! Hub-level routes: health, metrics and the OpenAPI document.
 
-use crate::state::AppState;
+use crate::registry::Registry;
 use axum::{
     extract::State,
     http::header::CONTENT_TYPE,
@@ -8,16 +8,17 @@ use axum::{
     Json,
 };
 use protocol::mux::Health;
+use std::sync::Arc;
 
 /// Liveness of the mux; never needs auth.
 #[utoipa::path(
     get, path = "/api/v1/health", tag = "system",
     responses((status = 200, body = Health))
 )]
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
+pub async fn health(State(registry): State<Arc<Registry>>) -> Json<Health> {
     Json(Health {
         status: "running".to_owned(),
-        session_count: state.hub.registry.len(),
+        session_count: registry.len(),
     })
 }
 
@@ -26,8 +27,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let registry = &state.hub.registry;
+pub async fn metrics(State(registry): State<Arc<Registry>>) -> Response {
+    let registry = &registry;
     let text = registry
         .metrics()
         .render(registry.len(), registry.watched_sessions());
@@ -44,5 +45,5 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json"))
 )]
 pub async fn openapi() -> Response {
-    ([(CONTENT_TYPE, "application/json")], crate::openapi::json()).into_response()
+    ([(CONTENT_TYPE, "application/json")], super::openapi::json()).into_response()
 }

@@ -2,17 +2,18 @@
 //! form at `/mux/login` (a Leptos page can replace it later). Both trade the token for a
 //! random session value in an HttpOnly, SameSite=Strict cookie.
 
-use super::{session_cookie, COOKIE_NAME};
-use crate::api::extract::ApiJson;
+use super::headers::{login_cookie, logout_cookie, session_cookie};
+use super::Auth;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::extract::ApiJson;
 use axum::{
     extract::{rejection::FormRejection, State},
-    http::{header::SET_COOKIE, HeaderMap, HeaderValue, StatusCode},
+    http::{header::SET_COOKIE, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     Form, Json,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// `POST /api/v1/auth/login` body. No `Debug`: it is the token.
@@ -29,12 +30,6 @@ pub struct AuthResponse {
     pub ok: bool,
 }
 
-fn set_cookie(value: &str, max_age_zero: bool) -> HeaderValue {
-    let expiry = if max_age_zero { "; Max-Age=0" } else { "" };
-    let text = format!("{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/{expiry}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 /// Trade the token for a session cookie.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
@@ -46,10 +41,9 @@ fn set_cookie(value: &str, max_age_zero: bool) -> HeaderValue {
     security(())
 )]
 pub async fn login(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let auth = &state.hub.auth;
     if !auth.enabled() {
         return Ok(Json(AuthResponse { ok: true }).into_response());
     }
@@ -57,7 +51,7 @@ pub async fn login(
         tracing::warn!("login refused: wrong token");
         return Err(ApiError::Unauthorized);
     }
-    let cookie = set_cookie(&auth.new_login(), false);
+    let cookie = login_cookie(&auth.new_login());
     Ok(([(SET_COOKIE, cookie)], Json(AuthResponse { ok: true })).into_response())
 }
 
@@ -67,12 +61,12 @@ pub async fn login(
     responses((status = 200, body = AuthResponse, description = "clears the session cookie")),
     security(())
 )]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
     if let Some(value) = session_cookie(&headers) {
-        state.hub.auth.logout(value);
+        auth.logout(&value);
     }
     (
-        [(SET_COOKIE, set_cookie("", true))],
+        [(SET_COOKIE, logout_cookie())],
         Json(AuthResponse { ok: true }),
     )
         .into_response()
@@ -100,9 +94,8 @@ fn login_page(error: Option<&str>) -> Html<String> {
 }
 
 /// `GET /mux/login`: the login form (or straight to the dashboard when not needed).
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let auth = &state.hub.auth;
-    let logged_in = session_cookie(&headers).is_some_and(|c| auth.login_valid(c));
+pub async fn login_form(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    let logged_in = session_cookie(&headers).is_some_and(|c| auth.login_valid(&c));
     if !auth.enabled() || logged_in {
         return Redirect::to("/mux").into_response();
     }
@@ -111,16 +104,15 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Re
 
 /// `POST /mux/login`: form login; on success a cookie and a redirect to the dashboard.
 pub async fn login_submit(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    let auth = &state.hub.auth;
     if !auth.enabled() {
         return Redirect::to("/mux").into_response();
     }
     match form {
         Ok(Form(form)) if auth.token_matches(&form.token) => {
-            let cookie = set_cookie(&auth.new_login(), false);
+            let cookie = login_cookie(&auth.new_login());
             ([(SET_COOKIE, cookie)], Redirect::to("/mux")).into_response()
         }
         _ => {

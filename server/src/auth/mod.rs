@@ -5,26 +5,29 @@
 //! endpoints. Browsers log in once and then carry an HttpOnly cookie holding a random session
 //! value, so the token never sits in a URL or in script-readable storage.
 
+pub mod headers;
 pub mod login;
 
+pub use headers::COOKIE_NAME;
+use headers::{bearer, query_token, session_cookie};
+
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::guard::Guard;
+use crate::registry::RegistrationTokens;
 use axum::{
     extract::{Request, State},
     http::{
-        header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN},
+        header::{AUTHORIZATION, CONTENT_TYPE},
         HeaderMap, HeaderValue, Method,
     },
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// Name of the dashboard's session cookie.
-pub const COOKIE_NAME: &str = "coopmux_session";
 /// Login sessions kept at once (count); the oldest is forgotten beyond that, which only
 /// means that browser has to log in again.
 const MAX_LOGIN_SESSIONS: usize = 256;
@@ -33,14 +36,20 @@ const MAX_LOGIN_SESSIONS: usize = 256;
 pub struct Auth {
     token: Option<String>,
     sessions: Mutex<VecDeque<String>>,
-    allowed_origins: Vec<String>,
+    guard: Guard,
+    registrations: Arc<RegistrationTokens>,
 }
+
+/// A request authenticated by a per-launch registration token (not the hub's): its handler
+/// must check that the token covers the session id it names.
+#[derive(Debug, Clone)]
+pub struct RegistrationScope(pub String);
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
             .field("enabled", &self.enabled())
-            .field("allowed_origins", &self.allowed_origins)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -57,13 +66,33 @@ fn secret_eq(candidate: &str, secret: &str) -> bool {
 }
 
 impl Auth {
-    /// Auth with this token (`None` = open hub) and extra allowed origins.
-    pub fn new(token: Option<String>, allowed_origins: Vec<String>) -> Self {
+    /// Auth with this token (`None` = open hub), the listener's [`Guard`] and the per-launch
+    /// registration tokens the launcher hands out.
+    pub fn new(
+        token: Option<String>,
+        guard: Guard,
+        registrations: Arc<RegistrationTokens>,
+    ) -> Self {
         Self {
             token: token.filter(|t| !t.is_empty()),
             sessions: Mutex::new(VecDeque::new()),
-            allowed_origins,
+            guard,
+            registrations,
         }
+    }
+
+    /// A registration token allowed on this route (register, or deregister one session).
+    fn registration_scope(&self, req: &Request) -> Option<RegistrationScope> {
+        let path = req.uri().path();
+        let register = req.method() == Method::POST && path == "/api/v1/sessions";
+        let deregister = req.method() == Method::DELETE
+            && path
+                .strip_prefix("/api/v1/sessions/")
+                .is_some_and(|id| !id.contains('/'));
+        let token = bearer(req.headers()).filter(|_| register || deregister)?;
+        self.registrations
+            .is_known(&token)
+            .then_some(RegistrationScope(token))
     }
 
     /// Whether a token is configured.
@@ -109,12 +138,12 @@ impl Auth {
     /// (WebSocket paths only, for coop compatibility) `?token=`.
     pub fn authorized(&self, headers: &HeaderMap, path: &str, query: Option<&str>) -> bool {
         if let Some(bearer) = bearer(headers) {
-            if self.token_matches(bearer) {
+            if self.token_matches(&bearer) {
                 return true;
             }
         }
         if let Some(cookie) = session_cookie(headers) {
-            if self.login_valid(cookie) {
+            if self.login_valid(&cookie) {
                 return true;
             }
         }
@@ -125,75 +154,6 @@ impl Auth {
         }
         false
     }
-
-    /// WebSocket upgrades from a browser must come from the mux's own origin or an allowed
-    /// one; clients that send no `Origin` (coop, scripts) are not browsers and pass.
-    pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
-            return true;
-        };
-        if self.allowed_origins.iter().any(|o| o == origin) {
-            return true;
-        }
-        let host = headers
-            .get(HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-pub(super) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value)
-}
-
-fn query_token(query: Option<&str>) -> Option<String> {
-    form_urlencoded_pairs(query?)
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v)
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    let decode = |s: &str| percent_decode(&s.replace('+', " "));
-    query.split('&').map(move |pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(k), decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Paths anyone may reach.
@@ -207,17 +167,22 @@ fn is_public(method: &Method, path: &str) -> bool {
         || (path == "/api/v1/health" && (method == Method::GET || method == Method::HEAD))
 }
 
-/// The middleware: origin check on WebSockets, then credentials when a token is set.
-pub async fn require(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let auth = &state.hub.auth;
+/// The middleware: the [`Guard`] (Host, same-origin), then credentials when a token is set.
+pub async fn require(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/ws/") && !auth.origin_allowed(req.headers()) {
-        return ApiError::Forbidden("origin not allowed".to_owned()).into_response();
+    if let Err(refusal) = auth.guard.check(req.method(), path, req.headers()) {
+        tracing::warn!(path, "request refused: {refusal}");
+        return ApiError::Forbidden(refusal.to_string()).into_response();
     }
     if !auth.enabled()
         || is_public(req.method(), path)
         || auth.authorized(req.headers(), path, req.uri().query())
     {
+        return next.run(req).await;
+    }
+    if let Some(scope) = auth.registration_scope(&req) {
+        let mut req = req;
+        req.extensions_mut().insert(scope);
         return next.run(req).await;
     }
     let page =
@@ -256,35 +221,5 @@ mod tests {
         assert!(!secret_eq("ab", "abc"));
         assert!(!secret_eq("abcd", "abc"));
         assert!(!secret_eq("", "abc"));
-    }
-
-    #[test]
-    fn query_tokens_are_decoded() {
-        assert_eq!(query_token(Some("a=1&token=x%2By")), Some("x+y".to_owned()));
-        assert_eq!(query_token(Some("token=a+b")), Some("a b".to_owned()));
-        assert_eq!(query_token(Some("subscribe=pty")), None);
-    }
-
-    #[test]
-    fn cookies_and_bearer_are_found() {
-        let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_static("a=b; coopmux_session=xyz"));
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer tok"));
-        assert_eq!(session_cookie(&headers), Some("xyz"));
-        assert_eq!(bearer(&headers), Some("tok"));
-    }
-
-    #[test]
-    fn websocket_origins() {
-        let auth = Auth::new(None, vec!["https://ok.example".to_owned()]);
-        let mut headers = HeaderMap::new();
-        assert!(auth.origin_allowed(&headers));
-        headers.insert(HOST, HeaderValue::from_static("127.0.0.1:9800"));
-        headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:9800"));
-        assert!(auth.origin_allowed(&headers));
-        headers.insert(ORIGIN, HeaderValue::from_static("https://ok.example"));
-        assert!(auth.origin_allowed(&headers));
-        headers.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
-        assert!(!auth.origin_allowed(&headers));
     }
 }

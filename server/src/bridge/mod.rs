@@ -13,8 +13,7 @@ pub mod upstream;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::registry::Session;
-use crate::state::AppState;
+use crate::registry::{Registry, Session};
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use ids::{ClientId, Ids, Pending, Refused};
@@ -370,24 +369,35 @@ pub struct BridgeQuery {
     subscribe: Option<String>,
 }
 
+/// What `/ws/{id}` needs from the hub.
+#[derive(Debug, Clone)]
+pub struct BridgeState {
+    /// Sessions, to look the id up.
+    pub registry: Arc<Registry>,
+    /// The live bridges, one per watched session.
+    pub bridges: Arc<Bridges>,
+    /// Cancelled when the hub shuts down.
+    pub shutdown: CancellationToken,
+}
+
 /// `GET /ws/{id}`: upgrades to a bridged coop `/ws` connection.
 pub async fn ws_session(
-    State(state): State<AppState>,
+    State(state): State<BridgeState>,
     Path(id): Path<String>,
     Query(query): Query<BridgeQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Ok(session) = state.hub.registry.get(&id) else {
+    let Ok(session) = state.registry.get(&id) else {
         return ApiError::SessionNotFound.into_response();
     };
     let subs = Subs::parse(query.subscribe.as_deref().unwrap_or("pty,screen,state"));
-    let hub = state.hub.clone();
+    let metrics = state.registry.metrics().clone();
     upgrade
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            let gauge = hub.metrics.ws_client();
-            let attachment = hub.bridges.attach(session, subs, &hub.metrics);
-            client::run(socket, attachment, subs, hub.shutdown.clone()).await;
+            let gauge = metrics.ws_client();
+            let attachment = state.bridges.attach(session, subs, &metrics);
+            client::run(socket, attachment, subs, state.shutdown.clone()).await;
             drop(gauge);
         })
 }

@@ -2,9 +2,9 @@
 //! mapped to the JSON envelope here and nowhere else. No response carries a secret.
 
 use super::CredentialError;
-use crate::api::extract::ApiJson;
+use super::Credentials;
 use crate::error::envelope;
-use crate::state::AppState;
+use crate::extract::ApiJson;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -17,6 +17,7 @@ use protocol::credentials::{
     ReauthResponse, RebalanceRequest, RebalanceResponse, SetTokenRequest,
 };
 use protocol::mux::ErrorEnvelope;
+use std::sync::Arc;
 
 impl CredentialError {
     /// HTTP status and envelope code of this error.
@@ -42,8 +43,8 @@ type Reply<T> = Result<Json<T>, CredentialError>;
     get, path = "/api/v1/credentials/status", tag = "credentials",
     responses((status = 200, body = Vec<AccountStatus>), (status = 401, body = ErrorEnvelope))
 )]
-pub async fn status(State(state): State<AppState>) -> Json<Vec<AccountStatus>> {
-    Json(state.hub.credentials.broker.status())
+pub async fn status(State(credentials): State<Arc<Credentials>>) -> Json<Vec<AccountStatus>> {
+    Json(credentials.broker.status())
 }
 
 /// Add an account at runtime (persisted).
@@ -56,10 +57,10 @@ pub async fn status(State(state): State<AppState>) -> Json<Vec<AccountStatus>> {
     )
 )]
 pub async fn new_account(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<NewAccountRequest>,
 ) -> Reply<AccountAdded> {
-    state.hub.credentials.add(body).await.map(Json)
+    credentials.add(body).await.map(Json)
 }
 
 /// Store an account's key (and optionally its refresh token and lifetime).
@@ -69,10 +70,10 @@ pub async fn new_account(
     responses((status = 200, body = OkResponse), (status = 400, description = "unknown account", body = ErrorEnvelope))
 )]
 pub async fn set(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<SetTokenRequest>,
 ) -> Reply<OkResponse> {
-    state.hub.credentials.set(body).await?;
+    credentials.set(body).await?;
     Ok(Json(OkResponse { ok: true }))
 }
 
@@ -82,7 +83,10 @@ pub async fn set(
     request_body = SetTokenRequest,
     responses((status = 200, body = OkResponse), (status = 400, description = "unknown account", body = ErrorEnvelope))
 )]
-pub async fn seed(state: State<AppState>, body: ApiJson<SetTokenRequest>) -> Reply<OkResponse> {
+pub async fn seed(
+    state: State<Arc<Credentials>>,
+    body: ApiJson<SetTokenRequest>,
+) -> Reply<OkResponse> {
     set(state, body).await
 }
 
@@ -93,10 +97,10 @@ pub async fn seed(state: State<AppState>, body: ApiJson<SetTokenRequest>) -> Rep
     responses((status = 200, body = ReauthResponse), (status = 400, body = ErrorEnvelope))
 )]
 pub async fn start_reauth(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<ReauthRequest>,
 ) -> Reply<ReauthResponse> {
-    state.hub.credentials.reauth(body).await.map(Json)
+    credentials.reauth(body).await.map(Json)
 }
 
 /// Finish a PKCE reauth with the code the user pasted.
@@ -106,10 +110,10 @@ pub async fn start_reauth(
     responses((status = 200, body = ExchangeResponse), (status = 400, description = "unknown or expired state", body = ErrorEnvelope))
 )]
 pub async fn exchange(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<ExchangeRequest>,
 ) -> Reply<ExchangeResponse> {
-    state.hub.credentials.exchange(body).await?;
+    credentials.exchange(body).await?;
     Ok(Json(ExchangeResponse { completed: true }))
 }
 
@@ -120,10 +124,10 @@ pub async fn exchange(
     responses((status = 200, body = DistributeResponse), (status = 400, description = "no key for the account", body = ErrorEnvelope))
 )]
 pub async fn distribute(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<DistributeRequest>,
 ) -> Reply<DistributeResponse> {
-    state.hub.credentials.distribute(body).await.map(Json)
+    credentials.distribute(body).await.map(Json)
 }
 
 /// Accounts with their session counts.
@@ -131,8 +135,7 @@ pub async fn distribute(
     get, path = "/api/v1/credentials/pool", tag = "credentials",
     responses((status = 200, body = PoolResponse), (status = 401, body = ErrorEnvelope))
 )]
-pub async fn pool(State(state): State<AppState>) -> Json<PoolResponse> {
-    let credentials = &state.hub.credentials;
+pub async fn pool(State(credentials): State<Arc<Credentials>>) -> Json<PoolResponse> {
     Json(credentials.pool.response(&credentials.broker))
 }
 
@@ -143,10 +146,9 @@ pub async fn pool(State(state): State<AppState>) -> Json<PoolResponse> {
     responses((status = 200, body = RebalanceResponse), (status = 400, body = ErrorEnvelope))
 )]
 pub async fn rebalance(
-    State(state): State<AppState>,
+    State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<RebalanceRequest>,
 ) -> Reply<RebalanceResponse> {
-    let credentials = &state.hub.credentials;
     if let Some(from) = &body.from_account {
         if credentials.broker.config_of(from).is_none() {
             return Err(CredentialError::UnknownAccount(from.clone()));

@@ -3,8 +3,8 @@
 //! across an `.await`: status answers at once whatever a refresh or a save is doing.
 
 use super::config::{self, AccountConfig, Endpoints};
+use super::flows::Reauth;
 use super::oauth::{OAuthClient, TokenGrant};
-use super::reauth::Reauth;
 use super::store::{Loaded, Store, StoredAccount, StoredState};
 use super::{now_secs, BrokerSettings, BrokerTimings, CredentialError};
 use crate::metrics::Metrics;
@@ -23,8 +23,6 @@ pub struct Account {
     pub config: AccountConfig,
     /// Position: config file order first, then creation order (the "first" account).
     pub order: u64,
-    /// Added at runtime (persisted with its definition).
-    pub dynamic: bool,
     /// Current status.
     pub status: CredentialStatus,
     /// The key.
@@ -69,6 +67,9 @@ pub struct Broker {
     pub oauth: OAuthClient,
     /// Pending reauth flows.
     pub reauth: Reauth,
+    /// Stored secrets of accounts no definition names (a file written by an older hub): kept
+    /// in the file as they are, never dropped.
+    orphans: BTreeMap<String, StoredAccount>,
     metrics: Arc<Metrics>,
     /// Cancelled on shutdown; refresh tasks and device pollers stop.
     pub shutdown: CancellationToken,
@@ -125,7 +126,7 @@ impl Broker {
         };
         let mut accounts = BTreeMap::new();
         let mut order = 0;
-        let mut insert = |config: AccountConfig, dynamic: bool| {
+        let mut insert = |config: AccountConfig| {
             if accounts.contains_key(&config.name) {
                 return;
             }
@@ -135,7 +136,6 @@ impl Broker {
                 Account {
                     config,
                     order,
-                    dynamic,
                     status: CredentialStatus::Missing,
                     api_key: None,
                     refresh_token: None,
@@ -146,19 +146,23 @@ impl Broker {
             order += 1;
         };
         for account in configured {
-            insert(account, false);
+            insert(account);
         }
         for account in stored.dynamic_accounts {
             match account.validated() {
-                Ok(account) => insert(account, true),
+                Ok(account) => insert(account),
                 Err(e) => tracing::error!("ignoring a stored runtime account: {e}"),
             }
         }
+        let mut orphans = BTreeMap::new();
         for (name, secrets) in stored.accounts {
             if let Some(account) = accounts.get_mut(&name) {
                 account.api_key = secrets.access_token;
                 account.refresh_token = secrets.refresh_token;
                 account.expires_at = secrets.expires_at;
+            } else {
+                tracing::warn!(account = %name, "stored credential has no account definition; keeping it in the state file");
+                orphans.insert(name, secrets);
             }
         }
         if let Some((name, key)) = key_file {
@@ -186,6 +190,7 @@ impl Broker {
             timings: settings.timings.clone(),
             oauth,
             reauth: Reauth::default(),
+            orphans,
             metrics: registry.metrics().clone(),
             shutdown,
         }))
@@ -304,7 +309,6 @@ impl Broker {
                     status: status_of(has_token, expires_at, refresh.is_some()),
                     config,
                     order,
-                    dynamic: true,
                     api_key: token,
                     refresh_token: refresh,
                     expires_at,
@@ -313,7 +317,6 @@ impl Broker {
             );
         }
         tracing::info!(account = %name, "credential account added");
-        super::refresh::spawn(self.clone(), name.clone());
         self.persist_logged().await;
         if has_token {
             self.emit(MuxEvent::CredentialRefreshed { account: name });
@@ -432,29 +435,20 @@ impl Broker {
         let _serial = self.save_lock.lock().await;
         let snapshot = {
             let accounts = self.read();
+            let held = accounts
+                .iter()
+                .filter(|(_, a)| a.api_key.is_some() || a.refresh_token.is_some())
+                .map(|(name, a)| (name.clone(), a.stored()));
+            let mut definitions: Vec<_> = accounts.values().collect();
+            definitions.sort_by_key(|a| a.order);
             StoredState {
-                accounts: accounts
-                    .iter()
-                    .filter(|(_, a)| a.api_key.is_some() || a.refresh_token.is_some())
-                    .map(|(name, a)| (name.clone(), a.stored()))
-                    .collect(),
-                dynamic_accounts: {
-                    let mut dynamic: Vec<_> = accounts.values().filter(|a| a.dynamic).collect();
-                    dynamic.sort_by_key(|a| a.order);
-                    dynamic.into_iter().map(|a| a.config.clone()).collect()
-                },
+                accounts: self.orphans.clone().into_iter().chain(held).collect(),
+                dynamic_accounts: definitions.into_iter().map(|a| a.config.clone()).collect(),
             }
         };
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.save(&snapshot))
             .await
             .map_err(|e| CredentialError::Store(format!("save task failed: {e}")))?
-    }
-
-    /// Starts one refresh task per account.
-    pub fn start_refresh_tasks(self: &Arc<Self>) {
-        for name in self.names() {
-            super::refresh::spawn(self.clone(), name);
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! §9.5) and the validation of account definitions.
 
 use super::CredentialError;
+use crate::launch::env::check_credential_key;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -102,12 +103,9 @@ impl AccountConfig {
         }
         self.provider = provider;
         if let Some(key) = &self.env_key {
-            if !is_env_name(key) {
-                return Err(CredentialError::Invalid(format!(
-                    "invalid env_key {key:?} for account {}: names must match [A-Za-z_][A-Za-z0-9_]*",
-                    self.name
-                )));
-            }
+            check_credential_key(key).map_err(|e| {
+                CredentialError::Invalid(format!("invalid env_key for account {}: {e}", self.name))
+            })?;
         }
         for url in [&self.token_url, &self.auth_url, &self.device_auth_url]
             .into_iter()
@@ -156,15 +154,6 @@ impl AccountConfig {
             scope: CLAUDE_SCOPES.to_owned(),
         }
     }
-}
-
-/// Whether `name` is a usable environment variable name.
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Reads and validates the accounts file, in file order. Two accounts with one name are an
@@ -234,6 +223,21 @@ mod tests {
         let mut a = account("openai");
         a.env_key = Some("1BAD".into());
         assert!(a.validated().unwrap_err().to_string().contains("1BAD"));
+        for hostile in [
+            "LD_PRELOAD",
+            "COOP_MUX_URL",
+            "coop_mux_token",
+            "BASH_FUNC_x%%",
+            "PATH",
+        ] {
+            let mut a = account("openai");
+            a.env_key = Some(hostile.into());
+            let err = a.validated().unwrap_err().to_string();
+            assert!(err.contains(hostile), "{hostile}: {err}");
+        }
+        let mut a = account("openai");
+        a.env_key = Some("OPENAI_API_KEY".into());
+        assert!(a.validated().is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! handled at once.
 
 use super::broker::Broker;
-use super::pool::Pool;
+use super::pool::{eligible, Pool};
 use super::CredentialError;
 use crate::backoff::{self, Backoff};
 use crate::registry::{Registry, Session};
@@ -35,19 +35,6 @@ pub struct Report {
     pub failed: usize,
     /// Sessions whose switch waits until they are idle.
     pub deferred: usize,
-}
-
-/// Whether `metadata.profiles_needed` lets a session hold `account`: absent, not an array or
-/// empty means any; else `"*"` or the name, ignoring case.
-pub fn eligible(metadata: &Value, account: &str) -> bool {
-    let Some(needed) = metadata.get("profiles_needed").and_then(Value::as_array) else {
-        return true;
-    };
-    needed.is_empty()
-        || needed
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|n| n == "*" || n.eq_ignore_ascii_case(account))
 }
 
 /// The distributor.
@@ -354,21 +341,5 @@ impl Distributor {
             self.pool.ensure_assigned(&self.broker, &session);
             let _ = self.push_profiles(&session).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::eligible;
-    use serde_json::json;
-
-    #[test]
-    fn profiles_needed_filters_ignoring_case() {
-        assert!(eligible(&json!(null), "a"));
-        assert!(eligible(&json!({"profiles_needed": []}), "a"));
-        assert!(eligible(&json!({"profiles_needed": ["*"]}), "a"));
-        assert!(eligible(&json!({"profiles_needed": "x"}), "a"));
-        assert!(eligible(&json!({"profiles_needed": ["B", "A"]}), "a"));
-        assert!(!eligible(&json!({"profiles_needed": ["b"]}), "a"));
     }
 }

@@ -13,6 +13,7 @@ pub mod api;
 pub mod broker;
 pub mod config;
 pub mod distribute;
+pub mod flows;
 pub mod oauth;
 pub mod pool;
 pub mod reauth;
@@ -179,13 +180,14 @@ impl Credentials {
     /// before this returns, so no registration after it is missed.
     pub fn start(&self) {
         self.distributor.start();
-        self.broker.start_refresh_tasks();
+        refresh::spawn_all(&self.broker);
     }
 
     /// `POST /credentials/new` (REST and the dashboard's server function).
     pub async fn add(&self, req: NewAccountRequest) -> Result<AccountAdded, CredentialError> {
         let account = req.name.clone();
         self.broker.add_account(req).await?;
+        refresh::spawn(self.broker.clone(), account.clone());
         Ok(AccountAdded {
             added: true,
             account,

@@ -4,13 +4,26 @@
 //! as load until the session registers or [`LAUNCH_RESERVATION_SECS`] pass.
 
 use super::broker::Broker;
-use super::distribute::eligible;
 use crate::launch::env::LaunchCredential;
 use crate::registry::{Registry, Session};
 use protocol::credentials::{CredentialStatus, PoolAccount, PoolResponse};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Whether `metadata.profiles_needed` lets a session hold `account`: absent, not an array or
+/// empty means any; else `"*"` or the name, ignoring case.
+pub fn eligible(metadata: &Value, account: &str) -> bool {
+    let Some(needed) = metadata.get("profiles_needed").and_then(Value::as_array) else {
+        return true;
+    };
+    needed.is_empty()
+        || needed
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|n| n == "*" || n.eq_ignore_ascii_case(account))
+}
 
 /// How long a launch's reservation waits for its session to register.
 const LAUNCH_RESERVATION_SECS: u64 = 600; // 10 min
@@ -217,5 +230,21 @@ impl Pool {
             total_accounts: accounts.len(),
             accounts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eligible;
+    use serde_json::json;
+
+    #[test]
+    fn profiles_needed_filters_ignoring_case() {
+        assert!(eligible(&json!(null), "a"));
+        assert!(eligible(&json!({"profiles_needed": []}), "a"));
+        assert!(eligible(&json!({"profiles_needed": ["*"]}), "a"));
+        assert!(eligible(&json!({"profiles_needed": "x"}), "a"));
+        assert!(eligible(&json!({"profiles_needed": ["B", "A"]}), "a"));
+        assert!(!eligible(&json!({"profiles_needed": ["b"]}), "a"));
     }
 }

@@ -6,12 +6,12 @@
 
 use super::broker::Broker;
 use super::config::Endpoints;
+use super::flows::PendingPkce;
 use super::oauth::{self, DeviceAuth};
 use super::CredentialError;
 use protocol::credentials::{ReauthResponse, SecretString};
 use protocol::mux::MuxEvent;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -19,35 +19,6 @@ use tokio_util::sync::CancellationToken;
 const SLOW_DOWN_STEP_SECS: u64 = 5;
 /// Smallest device polling interval.
 const MIN_DEVICE_INTERVAL_SECS: u64 = 1;
-
-#[derive(Debug)]
-struct PendingPkce {
-    account: String,
-    verifier: SecretString,
-    auth_url: String,
-    created: Instant,
-}
-
-#[derive(Debug, Default)]
-struct Flows {
-    /// PKCE flows by state.
-    pkce: HashMap<String, PendingPkce>,
-    /// Running device pollers by account.
-    devices: HashMap<String, (u64, CancellationToken)>,
-    next_device: u64,
-}
-
-/// The pending flows.
-#[derive(Debug, Default)]
-pub struct Reauth {
-    flows: Mutex<Flows>,
-}
-
-impl Reauth {
-    fn lock(&self) -> MutexGuard<'_, Flows> {
-        self.flows.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// `POST /credentials/reauth`: starts (or reuses) a flow for `account`, the first account by
 /// default, and emits `credential:reauth:required`.

@@ -23,6 +23,13 @@ enum Outcome {
     Gone,
 }
 
+/// Starts one refresh task per account.
+pub fn spawn_all(broker: &Arc<Broker>) {
+    for name in broker.names() {
+        spawn(broker.clone(), name);
+    }
+}
+
 /// Starts the refresh task of `name`; it ends with the mux.
 pub fn spawn(broker: Arc<Broker>, name: String) {
     tokio::spawn(run(broker, name));

@@ -44,7 +44,9 @@ pub struct StoredState {
     /// Secrets by account name.
     #[serde(default)]
     pub accounts: BTreeMap<String, StoredAccount>,
-    /// Accounts added at runtime (not in the config file).
+    /// The definition of every account the hub held when it saved (runtime-added and from the
+    /// config file alike), so a later run without that config still knows them; the config
+    /// only adds or updates definitions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dynamic_accounts: Vec<AccountConfig>,
 }

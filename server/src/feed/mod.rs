@@ -12,8 +12,8 @@ mod watch;
 
 pub use watch::EventFeeds;
 
+use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::state::AppState;
 use crate::upstream::Upstream;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
@@ -26,6 +26,7 @@ use screens::SentScreens;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 use watch::Watched;
 
 /// Proxied `input:send`/`resize` calls in flight per connection (count); more are refused
@@ -59,7 +60,18 @@ enum ProxyError {
 }
 
 /// Upgrades `/ws/mux` (auth and Origin are checked by the middleware).
-pub async fn ws_mux(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// What `/ws/mux` needs from the hub.
+#[derive(Debug, Clone)]
+pub struct FeedState {
+    /// Sessions, their caches and the event feed.
+    pub registry: Arc<Registry>,
+    /// Upstream state feeds of watched sessions.
+    pub event_feeds: Arc<EventFeeds>,
+    /// Cancelled when the hub shuts down.
+    pub shutdown: CancellationToken,
+}
+
+pub async fn ws_mux(State(state): State<FeedState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket| client(state, socket))
 }
 
@@ -82,13 +94,13 @@ struct Gone;
 
 struct Connection {
     sink: SplitSink<WebSocket, Message>,
-    hub: Arc<crate::state::Hub>,
+    metrics: Arc<Metrics>,
 }
 
 impl Connection {
     async fn send(&mut self, event: &MuxEvent) -> Result<(), Gone> {
         let text = serde_json::to_string(event).map_err(|_| Gone)?;
-        self.hub.metrics.relayed(text.len());
+        self.metrics.relayed(text.len());
         self.sink
             .send(Message::Text(text.into()))
             .await
@@ -96,25 +108,25 @@ impl Connection {
     }
 }
 
-async fn client(state: AppState, socket: WebSocket) {
-    let hub = state.hub.clone();
-    let _gauge = hub.metrics.ws_client();
-    let registry = hub.registry.clone();
+async fn client(state: FeedState, socket: WebSocket) {
+    let FeedState {
+        registry,
+        event_feeds,
+        shutdown,
+    } = state;
+    let metrics = registry.metrics().clone();
+    let _gauge = metrics.ws_client();
     // Subscribed before the snapshot is taken, so nothing falls between the two.
     let mut events = registry.subscribe();
     let (sink, mut stream) = socket.split();
     let mut conn = Connection {
         sink,
-        hub: hub.clone(),
+        metrics: metrics.clone(),
     };
     if conn.send(&snapshot(&registry)).await.is_err() {
         return;
     }
-    let mut watched = Watched::new(
-        hub.event_feeds.clone(),
-        registry.clone(),
-        hub.shutdown.clone(),
-    );
+    let mut watched = Watched::new(event_feeds, registry.clone(), shutdown.clone());
     let mut screens = SentScreens::default();
     let (reply_tx, mut replies) = mpsc::channel(REPLY_QUEUE);
     let permits = Arc::new(Semaphore::new(MAX_INFLIGHT));
@@ -122,7 +134,7 @@ async fn client(state: AppState, socket: WebSocket) {
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         let step = tokio::select! {
-            () = hub.shutdown.cancelled() => {
+            () = shutdown.cancelled() => {
                 let close = CloseFrame { code: CLOSE_GOING_AWAY, reason: "mux shutting down".into() };
                 let _ = conn.sink.send(Message::Close(Some(close))).await;
                 return;
@@ -131,7 +143,7 @@ async fn client(state: AppState, socket: WebSocket) {
                 Some(Ok(Message::Text(text))) => {
                     match serde_json::from_str::<MuxRequest>(text.as_str()) {
                         Ok(request) => {
-                            let ctx = Proxy { upstream: registry.upstream().clone(), registry: registry.clone(), permits: permits.clone(), replies: reply_tx.clone(), hub: hub.clone() };
+                            let ctx = Proxy { upstream: registry.upstream().clone(), registry: registry.clone(), permits: permits.clone(), replies: reply_tx.clone(), metrics: metrics.clone() };
                             handle(&mut conn, &mut watched, &mut screens, &ctx, request).await
                         }
                         Err(_) => conn.send(&MuxEvent::Error { message: "invalid message".to_owned(), session: None }).await,
@@ -165,7 +177,7 @@ struct Proxy {
     registry: Arc<Registry>,
     permits: Arc<Semaphore>,
     replies: mpsc::Sender<MuxEvent>,
-    hub: Arc<crate::state::Hub>,
+    metrics: Arc<Metrics>,
 }
 
 async fn handle(
@@ -228,7 +240,7 @@ async fn proxy(
     };
     let upstream = ctx.upstream.clone();
     let replies = ctx.replies.clone();
-    let metrics = ctx.hub.metrics.clone();
+    let metrics = ctx.metrics.clone();
     tokio::spawn(async move {
         let _permit = permit;
         let connection = session.connection();

@@ -12,6 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
+/// Sessions one `/ws/mux` connection may watch at once: a dashboard watches every session,
+/// so this matches the default `--max-sessions`; a client cannot grow the hub's memory past it.
+pub const MAX_WATCHED_PER_CONNECTION: usize = 16_384;
+
 /// The event feeds of all watched ids: one per id, whatever the number of watchers.
 #[derive(Debug, Default)]
 pub struct EventFeeds {
@@ -81,11 +85,15 @@ impl Watched {
         }
     }
 
-    /// Starts watching the ids not yet watched; returns those.
+    /// Starts watching the ids not yet watched, up to [`MAX_WATCHED_PER_CONNECTION`] in all
+    /// (ids that break the id rules are skipped); returns those now watched.
     pub fn add(&mut self, ids: Vec<String>) -> Vec<String> {
         let mut added = Vec::new();
         for id in ids {
-            if self.ids.insert(id.clone()) {
+            if self.ids.len() >= MAX_WATCHED_PER_CONNECTION {
+                break;
+            }
+            if crate::registry::ids::validate(&id).is_ok() && self.ids.insert(id.clone()) {
                 self.feeds.start(&self.registry, &id, &self.shutdown);
                 added.push(id);
             }

@@ -3,17 +3,18 @@
 //! [`LaunchError`] is mapped to the JSON envelope here and nowhere else.
 
 use super::LaunchError;
+use super::Launcher;
 use crate::error::{envelope, ApiError};
-use crate::state::AppState;
+use crate::extract::{is_json, parse_json, read_body};
 use axum::{
-    body::Bytes,
     extract::{FromRequest, Path, Request, State},
-    http::{header::CONTENT_TYPE, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
 use protocol::launch::{LaunchConfig, LaunchDetail, LaunchInfo, LaunchRequest, LaunchResponse};
 use protocol::mux::ErrorEnvelope;
+use std::sync::Arc;
 
 impl LaunchError {
     /// HTTP status and envelope code of this error.
@@ -55,28 +56,8 @@ impl<S: Send + Sync> FromRequest<S> for LaunchBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|e| e == "application/json" || e.ends_with("+json"));
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("request body is too large".to_owned())
-            } else {
-                ApiError::BadRequest(format!(
-                    "cannot read request body: {}",
-                    rejection.body_text()
-                ))
-            }
-        })?;
+        let json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
@@ -85,19 +66,7 @@ impl<S: Send + Sync> FromRequest<S> for LaunchBody {
                 "a launch body must be sent with `Content-Type: application/json`".to_owned(),
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(LaunchBody)
-            .map_err(|err| {
-                use serde_json::error::Category;
-                match err.classify() {
-                    Category::Data => {
-                        ApiError::Unprocessable(format!("invalid request body: {err}"))
-                    }
-                    Category::Syntax | Category::Eof | Category::Io => {
-                        ApiError::BadRequest(format!("malformed JSON: {err}"))
-                    }
-                }
-            })
+        parse_json(&bytes).map(LaunchBody)
     }
 }
 
@@ -113,11 +82,11 @@ impl<S: Send + Sync> FromRequest<S> for LaunchBody {
     )
 )]
 pub async fn launch_session(
-    State(state): State<AppState>,
+    State(launcher): State<Arc<Launcher>>,
     LaunchBody(body): LaunchBody,
 ) -> Result<Json<LaunchResponse>, LaunchError> {
     let env = body.env.unwrap_or_default();
-    state.hub.launcher.launch(&env).map(Json)
+    launcher.launch(&env).map(Json)
 }
 
 /// Whether launching is available, and the mux's working directory.
@@ -125,8 +94,8 @@ pub async fn launch_session(
     get, path = "/api/v1/config/launch", tag = "launch",
     responses((status = 200, body = LaunchConfig))
 )]
-pub async fn launch_config(State(state): State<AppState>) -> Json<LaunchConfig> {
-    Json(config(&state.hub.launcher))
+pub async fn launch_config(State(launcher): State<Arc<Launcher>>) -> Json<LaunchConfig> {
+    Json(config(&launcher))
 }
 
 /// Every tracked launch, oldest first (the last 100 finished ones plus all running ones).
@@ -134,8 +103,8 @@ pub async fn launch_config(State(state): State<AppState>) -> Json<LaunchConfig> 
     get, path = "/api/v1/launches", tag = "launch",
     responses((status = 200, body = Vec<LaunchInfo>))
 )]
-pub async fn list_launches(State(state): State<AppState>) -> Json<Vec<LaunchInfo>> {
-    Json(state.hub.launcher.tracker().list())
+pub async fn list_launches(State(launcher): State<Arc<Launcher>>) -> Json<Vec<LaunchInfo>> {
+    Json(launcher.tracker().list())
 }
 
 /// One launch with the last lines of its output.
@@ -148,12 +117,10 @@ pub async fn list_launches(State(state): State<AppState>) -> Json<Vec<LaunchInfo
     )
 )]
 pub async fn get_launch(
-    State(state): State<AppState>,
+    State(launcher): State<Arc<Launcher>>,
     Path(id): Path<String>,
 ) -> Result<Json<LaunchDetail>, LaunchError> {
-    state
-        .hub
-        .launcher
+    launcher
         .tracker()
         .get(&id)
         .map(Json)

@@ -25,11 +25,47 @@ pub const RESERVED_KEYS: [&str; 12] = [
 /// but a user value would break launch tracking, so it is dropped the same way.
 pub const SESSION_ID_KEY: &str = "COOP_MUX_SESSION_ID";
 
-/// Exact names that hijack the loader or the shell; refused with 400 (matched ignoring case).
-const DANGEROUS_KEYS: [&str; 6] = ["BASH_ENV", "ENV", "PATH", "IFS", "SHELLOPTS", "PS4"];
+/// Exact names that hijack the loader, a shell's or a runtime's startup, or a tool the agent
+/// runs (ssh, git); refused with 400 (matched ignoring case). Defence in depth: the real
+/// defence is that only an authenticated, same-origin caller can launch at all.
+const DANGEROUS_KEYS: [&str; 32] = [
+    "BASH_ENV",
+    "ENV",
+    "PATH",
+    "IFS",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS0",
+    "PS1",
+    "PS2",
+    "PS3",
+    "PS4",
+    "PROMPT_COMMAND",
+    "ZDOTDIR",
+    "NODE_OPTIONS",
+    "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "GCONV_PATH",
+    "GIT_PROXY_COMMAND",
+];
 
-/// Name prefixes that hijack the dynamic loader; refused with 400 (matched ignoring case).
-const DANGEROUS_PREFIXES: [&str; 2] = ["LD_", "DYLD_"];
+/// Name prefixes that hijack the dynamic loader, export shell functions, or inject git
+/// configuration; refused with 400 (matched ignoring case).
+const DANGEROUS_PREFIXES: [&str; 4] = ["LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG_"];
 
 /// Credential keys a child never inherits from the mux's own environment; credentials reach
 /// it only through the broker's layer.
@@ -53,6 +89,9 @@ pub enum EnvError {
     /// A loader or shell variable that would let the caller run code in the launch shell.
     #[error("environment variable {0} is not allowed: it can hijack the loader or the shell")]
     Dangerous(String),
+    /// A variable the mux sets itself (`COOP_*`, the Kubernetes identity).
+    #[error("environment variable {0} is reserved for the mux")]
+    Reserved(String),
 }
 
 /// One credential the broker hands to a launch (`env_key` = `value`).
@@ -134,6 +173,23 @@ pub fn user_layer(env: &BTreeMap<String, String>) -> Result<BTreeMap<String, Str
     Ok(kept)
 }
 
+/// Checks a credential's `env_key`: the name grammar, no loader or shell hook, and none of the
+/// mux's own variables (`COOP_*`, `POD_*`), so a pushed "credential" can never become a loader
+/// or routing override. The credential variables themselves (`ANTHROPIC_API_KEY`, …) pass.
+pub fn check_credential_key(name: &str) -> Result<(), EnvError> {
+    if !is_valid_name(name) {
+        return Err(EnvError::InvalidName(name.to_owned()));
+    }
+    if is_dangerous(name) {
+        return Err(EnvError::Dangerous(name.to_owned()));
+    }
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("COOP_") || upper.starts_with("POD_") {
+        return Err(EnvError::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
+
 /// Whether a variable of the mux's own environment must not reach a launch child: the mux's
 /// configuration (`COOP_MUX_*`, which holds its auth token), inherited session identity
 /// (`COOP_URL`, `COOP_SESSION_ID`) and credentials.
@@ -150,7 +206,7 @@ pub fn is_withheld(name: &str) -> bool {
 pub struct SystemVars {
     /// `COOP_MUX_URL`: an address the child can reach.
     pub mux_url: String,
-    /// `COOP_MUX_TOKEN`, only when the mux has a token.
+    /// `COOP_MUX_TOKEN`: the launch's own registration token, only when the mux has a token.
     pub mux_token: Option<String>,
     /// `COOP_MUX_SESSION_ID`: the id the mux chose.
     pub session_id: String,

@@ -51,8 +51,9 @@ pub struct LaunchSettings {
     pub command: Option<String>,
     /// `COOP_MUX_URL` for children.
     pub mux_url: String,
-    /// `COOP_MUX_TOKEN` for children, when the mux has a token.
-    pub mux_token: Option<String>,
+    /// The hub has a token: each child gets its own registration token as `COOP_MUX_TOKEN`
+    /// (never the hub's; docs/security.md, "Agents inside sessions").
+    pub registration_tokens: bool,
     /// How long a launch may take to register before it is failed.
     pub timeout: Duration,
     /// Launches allowed to wait for registration at once.
@@ -65,11 +66,10 @@ impl LaunchSettings {
         Self {
             command: args.launch.clone().filter(|c| !c.trim().is_empty()),
             mux_url: child_mux_url(args.advertise_url.as_deref(), local),
-            mux_token: args
+            registration_tokens: args
                 .auth_token
                 .as_ref()
-                .map(|t| t.expose().to_owned())
-                .filter(|t| !t.is_empty()),
+                .is_some_and(|t| !t.expose().is_empty()),
             timeout: Duration::from_millis(args.launch_timeout_ms.max(1)),
             max_pending: args.max_pending_launches,
         }
@@ -178,7 +178,7 @@ impl Launcher {
             .map_err(|t| LaunchError::Throttled(t.0))?;
         let system = SystemVars {
             mux_url: self.settings.mux_url.clone(),
-            mux_token: self.settings.mux_token.clone(),
+            mux_token: (self.settings.registration_tokens).then(|| self.registry.tokens().issue()),
             session_id: session_id.clone(),
         };
         let vars = env::layered(

@@ -9,10 +9,12 @@ mod health;
 pub mod ids;
 mod prewarm;
 mod session;
+pub mod tokens;
 mod watch;
 
 pub use health::SweepReport;
 pub use session::{now_ms, Connection, Session, Stamped};
+pub use tokens::RegistrationTokens;
 
 use crate::{cli::ServeArgs, metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
 use prewarm::Lru;
@@ -46,6 +48,9 @@ pub enum RegistryError {
     /// A live read failed and nothing was cached.
     #[error("upstream error: {0}")]
     Upstream(UpstreamError),
+    /// Registration of a new id while `--max-sessions` are registered.
+    #[error("the hub holds its maximum of {0} sessions (--max-sessions)")]
+    Full(usize),
 }
 
 /// Intervals and limits, from the command line.
@@ -63,6 +68,8 @@ pub struct Settings {
     pub prewarm_capacity: usize,
     /// Prewarm cycle interval.
     pub prewarm_poll: Duration,
+    /// Sessions registered at once (`--max-sessions`).
+    pub max_sessions: usize,
 }
 
 impl Settings {
@@ -76,6 +83,7 @@ impl Settings {
             max_health_failures: args.max_health_failures,
             prewarm_capacity: args.prewarm_capacity,
             prewarm_poll: ms(args.prewarm_poll_ms),
+            max_sessions: args.max_sessions,
         }
     }
 }
@@ -111,6 +119,7 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     settings: Settings,
     shutdown: CancellationToken,
+    tokens: Arc<RegistrationTokens>,
 }
 
 impl Registry {
@@ -133,7 +142,13 @@ impl Registry {
             metrics,
             settings,
             shutdown,
+            tokens: Arc::default(),
         }
+    }
+
+    /// The per-launch registration credentials.
+    pub fn tokens(&self) -> &Arc<RegistrationTokens> {
+        &self.tokens
     }
 
     /// Starts the health checker and the prewarm cycle; both stop at shutdown.
@@ -237,6 +252,9 @@ impl Registry {
         if let Some(existing) = inner.sessions.get(&id) {
             existing.refresh(connection);
             return Ok(id);
+        }
+        if inner.sessions.len() >= self.settings.max_sessions {
+            return Err(RegistryError::Full(self.settings.max_sessions));
         }
         let stale: Vec<String> = inner
             .sessions

@@ -16,6 +16,9 @@ pub enum HostError {
     /// Missing or wrong token (401).
     #[error("unauthorized")]
     Unauthorized,
+    /// Refused before routing: a foreign `Host` or a cross-origin browser request (403).
+    #[error("{0}")]
+    Forbidden(#[from] crate::guard::Refusal),
     /// Unknown path (404).
     #[error("no route for {0}")]
     NotFound(String),
@@ -45,6 +48,7 @@ impl HostError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),

@@ -4,6 +4,8 @@ use super::error::HostError;
 use super::host::Host;
 use super::upload;
 use super::ws;
+use crate::auth::headers::bearer;
+use crate::guard::Guard;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, Uri};
 use axum::middleware::{self, Next};
@@ -24,6 +26,8 @@ pub struct HttpState {
     pub host: Arc<Host>,
     /// Directory that holds `uploads/` (the session's working directory).
     pub upload_root: Arc<PathBuf>,
+    /// Host and same-origin checks, as on the hub.
+    pub guard: Arc<Guard>,
 }
 
 /// JSON body extractor whose rejections (400/413/415/422) use the envelope.
@@ -73,25 +77,19 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// The bearer token of a request, if any.
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
 /// Bearer auth on every route but `health` and `/ws` (which authenticates itself).
 async fn authenticate(State(state): State<HttpState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    if let Err(refusal) = state.guard.check(req.method(), path, req.headers()) {
+        tracing::warn!(path, "request refused: {refusal}");
+        return HostError::from(refusal).into_response();
+    }
     let exempt = path == "/api/v1/health" || path == "/ws";
     if exempt || !state.host.requires_token() {
         return next.run(req).await;
     }
     match bearer(req.headers()) {
-        Some(token) if state.host.token_matches(token) => next.run(req).await,
+        Some(token) if state.host.token_matches(&token) => next.run(req).await,
         _ => HostError::Unauthorized.into_response(),
     }
 }

@@ -18,7 +18,7 @@ pub mod state;
 pub mod upload;
 pub mod ws;
 
-use axum::serve::ListenerExt;
+use crate::guard::Guard;
 use clap::Args;
 use host::Host;
 use nix::sys::signal::Signal;
@@ -26,7 +26,6 @@ use output_log::OUTPUT_LOG_BYTES;
 use protocol::coop;
 use protocol::AgentState;
 use register::{Registration, SelfInfo};
-use std::future::IntoFuture as _;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -58,6 +57,13 @@ pub struct SessionArgs {
     /// Bearer token protecting the API (all but health).
     #[arg(long)]
     pub auth_token: Option<String>,
+    /// Host name the session may be reached as, besides loopback names and the bound address
+    /// (repeatable); the DNS-rebinding allow-list.
+    #[arg(long = "allowed-host", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origin allowed to use the API and `/ws` besides the session's own (repeatable).
+    #[arg(long = "allowed-origin", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
     /// Terminal columns.
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub cols: u16,
@@ -157,19 +163,18 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let router = http::router(http::HttpState {
         host: Arc::clone(&host),
         upload_root: Arc::new(upload_root),
-    });
-    let listener = listener.tap_io(|tcp| {
-        // Keystroke echoes are tiny frames; Nagle would delay them by up to 40 ms.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
+        guard: Arc::new(Guard::new(
+            args.auth_token.as_deref().is_some_and(|t| !t.is_empty()),
+            &args.allowed_hosts,
+            &args.allowed_origins,
+        )),
     });
     let stopping = host.stopping.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stopping.cancelled_owned())
-            .into_future(),
-    );
+    let server = tokio::spawn(crate::listener::serve(
+        listener,
+        router,
+        stopping.cancelled_owned(),
+    ));
     println!("http://{addr}");
     let _ = std::io::stdout().flush();
 

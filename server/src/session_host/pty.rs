@@ -71,6 +71,9 @@ pub fn spawn(command: &[String], cols: u16, rows: u16) -> Result<Spawned, PtyErr
         .map_err(|e| fail(e.to_string()))?;
     let mut cmd = CommandBuilder::from_argv(command.iter().map(Into::into).collect());
     cmd.env("TERM", "xterm-256color");
+    // The host's registration token is the host's alone: the program on the PTY (an agent)
+    // must not be able to act as this session towards the mux.
+    cmd.env_remove("COOP_MUX_TOKEN");
     // portable-pty defaults to $HOME; a session runs where it was started (uploads/ lives there).
     if let Ok(cwd) = std::env::current_dir() {
         cmd.cwd(cwd);

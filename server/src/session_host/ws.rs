@@ -9,7 +9,8 @@
 
 use super::error::HostError;
 use super::host::Host;
-use super::http::{bearer, HttpState};
+use super::http::HttpState;
+use crate::auth::headers::bearer;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -95,8 +96,8 @@ pub async fn upgrade(
     State(state): State<HttpState>,
 ) -> Response {
     let host = state.host;
-    let authed = match query.token.as_deref().or_else(|| bearer(&headers)) {
-        Some(token) if host.token_matches(token) => true,
+    let authed = match query.token.or_else(|| bearer(&headers)) {
+        Some(token) if host.token_matches(&token) => true,
         Some(_) => return HostError::Unauthorized.into_response(),
         None => !host.requires_token(),
     };

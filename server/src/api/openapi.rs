@@ -39,7 +39,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, paths) = crate::api::router().split_for_parts();
+    let (_, paths) = super::router().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);
     doc

@@ -7,8 +7,9 @@ use crate::registry::ids;
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Path, Request},
-    http::{header::CONTENT_TYPE, request::Parts, HeaderMap, StatusCode},
+    http::{request::Parts, HeaderMap, StatusCode},
 };
+use axum_extra::headers::{ContentType, HeaderMapExt};
 use serde::de::DeserializeOwned;
 
 /// A JSON request body parsed as `T`.
@@ -24,26 +25,17 @@ pub struct RawJson(pub Bytes);
 #[derive(Debug)]
 pub struct SessionId(pub String);
 
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(mime) = headers.typed_get::<ContentType>().map(mime::Mime::from) else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    mime.type_() == mime::APPLICATION
+        && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
 }
 
-async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    if !is_json(req.headers()) {
-        return Err(ApiError::UnsupportedMediaType(
-            "expected request with `Content-Type: application/json`".to_owned(),
-        ));
-    }
+/// Reads the whole body, mapping axum's rejections (too large, broken stream) to the envelope.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge("request body is too large".to_owned())
@@ -54,6 +46,20 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ))
         }
     })
+}
+
+/// Parses a JSON body: 400 when it is not JSON, 422 when its fields do not fit `T`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| syntax_or_data(&e))
+}
+
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected request with `Content-Type: application/json`".to_owned(),
+        ));
+    }
+    read_body(req, state).await
 }
 
 fn syntax_or_data(err: &serde_json::Error) -> ApiError {
@@ -71,9 +77,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = json_bytes(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| syntax_or_data(&e))
+        parse_json(&bytes).map(ApiJson)
     }
 }
 
@@ -102,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{header::CONTENT_TYPE, HeaderValue};
 
     #[test]
     fn json_content_types() {
