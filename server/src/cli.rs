@@ -1,4 +1,5 @@
-//! Command-line interface: flags and `COOP_MUX_*` variables (reference §1.1).
+//! Command-line interface: flags and their `COOP_MUX_*` variables (the security flags are
+//! described in docs/security.md, "Flags").
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
