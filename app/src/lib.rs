@@ -7,6 +7,8 @@
 pub mod ansi;
 pub mod api;
 mod components;
+#[cfg(feature = "hydrate")]
+mod handlers;
 pub mod live;
 pub mod model;
 pub mod stream;

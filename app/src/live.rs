@@ -51,8 +51,10 @@ pub fn use_mux_feed() -> LiveFeed {
         conn: RwSignal::new(ConnState::Connecting),
         fleet: Fleet::new(),
     };
+    // The socket lives as long as the component that called this: the effect's cleanup
+    // closes it and stops the retries.
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| browser::connect(feed, browser::FIRST_RETRY_MS));
+    Effect::new(move |_| browser::start(feed));
     feed
 }
 
@@ -72,19 +74,22 @@ pub fn send(request: &MuxRequest) -> bool {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::{ConnState, LiveFeed};
+    use crate::handlers::Socket;
     use crate::model::FollowUp;
     use leptos::prelude::*;
     use protocol::mux::{MuxEvent, MuxRequest};
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::time::Duration;
-    use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{MessageEvent, WebSocket};
 
     pub const FIRST_RETRY_MS: u64 = 500;
     const MAX_RETRY_MS: u64 = 5_000;
 
     thread_local! {
-        static SOCKET: RefCell<Option<WebSocket>> = const { RefCell::new(None) };
+        /// The current socket with its handlers; replacing or clearing it drops them.
+        static SOCKET: RefCell<Option<Socket>> = const { RefCell::new(None) };
+        /// Bumped by [`stop`]: connects and retries of an older generation do nothing.
+        static GENERATION: Cell<u64> = const { Cell::new(0) };
     }
 
     /// `ws://host/path` (or `wss://`) for the page's own origin.
@@ -103,28 +108,47 @@ mod browser {
             return false;
         };
         SOCKET.with_borrow(|socket| match socket {
-            Some(ws) if ws.ready_state() == WebSocket::OPEN => ws.send_with_str(&text).is_ok(),
+            Some(s) if s.ws().ready_state() == WebSocket::OPEN => {
+                s.ws().send_with_str(&text).is_ok()
+            }
             _ => false,
         })
     }
 
+    /// Connects now, and closes the socket (stopping the retries) when the current reactive
+    /// owner is cleaned up.
+    pub fn start(feed: LiveFeed) {
+        connect(feed, FIRST_RETRY_MS, GENERATION.get());
+        on_cleanup(stop);
+    }
+
+    /// Closes the socket and cancels every pending retry.
+    fn stop() {
+        GENERATION.set(GENERATION.get() + 1);
+        let socket = SOCKET.with_borrow_mut(Option::take);
+        drop(socket);
+    }
+
     /// Opens `/ws/mux`; on close, retries after `retry_ms` (doubling up to a cap). The server
     /// opens every connection with a `sessions` snapshot, which re-subscribes everything.
-    pub fn connect(feed: LiveFeed, retry_ms: u64) {
+    fn connect(feed: LiveFeed, retry_ms: u64, generation: u64) {
+        if GENERATION.get() != generation {
+            return;
+        }
         let Some(url) = ws_url("/ws/mux") else { return };
         let Ok(ws) = WebSocket::new(&url) else {
-            schedule_retry(feed, retry_ms);
+            schedule_retry(feed, retry_ms, generation);
             return;
         };
         feed.conn.set(ConnState::Connecting);
 
-        let opened = std::rc::Rc::new(std::cell::Cell::new(false));
+        let opened = std::rc::Rc::new(Cell::new(false));
         let was_opened = opened.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || {
+        let on_open = move || {
             opened.set(true);
             feed.conn.set(ConnState::Connected);
-        });
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        };
+        let on_message = move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
@@ -137,31 +161,28 @@ mod browser {
                 }
                 None => {}
             }
-        });
-        let on_close = Closure::<dyn FnMut()>::new(move || {
+        };
+        let on_close = move || {
             feed.conn.set(ConnState::Retrying);
-            SOCKET.with_borrow_mut(|s| *s = None);
+            // The closed socket stays in `SOCKET` (sends to it fail) until the retry replaces
+            // it, which drops these handlers outside their own invocation.
             // A socket that was up starts the backoff over; a failed attempt doubles it.
             let next = if was_opened.get() {
                 FIRST_RETRY_MS
             } else {
                 (retry_ms * 2).min(MAX_RETRY_MS)
             };
-            schedule_retry(feed, next);
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        // The socket owns its handlers for the page's lifetime.
-        on_open.forget();
-        on_message.forget();
-        on_close.forget();
-        SOCKET.with_borrow_mut(|s| *s = Some(ws));
+            schedule_retry(feed, next, generation);
+        };
+        let socket = Socket::new(ws, on_open, on_message, on_close);
+        // Replacing the previous socket drops its handlers.
+        let previous = SOCKET.with_borrow_mut(|s| s.replace(socket));
+        drop(previous);
     }
 
-    fn schedule_retry(feed: LiveFeed, retry_ms: u64) {
+    fn schedule_retry(feed: LiveFeed, retry_ms: u64, generation: u64) {
         set_timeout(
-            move || connect(feed, retry_ms),
+            move || connect(feed, retry_ms, generation),
             Duration::from_millis(retry_ms),
         );
     }

@@ -1,5 +1,5 @@
-//! The dashboard's view of the fleet, folded from `/ws/mux` events (reference §15 "Handling
-//! `/ws/mux` messages").
+//! The dashboard's view of the fleet, folded from `/ws/mux` events (docs/architecture.md,
+//! "The path of a `/ws/mux` event").
 //!
 //! Membership lives in one signal; each session's state, last message and screen live in
 //! signals of their own, so a screen batch for 50 sessions re-renders only the tiles whose
@@ -141,7 +141,7 @@ pub fn state_class(state: Option<&AgentState>) -> &'static str {
     }
 }
 
-/// Healthy as the reference counts it: a state that is not empty, not `exited`, no `error`.
+/// Healthy as coop's own dashboard counts it: a state that is not empty, not `exited`, no `error`.
 pub fn is_healthy(state: Option<&AgentState>) -> bool {
     matches!(state, Some(s) if !s.as_str().is_empty() && *s != AgentState::Exited && !s.is_error())
 }

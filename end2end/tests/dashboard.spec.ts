@@ -1,5 +1,5 @@
-// The dashboard against a real mux and real `coopmux session` hosts: reference §16's
-// Playwright scenarios, plus the focused terminal, launch dialog and screenshots.
+// The dashboard against a real mux and real `coopmux session` hosts: sessions, states, screens,
+// keyboard and health scenarios, plus the focused terminal, launch dialog and screenshots.
 import { test, expect, Page } from '@playwright/test';
 import { startMux, startSession, api, Mux, Session } from './mux';
 

@@ -1,4 +1,5 @@
-//! Shapes of a coop session's own API (reference §12), shared by the session host and the mux.
+//! Shapes of a coop session's own API (docs/coop-protocol.md), shared by the session host and
+//! the mux.
 //!
 //! Only serde and serde_json are used so that the dashboard (WASM) can use the same types.
 //! Fields a real coop may leave out or extend are `#[serde(default)]` so that reading an

@@ -1,4 +1,4 @@
-//! Credential broker shapes (reference §9.4, §10.2, §10.4; contract §1, §4).
+//! Credential broker shapes: `/api/v1/credentials/*` requests and replies.
 //!
 //! Requests that carry a secret print `[redacted]` in their `Debug` output, so a logged request
 //! never leaks a key. Responses never carry a secret.

@@ -1,4 +1,5 @@
-//! Launch API shapes (seed README "Launch API"; contract §4 "Launch tracking").
+//! Launch API shapes: the launch request, its reply with the launch and session ids, and the
+//! launch records of `GET /api/v1/launches`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ pub struct LaunchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchResponse {
-    /// Always `true` (the reference's only field).
+    /// Always `true` (the only field of coop's own hub's reply).
     pub launched: bool,
     /// Id of the launch, for `GET /api/v1/launches/{id}`.
     pub launch_id: String,

@@ -1,4 +1,5 @@
-//! The hub's REST shapes and the `/ws/mux` event stream (reference §2, §5, §7).
+//! The hub's REST shapes and the `/ws/mux` event stream (docs/architecture.md, "The path of a
+//! `/ws/mux` event").
 
 use crate::AgentState;
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,7 @@ pub enum MuxEvent {
     },
 }
 
-/// A `transition` on `/ws/mux` (reference §7.1): the upstream's transition plus the session id.
+/// A `transition` on `/ws/mux`: the upstream's transition plus the session id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MuxTransition {
     /// Session id.
@@ -181,7 +182,7 @@ pub struct MuxTransition {
     pub resume_at_epoch_ms: Option<u64>,
 }
 
-/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as the reference).
+/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's own hub).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenEntry {
     /// Session id.
@@ -198,7 +199,7 @@ pub struct ScreenEntry {
     pub seq: u64,
 }
 
-/// Messages a client sends on `/ws/mux`, tagged by `event` (reference §5.4).
+/// Messages a client sends on `/ws/mux`, tagged by `event`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event")]
 pub enum MuxRequest {
@@ -237,7 +238,7 @@ pub enum MuxRequest {
     },
 }
 
-/// One element of `GET /api/v1/sessions` (reference §3.4). The session's own token is never
+/// One element of `GET /api/v1/sessions`. The session's own token is never
 /// part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -266,7 +267,7 @@ fn default_rows() -> u16 {
     24
 }
 
-/// `GET /api/v1/sessions/{id}/screen` (reference §4.3). Parsed from the upstream's
+/// `GET /api/v1/sessions/{id}/screen`. Parsed from the upstream's
 /// `GET /api/v1/screen` with defaults for missing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -294,7 +295,7 @@ pub struct CachedScreen {
     pub fetched_at: u64,
 }
 
-/// `GET /api/v1/sessions/{id}/status` (reference §4.2). Parsed from the upstream's
+/// `GET /api/v1/sessions/{id}/status`. Parsed from the upstream's
 /// `GET /api/v1/status` with defaults for missing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,5 +1,5 @@
-//! The hub's flags and their `COOP_MUX_*` variables. The subcommands that wrap them are in
-//! [`crate::commands`].
+//! The hub's flags and their `COOP_MUX_*` variables (the security flags are described in
+//! docs/security.md, "Flags"). The subcommands that wrap them are in [`crate::commands`].
 
 use clap::{Args, Parser, ValueEnum};
 use std::net::IpAddr;

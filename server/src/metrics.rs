@@ -1,4 +1,4 @@
-//! Prometheus metrics at `GET /metrics` (contract §4), in the text exposition format.
+//! Prometheus metrics at `GET /metrics`, in the text exposition format.
 //!
 //! Plain atomics rather than a metrics library: the set is small and fixed, and the
 //! exposition is a few lines of formatting.

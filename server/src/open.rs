@@ -1,7 +1,8 @@
-//! `coopmux open [URL]` (reference §1.2): opens the dashboard in a browser.
+//! `coopmux open [URL]`: opens the dashboard in a browser.
 //!
-//! Unlike the reference it never puts the token in the URL (contract §3): with a token
-//! configured it opens the login page, where the token is typed once and traded for a cookie.
+//! Unlike coop's own hub it never puts the token in the URL (docs/security.md, "Local users"):
+//! with a token configured it opens the login page, where the token is typed once and traded
+//! for a cookie.
 
 use crate::cli::{OpenArgs, ServeArgs};
 use std::net::IpAddr;

@@ -1,4 +1,5 @@
-//! Forwarding of the proxy endpoints to a session's upstream (reference §2.3, contract §2).
+//! Forwarding of the proxy endpoints to a session's upstream (docs/architecture.md, "The path
+//! of a proxied REST call").
 //!
 //! When the upstream answered, its status and error body reach the client (a 409 `NO_PROMPT`
 //! stays a 409); only a failure to reach it becomes 502 `UPSTREAM_ERROR`.
@@ -57,7 +58,7 @@ fn is_json(body: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
-/// 2xx: 200 with the upstream JSON, or `null` for an empty body (reference §2.3).
+/// 2xx: 200 with the upstream JSON, or `null` for an empty body (such as a switch's 202).
 /// Other statuses: passed through with their JSON body; a non-JSON body is wrapped in the
 /// envelope so clients can always parse errors.
 fn into_response(reply: UpstreamReply) -> Response {

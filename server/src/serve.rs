@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::CorsLayer;
 
 /// How long connections may take to finish after a shutdown signal before the hub exits
-/// anyway (contract §2: "exit within a few seconds").
+/// anyway (a shutdown must finish within a few seconds).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 /// Errors that stop the hub from starting.
@@ -36,7 +36,7 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
-    /// A non-loopback address without a token (contract §3).
+    /// A non-loopback address without a token (docs/security.md, "Flags").
     #[error("refusing to listen on {0} without --auth-token; set a token, or pass --insecure-no-auth to accept anyone who can reach it")]
     InsecureBind(std::net::IpAddr),
     /// A flag has an unusable value.
@@ -152,13 +152,14 @@ impl Bound {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("connections still open after the shutdown grace period; closing"),
         }
-        // Contract §2: the credential state is on disk before the process exits.
+        // The credential state is on disk before the process exits.
         hub.credentials.flush().await;
         Ok(())
     }
 }
 
-/// Refuses a non-loopback address without a token unless `--insecure-no-auth` (contract §3).
+/// Refuses a non-loopback address without a token unless `--insecure-no-auth`
+/// (docs/security.md, "The default install").
 pub fn check_exposure(args: &ServeArgs) -> Result<(), ServeError> {
     let has_token = args
         .auth_token

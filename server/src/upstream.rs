@@ -1,4 +1,4 @@
-//! The one HTTP client the hub uses to talk to coop sessions (reference §4.1, §12).
+//! The one HTTP client the hub uses to talk to coop sessions (docs/coop-protocol.md).
 //!
 //! A single pooled [`reqwest::Client`] is shared by registration checks, the health checker,
 //! pollers, prewarm and the proxies, so connections to an upstream are reused instead of a
@@ -9,7 +9,7 @@ use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
-/// Timeout of every upstream call but health checks (reference §2.1).
+/// Timeout of every upstream call but health checks.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of `GET /api/v1/health` checks (registration and the health checker).
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);

@@ -14,7 +14,7 @@ const CLOSE_AFTER_MS: u64 = 1_500;
 /// Output lines shown per recent launch.
 const TAIL_LINES: usize = 4;
 
-/// The presets of the reference: name and variables.
+/// The presets of coop's own dashboard: name and variables.
 const PRESETS: [(&str, &[(&str, &str)]); 3] = [
     ("Local Directory", &[("WORKING_DIR", "")]),
     (

@@ -158,11 +158,13 @@ pub fn Dashboard() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::Ui;
+    use crate::handlers::{own_until_cleanup, Listener};
     use leptos::prelude::*;
-    use wasm_bindgen::{closure::Closure, JsCast};
+    use wasm_bindgen::JsCast;
     use web_sys::KeyboardEvent;
 
-    /// Reads the deep link, fetches the launch config, and installs the document listeners.
+    /// Reads the deep link, fetches the launch config, and installs the document listeners
+    /// (removed when the dashboard unmounts).
     pub fn start(ui: Ui) {
         Effect::new(move |_| {
             take_hash(ui);
@@ -189,17 +191,17 @@ mod browser {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let on_hash = Closure::<dyn FnMut()>::new(move || take_hash(ui));
-        let _ =
-            window.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
-        on_hash.forget();
-        let on_key =
-            Closure::<dyn FnMut(KeyboardEvent)>::new(move |ev: KeyboardEvent| on_key(ui, &ev));
+        let mut listeners = vec![Listener::new(
+            &window,
+            "hashchange",
+            move |_: web_sys::Event| take_hash(ui),
+        )];
         if let Some(doc) = window.document() {
-            let _ =
-                doc.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+            listeners.push(Listener::new(&doc, "keydown", move |ev: KeyboardEvent| {
+                on_key(ui, &ev);
+            }));
         }
-        on_key.forget();
+        own_until_cleanup(listeners);
     }
 
     /// Whether the event comes from inside an xterm terminal (its keys belong to the program).

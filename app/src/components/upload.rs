@@ -28,27 +28,28 @@ pub fn DropZone() -> impl IntoView {
 mod browser {
     use super::super::Ui;
     use crate::api::{act_on_session, SessionAction};
+    use crate::handlers::{own_until_cleanup, Listener};
     use crate::term::{show_error, type_into_focused};
     use base64::{engine::general_purpose::STANDARD as B64, Engine};
     use leptos::prelude::*;
-    use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{DragEvent, File};
 
+    /// Installs the document's drag listeners until the drop zone unmounts.
     pub fn listen(ui: Ui, dragging: RwSignal<bool>, error: RwSignal<Option<String>>) {
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
-        let over = Closure::<dyn FnMut(DragEvent)>::new(move |ev: DragEvent| {
+        let over = Listener::new(&doc, "dragover", move |ev: DragEvent| {
             ev.prevent_default();
             dragging.set(true);
         });
-        let leave = Closure::<dyn FnMut(DragEvent)>::new(move |ev: DragEvent| {
+        let leave = Listener::new(&doc, "dragleave", move |ev: DragEvent| {
             // Leaving the window, not just moving between elements.
             if ev.related_target().is_none() {
                 dragging.set(false);
             }
         });
-        let drop = Closure::<dyn FnMut(DragEvent)>::new(move |ev: DragEvent| {
+        let drop = Listener::new(&doc, "drop", move |ev: DragEvent| {
             ev.prevent_default();
             dragging.set(false);
             let files: Vec<File> = ev
@@ -65,12 +66,7 @@ mod browser {
             error.set(None);
             leptos::task::spawn_local(upload_all(id, files, error));
         });
-        for (name, f) in [("dragover", &over), ("dragleave", &leave), ("drop", &drop)] {
-            let _ = doc.add_event_listener_with_callback(name, f.as_ref().unchecked_ref());
-        }
-        over.forget();
-        leave.forget();
-        drop.forget();
+        own_until_cleanup(vec![over, leave, drop]);
     }
 
     async fn upload_all(id: String, files: Vec<File>, error: RwSignal<Option<String>>) {

@@ -1,6 +1,7 @@
 //! The browser half of the terminal: xterm.js, the `/ws/{id}` socket, reconnects.
 
 use super::{TermSignals, TermStatus, SCROLLBACK_LINES};
+use crate::handlers::{Listener, Socket};
 use crate::live::{self, ws_url};
 use crate::stream::{Cursor, Step};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
@@ -12,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
-use xterm_js_rs::{addons::fit::FitAddon, Terminal, TerminalOptions, Theme};
+use xterm_js_rs::{addons::fit::FitAddon, Disposable, Terminal, TerminalOptions, Theme};
 
 /// First reconnect delay, in milliseconds (doubles up to [`MAX_RETRY_MS`]).
 const FIRST_RETRY_MS: u64 = 250;
@@ -66,20 +67,41 @@ pub fn close(handle: u64) {
     }
 }
 
+/// A handler subscribed to an xterm.js event: disposing the subscription on drop detaches
+/// it before the closure is freed.
+struct Subscription {
+    disposable: Disposable,
+    _callback: Box<dyn std::any::Any>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.disposable.dispose();
+    }
+}
+
+/// The terminal's own handlers: keystrokes, its resizes, and the window's resizes.
+struct Bindings {
+    _on_data: Subscription,
+    _on_resize: Subscription,
+    _on_window: Option<Listener>,
+}
+
 /// One terminal and its socket.
 pub struct Conn {
     id: String,
     pub(super) term: Terminal,
     fit: FitAddon,
     cursor: RefCell<Cursor>,
-    ws: RefCell<Option<WebSocket>>,
+    /// The current socket with its handlers; a reconnect replaces it, dropping the old ones.
+    socket: RefCell<Option<Socket>>,
     /// Set when the overlay closed: no more reconnects.
     disposed: Cell<bool>,
     retry_ms: Cell<u64>,
     next_request: Cell<u64>,
     signals: TermSignals,
-    /// Handlers that must live as long as the terminal.
-    keep: RefCell<Vec<Box<dyn std::any::Any>>>,
+    /// Handlers bound to the terminal and the window, dropped by [`Conn::dispose`].
+    bindings: RefCell<Option<Bindings>>,
 }
 
 impl Conn {
@@ -103,27 +125,27 @@ impl Conn {
             term,
             fit,
             cursor: RefCell::new(Cursor::new()),
-            ws: RefCell::new(None),
+            socket: RefCell::new(None),
             disposed: Cell::new(false),
             retry_ms: Cell::new(FIRST_RETRY_MS),
             next_request: Cell::new(1),
             signals,
-            keep: RefCell::new(Vec::new()),
+            bindings: RefCell::new(None),
         });
         conn.bind_terminal();
         Self::connect(&conn);
         conn
     }
 
-    /// Closes the socket for good and frees the terminal.
+    /// Closes the socket for good, removes every handler and frees the terminal.
     fn dispose(&self) {
         self.disposed.set(true);
-        if let Some(ws) = self.ws.borrow_mut().take() {
-            ws.set_onclose(None);
-            let _ = ws.close();
-        }
+        // Dropping the socket detaches its handlers before it closes (no reconnect).
+        let socket = self.socket.borrow_mut().take();
+        drop(socket);
+        let bindings = self.bindings.borrow_mut().take();
+        drop(bindings);
         self.term.dispose();
-        self.keep.borrow_mut().clear();
     }
 
     /// Keystrokes, resizes and window resizes.
@@ -134,24 +156,28 @@ impl Conn {
                 me.send_input(data.as_bytes());
             }
         });
-        self.term.on_data(on_data.as_ref().unchecked_ref());
+        let on_data = Subscription {
+            disposable: self.term.on_data(on_data.as_ref().unchecked_ref()),
+            _callback: Box::new(on_data),
+        };
         let me = Rc::downgrade(self);
         let on_resize = Closure::<dyn FnMut(JsValue)>::new(move |_size: JsValue| {
             if let Some(me) = me.upgrade() {
                 me.send_resize();
             }
         });
-        self.term.on_resize(on_resize.as_ref().unchecked_ref());
+        let on_resize = Subscription {
+            disposable: self.term.on_resize(on_resize.as_ref().unchecked_ref()),
+            _callback: Box::new(on_resize),
+        };
         let me = Rc::downgrade(self);
-        let on_window = Closure::<dyn FnMut()>::new(move || {
-            if let Some(me) = me.upgrade() {
-                me.fit.fit();
-            }
+        let on_window = web_sys::window().map(|window| {
+            Listener::new(&window, "resize", move |_: web_sys::Event| {
+                if let Some(me) = me.upgrade() {
+                    me.fit.fit();
+                }
+            })
         });
-        if let Some(w) = web_sys::window() {
-            let _ =
-                w.add_event_listener_with_callback("resize", on_window.as_ref().unchecked_ref());
-        }
         // The layout settles after mount; fit again then.
         let me = Rc::downgrade(self);
         set_timeout(
@@ -162,10 +188,11 @@ impl Conn {
             },
             Duration::from_millis(50),
         );
-        let mut keep = self.keep.borrow_mut();
-        keep.push(Box::new(on_data));
-        keep.push(Box::new(on_resize));
-        keep.push(Box::new(on_window));
+        *self.bindings.borrow_mut() = Some(Bindings {
+            _on_data: on_data,
+            _on_resize: on_resize,
+            _on_window: on_window,
+        });
     }
 
     fn connect(me: &Rc<Self>) {
@@ -180,7 +207,7 @@ impl Conn {
             return;
         };
         let weak = Rc::downgrade(me);
-        let on_open = Closure::<dyn FnMut()>::new(move || {
+        let on_open = move || {
             if let Some(me) = weak.upgrade() {
                 me.retry_ms.set(FIRST_RETRY_MS);
                 me.send_resize();
@@ -188,30 +215,27 @@ impl Conn {
                 me.send_json(&serde_json::json!({"event": "replay:get", "offset": offset}));
                 me.request(serde_json::json!({"event": "agent:get"}));
             }
-        });
+        };
         let weak = Rc::downgrade(me);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let on_message = move |ev: MessageEvent| {
             if let (Some(me), Some(text)) = (weak.upgrade(), ev.data().as_string()) {
                 me.on_frame(&text);
             }
-        });
+        };
         let weak = Rc::downgrade(me);
-        let on_close = Closure::<dyn FnMut()>::new(move || {
+        let on_close = move || {
             if let Some(me) = weak.upgrade() {
                 if !me.disposed.get() && me.signals.status.get_untracked() != TermStatus::Exited {
                     me.signals.status.set(TermStatus::Reconnecting);
                 }
                 Self::schedule_reconnect(&me);
             }
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        let mut keep = me.keep.borrow_mut();
-        keep.push(Box::new(on_open));
-        keep.push(Box::new(on_message));
-        keep.push(Box::new(on_close));
-        *me.ws.borrow_mut() = Some(ws);
+        };
+        let socket = Socket::new(ws, on_open, on_message, on_close);
+        // The previous socket (closed, since a reconnect follows its close) and its handlers
+        // are dropped here, outside their own invocation.
+        let previous = me.socket.borrow_mut().replace(socket);
+        drop(previous);
     }
 
     fn schedule_reconnect(me: &Rc<Self>) {
@@ -339,7 +363,8 @@ impl Conn {
 
     /// Sends a JSON frame; false when the socket is not open.
     pub fn send_json(&self, value: &serde_json::Value) -> bool {
-        self.ws.borrow().as_ref().is_some_and(|ws| {
+        self.socket.borrow().as_ref().is_some_and(|s| {
+            let ws = s.ws();
             ws.ready_state() == WebSocket::OPEN && ws.send_with_str(&value.to_string()).is_ok()
         })
     }

@@ -1,4 +1,4 @@
-//! The hub's REST API (reference §2.2), declared once for both routing and the OpenAPI
+//! The hub's REST API, declared once for both routing and the OpenAPI
 //! document: every route here appears in `GET /api/v1/openapi.json`.
 
 pub mod openapi;

@@ -1,4 +1,5 @@
-//! Proxy routes (reference §2.3): thin handlers over [`crate::proxy::forward`].
+//! Proxy routes (docs/architecture.md, "The path of a proxied REST call"): thin handlers
+//! over [`crate::proxy::forward`].
 //!
 //! Request and reply bodies are JSON of any shape, forwarded unchanged.
 

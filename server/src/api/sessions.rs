@@ -1,5 +1,5 @@
 //! Registry routes: register/heartbeat, list, deregister, cached screen and status
-//! (reference §3, §4.3).
+//! (docs/coop-protocol.md, "Registering with the hub").
 
 use crate::auth::RegistrationScope;
 use crate::error::ApiError;

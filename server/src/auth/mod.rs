@@ -1,4 +1,4 @@
-//! Authentication (contract §3): the `--auth-token` bearer, the dashboard's session cookie,
+//! Authentication (docs/security.md): the `--auth-token` bearer, the dashboard's session cookie,
 //! the login page, WebSocket origin checks and CORS.
 //!
 //! The token protects every route except `GET /api/v1/health`, static assets and the login

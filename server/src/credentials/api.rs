@@ -1,4 +1,5 @@
-//! `/api/v1/credentials/*` (reference §9.4, §10.2, §10.4; contract §1). [`CredentialError`] is
+//! `/api/v1/credentials/*` (status, new, set and its alias seed, reauth, exchange, distribute,
+//! pool, pool/rebalance). [`CredentialError`] is
 //! mapped to the JSON envelope here and nowhere else. No response carries a secret.
 
 use super::CredentialError;
@@ -77,7 +78,7 @@ pub async fn set(
     Ok(Json(OkResponse { ok: true }))
 }
 
-/// Alias of `set` (the seed's docs name it).
+/// Alias of `set` (coop's hub documentation names it).
 #[utoipa::path(
     post, path = "/api/v1/credentials/seed", tag = "credentials",
     request_body = SetTokenRequest,

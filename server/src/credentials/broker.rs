@@ -1,5 +1,6 @@
 //! Account state: the accounts of the config file and of `new`, their keys, refresh tokens,
-//! expiry and status (reference §9.2–§9.4). One `RwLock` guards the map and is never held
+//! expiry and status (`healthy`, `missing`, `refreshing`, `expired`). One `RwLock` guards the
+//! map and is never held
 //! across an `.await`: status answers at once whatever a refresh or a save is doing.
 
 use super::config::{self, AccountConfig, Endpoints};
@@ -350,8 +351,8 @@ impl Broker {
 
     /// Stores a new key (from `set`, a refresh or a reauth), marks the account healthy,
     /// persists, wakes its refresh task and emits `credential:refreshed`. With
-    /// `replace_refresh` false a grant without a refresh token keeps the stored one (RFC 6749
-    /// §6: the server may not rotate it).
+    /// `replace_refresh` false a grant without a refresh token keeps the stored one
+    /// (RFC 6749 §6: the server may not rotate it).
     pub async fn store_grant(
         &self,
         name: &str,

@@ -1,5 +1,6 @@
-//! The accounts file of `--credential-config` (reference §9.1), provider defaults (§9.2,
-//! §9.5) and the validation of account definitions.
+//! The accounts file of `--credential-config` (`{"accounts":[{"name","provider",…}]}`),
+//! provider defaults (`env_key` and Claude's OAuth endpoints) and the validation of account
+//! definitions.
 
 use super::CredentialError;
 use crate::launch::env::check_credential_key;
@@ -157,7 +158,7 @@ impl AccountConfig {
 }
 
 /// Reads and validates the accounts file, in file order. Two accounts with one name are an
-/// error (the reference silently kept the later one).
+/// error (coop's own hub silently kept the later one).
 pub fn load(path: &Path) -> Result<Vec<AccountConfig>, CredentialError> {
     let fail = |problem: String| CredentialError::Config {
         path: path.display().to_string(),

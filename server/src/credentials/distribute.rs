@@ -1,4 +1,5 @@
-//! Pushing profiles to sessions and switching them (reference §10.1–§10.3, fixed; contract §2).
+//! Pushing profiles to sessions and switching them (docs/coop-protocol.md, "Switching
+//! profiles").
 //!
 //! Coop replaces its profile list on every `POST /api/v1/session/profiles`, so each push
 //! carries every profile the session may hold (healthy accounts its `profiles_needed` allows),

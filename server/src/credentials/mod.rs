@@ -1,4 +1,5 @@
-//! The credential broker (reference §9, §10; contract §2–§4).
+//! The credential broker: accounts and their keys, OAuth refresh and reauth, persistence,
+//! session assignment and profile distribution. Its threat model is in docs/security.md.
 //!
 //! `config` reads the accounts file and knows provider defaults, `store` persists every key
 //! and refresh token, `broker` holds account state, `oauth` speaks the token endpoint

@@ -1,7 +1,7 @@
 //! The token endpoint's grants: refresh (RFC 6749 §6), device code (RFC 8628) and
-//! authorisation code with PKCE S256 (RFC 7636). Every grant is a form POST, as RFC 6749
-//! §4.1.3/§6 require. Error messages carry the endpoint's `error` code and description only,
-//! never a token.
+//! authorisation code with PKCE S256 (RFC 7636). Every grant is a form POST, as
+//! RFC 6749 §4.1.3/§6 require. Error messages carry the endpoint's `error` code and
+//! description only, never a token.
 
 use super::config::Endpoints;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
@@ -291,7 +291,7 @@ pub fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// The authorisation URL of a PKCE flow, parameters in the reference's order.
+/// The authorisation URL of a PKCE flow, parameters in the order coop's own hub uses.
 pub fn authorize_url(
     endpoints: &Endpoints,
     challenge: &str,

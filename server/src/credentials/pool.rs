@@ -1,4 +1,5 @@
-//! Session-to-account assignments (reference §10.3–§10.5, fixed). Counts are derived from the
+//! Session-to-account assignments: each session is assigned the healthy account with the
+//! fewest sessions. Counts are derived from the
 //! registry every time (an assignment whose session is gone does not count), so they never
 //! drift. A launch reserves its account before its session registers; the reservation counts
 //! as load until the session registers or [`LAUNCH_RESERVATION_SECS`] pass.

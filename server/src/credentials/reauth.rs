@@ -1,4 +1,4 @@
-//! Reauthorisation (reference §9.5, fixed): the device flow (RFC 8628) when the account has a
+//! Reauthorisation: the device flow (RFC 8628) when the account has a
 //! device endpoint, else the authorisation code flow with PKCE S256 (RFC 7636) finished by
 //! `POST /credentials/exchange`. Pending PKCE flows expire after
 //! [`super::BrokerTimings::pending_flow_ttl`]; a second reauth of an account reuses its

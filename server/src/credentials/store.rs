@@ -1,4 +1,5 @@
-//! Persistence of `{state_dir}/credentials.json` (contract §3, §4): every key, refresh token
+//! Persistence of `{state_dir}/credentials.json` (docs/security.md, "Local users"): every key,
+//! refresh token
 //! and expiry plus the accounts added at runtime. Mode 0600 in a 0700 directory, written
 //! atomically (temp file, fsync, rename, fsync of the directory). A file that cannot be parsed
 //! is moved aside as `credentials.json.corrupt-<epoch secs>`, never overwritten.
@@ -32,7 +33,7 @@ pub struct StoredAccount {
     /// The OAuth refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<SecretString>,
-    /// Expiry in epoch seconds; absent for a key that does not expire (the reference stored 0
+    /// Expiry in epoch seconds; absent for a key that does not expire (coop's own hub stored 0
     /// and reloaded such keys as expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,

@@ -1,5 +1,6 @@
 //! The event feed of one watched session: an upstream `/ws?subscribe=state` connection whose
-//! transitions become mux `transition` events (reference §5.5, fixed per §17.12–13).
+//! transitions become mux `transition` events (docs/architecture.md, "The path of a `/ws/mux`
+//! event").
 //!
 //! It emits no `session:online`/`session:offline` (those come from the registry only), and
 //! forwards upstream `exit` as a transition to `exited`. It follows the id, not one

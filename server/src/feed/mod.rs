@@ -1,4 +1,5 @@
-//! `/ws/mux`: the aggregate stream the dashboard listens to (reference §5, contract §2).
+//! `/ws/mux`: the aggregate stream the dashboard listens to (docs/architecture.md, "The path
+//! of a `/ws/mux` event").
 //!
 //! On connect: a `sessions` snapshot. Then registry events (`session:online`/`offline` to
 //! everyone, `transition` only for watched ids), `screen_batch` ticks at `--screen-poll-ms`

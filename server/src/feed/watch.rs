@@ -3,7 +3,7 @@
 //!
 //! Every `start` is matched by exactly one `stop` (the connection's set is released on drop,
 //! whatever ends it), and the count is kept per id whether or not a session currently has
-//! that id, so re-registrations neither lose nor duplicate a feed (§17.11). The registry's
+//! that id, so re-registrations neither lose nor duplicate a feed. The registry's
 //! pollers are counted alongside through `start_watching`/`stop_watching`.
 
 use super::events;

@@ -1,10 +1,10 @@
 //! The launch child's environment: validation of user variables and the three-layer
-//! precedence of the seed README (user, then system, then credentials), plus the list of the
-//! mux's own variables a child must never inherit (contract §3; reference §17.6, §17.7).
+//! precedence of the launch API (user, then system, then credentials), plus the list of the
+//! mux's own variables a child must never inherit (docs/security.md, "Agents inside sessions").
 
 use std::collections::BTreeMap;
 
-/// Keys the seed reserves: user values for them are silently dropped (matched ignoring case,
+/// Keys the launch API reserves: user values for them are silently dropped (matched ignoring case,
 /// so `Coop_Mux_Url` is dropped too).
 pub const RESERVED_KEYS: [&str; 12] = [
     "COOP_MUX_URL",
@@ -21,7 +21,7 @@ pub const RESERVED_KEYS: [&str; 12] = [
     "GEMINI_API_KEY",
 ];
 
-/// The mux's system variable naming the session id it chose. Not in the seed's reserved list,
+/// The mux's system variable naming the session id it chose. Not in coop's reserved list,
 /// but a user value would break launch tracking, so it is dropped the same way.
 pub const SESSION_ID_KEY: &str = "COOP_MUX_SESSION_ID";
 
@@ -115,7 +115,7 @@ impl std::fmt::Debug for LaunchCredential {
 ///
 /// The hub hands the credential broker to [`super::Launcher`]; [`NoCredentials`] serves
 /// launchers built without one. An implementation must resolve duplicates itself (one value
-/// per `env_key`, chosen deterministically), unlike the reference's hash-map order.
+/// per `env_key`, chosen deterministically), unlike coop's own hub's hash-map order.
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     /// Credentials to inject into the launch whose session will register as `session_id`
     /// (healthy accounts only); the source may reserve an account for that session.

@@ -1,5 +1,5 @@
 //! `coopmux k8s-pod-manifest`: the session pod that `deploy/k8s-launch.sh` applies, built as
-//! JSON with a real serializer (contract §3; reference §14, §17.6), so user values such as
+//! JSON with a real serializer (docs/security.md, "Agents inside sessions"), so user values such as
 //! `GIT_REPO` are data in fields, never YAML or shell text.
 //!
 //! Kubernetes expands `$(VAR)` in `env[].value`, `command` and `args`; every value taken from

@@ -1,4 +1,4 @@
-//! The launch API's engine (seed README "Launch API"; reference §8; contract §3, §4): runs the
+//! The launch API's engine (docs/architecture.md, "The path of a launch"): runs the
 //! configured command through `sh -c` with a checked, layered environment, in its own process
 //! group, with its output captured through pipes, and tracks it until its session registers.
 //!
@@ -27,7 +27,7 @@ use tracker::Tracker;
 /// Why a launch request failed; mapped to HTTP once, in [`api`].
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    /// No `--launch` / `COOP_MUX_LAUNCH` (400, the reference's message).
+    /// No `--launch` / `COOP_MUX_LAUNCH` (400, coop's own hub's message).
     #[error("launch command not configured")]
     NotConfigured,
     /// A user variable was refused (400).
@@ -36,7 +36,7 @@ pub enum LaunchError {
     /// More than `--max-pending-launches` launches have not registered yet (429).
     #[error("too many pending launches: {0} launches have not registered yet")]
     Throttled(usize),
-    /// `sh` could not be started (500, the reference's message).
+    /// `sh` could not be started (500, coop's own hub's message).
     #[error("failed to spawn: {0}")]
     Spawn(std::io::Error),
     /// No launch with that id (404).

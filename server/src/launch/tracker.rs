@@ -1,4 +1,4 @@
-//! Launch tracking (contract §4): one record per launch with the child's pid, state, exit
+//! Launch tracking: one record per launch with the child's pid, state, exit
 //! status and the last lines of its output, a bounded history, the pending count behind
 //! `--max-pending-launches`, and the `launch:*` events on the mux feed.
 

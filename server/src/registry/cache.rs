@@ -1,9 +1,9 @@
 //! Screen and status caches: filled by pollers and prewarm, and read by the REST endpoints
-//! (reference §4.3, contract §2).
+//! (`GET /api/v1/sessions/{id}/screen` and `…/status`).
 //!
 //! A read serves the cache while it is younger than the poll interval; otherwise it reads the
 //! upstream live and falls back to the (older) cache when the upstream fails. So a session
-//! that nobody has polled yet still answers, instead of the reference's "not yet cached" 502.
+//! that nobody has polled yet still answers, instead of coop's own hub's "not yet cached" 502.
 
 use super::{now_ms, Registry, RegistryError, Session};
 use crate::upstream::{Upstream, UpstreamError};

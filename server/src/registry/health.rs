@@ -1,4 +1,4 @@
-//! The health checker (reference §3.6): every `--health-check-ms` it checks every session's
+//! The health checker: every `--health-check-ms` it checks every session's
 //! `GET /api/v1/health` concurrently, and evicts a session after `--max-health-failures`
 //! consecutive failures.
 

@@ -1,4 +1,4 @@
-//! Session id rules (contract §2): 1–128 characters of `[A-Za-z0-9._:-]`, and never a name
+//! Session id rules: 1–128 characters of `[A-Za-z0-9._:-]`, and never a name
 //! that a fixed route uses in the id's position.
 
 /// Longest accepted id, in characters.

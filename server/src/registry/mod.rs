@@ -1,4 +1,5 @@
-//! The session registry: every coop session known to the hub (reference §3, contract §2).
+//! The session registry: every coop session known to the hub (docs/coop-protocol.md,
+//! "Registering with the hub").
 //!
 //! One mutex guards the session map, the watcher counts and the prewarm order together, so a
 //! removal updates all three at once and emits exactly one `session:offline`. The lock is
@@ -27,7 +28,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use watch::Watcher;
 
-/// Capacity of the mux event feed (reference §1.3: 512 events).
+/// Capacity of the mux event feed (events), as in coop's own hub.
 pub const EVENT_CAPACITY: usize = 512;
 
 /// Why a registry operation failed.

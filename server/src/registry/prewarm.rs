@@ -1,9 +1,9 @@
-//! Prewarm (reference §4.4): keeps the caches of up to `--prewarm-capacity` unwatched
+//! Prewarm: keeps the caches of up to `--prewarm-capacity` unwatched
 //! sessions warm by polling them every `--prewarm-poll-ms`.
 //!
-//! Unlike the reference, the sessions of a cycle are polled concurrently (bounded), so a few
+//! Unlike coop's own hub, the sessions of a cycle are polled concurrently (bounded), so a few
 //! dead upstreams cannot stall the whole cycle, and reads through the REST API touch the LRU
-//! too, so the sessions people look at stay warm (§17.21).
+//! too, so the sessions people look at stay warm.
 
 use super::{cache, Registry};
 use futures_util::StreamExt;

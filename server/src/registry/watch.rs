@@ -1,9 +1,9 @@
 //! Watching: while at least one client watches a session, one screen poller and one status
-//! poller keep its caches fresh (reference §4.2, §5.4; contract §2).
+//! poller keep its caches fresh.
 //!
 //! The count is kept per id even while no session has that id, so every `start_watching` is
-//! matched by exactly one `stop_watching` whatever happens in between (the reference loses
-//! track when a watched session goes away and comes back, §17.11).
+//! matched by exactly one `stop_watching` whatever happens in between (coop's own hub loses
+//! track when a watched session goes away and comes back).
 
 use super::{cache, Registry, Session};
 use crate::metrics::{GaugeGuard, PollerKind};

@@ -1,4 +1,5 @@
-//! Key names (reference §12) to the bytes a terminal sends, and signal names to signals.
+//! Key names (docs/coop-protocol.md, "Key names") to the bytes a terminal sends, and signal
+//! names to signals.
 
 use nix::sys::signal::Signal;
 use protocol::coop::SignalSpec;

@@ -1,4 +1,5 @@
-//! Self-registration with a mux, exactly as coop does it (reference §13): register with retries
+//! Self-registration with a mux, as coop does it (docs/coop-protocol.md, "Registering with the
+//! hub"): register with retries
 //! at start, re-register as a heartbeat for ever, deregister on exit.
 
 use crate::backoff::{self, Backoff};
