@@ -74,6 +74,17 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Connections open at once; accepting waits beyond it.
+    #[arg(long, env = "COOP_MUX_MAX_CONNECTIONS", default_value_t = crate::listener::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a request's headers.
+    #[arg(
+        long,
+        env = "COOP_MUX_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        hide = true
+    )]
+    pub header_read_timeout_ms: u64,
     /// Sessions registered at once; a new registration beyond it answers 503.
     #[arg(long, env = "COOP_MUX_MAX_SESSIONS", default_value_t = 16_384)]
     pub max_sessions: usize,

@@ -144,7 +144,12 @@ impl Bound {
         let token = self.state.hub.shutdown.clone();
         let hub = self.state.hub.clone();
         let app = routes::router(self.state, self.cors);
-        let server = crate::listener::serve(self.listener, app, token.clone().cancelled_owned());
+        let limits = crate::listener::Limits {
+            max_connections: hub.config.max_connections,
+            header_read_timeout: Duration::from_millis(hub.config.header_read_timeout_ms.max(1)),
+        };
+        let server =
+            crate::listener::serve(self.listener, app, limits, token.clone().cancelled_owned());
         tokio::select! {
             () = server => {},
             () = async {

@@ -173,6 +173,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let server = tokio::spawn(crate::listener::serve(
         listener,
         router,
+        crate::listener::Limits::default(),
         stopping.cancelled_owned(),
     ));
     println!("http://{addr}");
