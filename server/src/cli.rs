@@ -65,9 +65,9 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
-    /// Host name the hub may be reached as, besides loopback names and the bound address
-    /// (repeatable). Without a token this is the DNS-rebinding allow-list; with a token,
-    /// giving any turns the check on.
+    /// Host name the hub may be reached as, besides `localhost` and IP addresses (repeatable).
+    /// Without a token this is the DNS-rebinding allow-list; with a token, giving any turns
+    /// the check on.
     #[arg(
         long = "allowed-host",
         env = "COOP_MUX_ALLOWED_HOSTS",

@@ -3,6 +3,8 @@
 //! then request tracing, then auth, then the body limit.
 
 use crate::{api, auth, bridge, error::ApiError, feed, state::AppState, web};
+use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+use axum::http::HeaderValue;
 use axum::{
     extract::{DefaultBodyLimit, Request},
     http::{Method, Uri},
@@ -11,7 +13,7 @@ use axum::{
     routing::get,
     Router,
 };
-use tower_http::{cors::CorsLayer, trace::TraceLayer};
+use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 /// Largest request body, in bytes (16 MiB): coop accepts 10 MiB uploads, which grow by a
 /// third as base64 inside JSON.
@@ -30,6 +32,15 @@ pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // No other site may frame the dashboard (clickjacking an operator into a launch).
+        .layer(SetResponseHeaderLayer::overriding(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
         .layer(middleware::from_fn_with_state(state.hub.auth.clone(), auth::require))
         // The span carries the path only: a query may hold a WebSocket `?token=`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

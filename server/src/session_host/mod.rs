@@ -57,7 +57,7 @@ pub struct SessionArgs {
     /// Bearer token protecting the API (all but health).
     #[arg(long)]
     pub auth_token: Option<String>,
-    /// Host name the session may be reached as, besides loopback names and the bound address
+    /// Host name the session may be reached as, besides `localhost` and IP addresses
     /// (repeatable); the DNS-rebinding allow-list.
     #[arg(long = "allowed-host", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
