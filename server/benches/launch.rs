@@ -2,21 +2,25 @@
 //! times, one after another; prints p50 and max. Asserts nothing but that every launch
 //! registers within the wait limit.
 
-#[path = "../tests/launch_proc/mod.rs"]
-mod launch_proc;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use launch_proc::{wait_every, MuxProcess, WAIT};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use support::{wait_every, HubProcess, LONG_WAIT};
 
 /// Launches measured.
 const LAUNCHES: usize = 20;
 
 #[tokio::main]
 async fn main() {
-    let mux = MuxProcess::start(
-        "exec coopmux session -- sh",
-        &["--max-pending-launches", "64"],
+    let mux = HubProcess::start(
+        &[
+            "--launch",
+            "exec coopmux session -- sh",
+            "--max-pending-launches",
+            "64",
+        ],
         &[],
     );
     let client = mux.client();
@@ -34,7 +38,7 @@ async fn main() {
         let launch_id = reply["launch_id"].as_str().expect("launch_id").to_owned();
         let url = format!("{}/api/v1/launches/{launch_id}", mux.base);
         // 2 ms polling: fine enough for latencies of tens of milliseconds.
-        let registered = wait_every(WAIT, Duration::from_millis(2), || {
+        let registered = wait_every(LONG_WAIT, Duration::from_millis(2), || {
             let client = client.clone();
             let url = url.clone();
             async move {

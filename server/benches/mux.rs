@@ -6,14 +6,16 @@
 //!
 //! Run: `cargo bench -p server --bench mux`.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use axum::{routing::get, routing::post, Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::procs::rss_bytes;
+use support::HubProcess;
 
-const BIN: &str = env!("CARGO_BIN_EXE_coopmux");
 /// Registered sessions (count).
 const SESSIONS: usize = 1000;
 /// Timed proxy requests per path (count).
@@ -23,45 +25,9 @@ const WARMUP: usize = 100;
 /// Health check interval given to the mux, in milliseconds.
 const HEALTH_MS: u64 = 2000;
 
-struct Mux(Child);
-
-impl Drop for Mux {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// RSS of a process in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn spawn_mux() -> (Mux, String) {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--health-check-ms", &HEALTH_MS.to_string()])
-        .args(["--prewarm-poll-ms", "3600000"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn coopmux");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("mux exited").expect("read stderr");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim_end_matches("/mux").trim().to_owned();
-        }
-    };
-    // Keep draining stderr so the mux never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    (Mux(child), base)
+    rss_bytes(pid) / 1024
 }
 
 async fn responder() -> String {
@@ -124,8 +90,16 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::main]
 async fn main() {
     let upstream = responder().await;
-    let (mux, base) = spawn_mux();
-    let pid = mux.0.id();
+    let mux = HubProcess::start(
+        &[
+            "--health-check-ms",
+            &HEALTH_MS.to_string(),
+            "--prewarm-poll-ms",
+            "3600000",
+        ],
+        &[],
+    );
+    let (base, pid) = (mux.base.clone(), mux.pid());
     let client = reqwest::Client::new();
     let idle_rss = rss_kib(pid);
 

@@ -4,15 +4,14 @@
 //! - keystroke echo latency at a bash prompt over `/ws` (p50, p99 of 1000 keys);
 //! - peak RSS (VmHWM) of the host after 1 GB of output.
 
-#[path = "../tests/session_host_common/mod.rs"]
-mod session_host_common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use base64::Engine as _;
 use futures_util::StreamExt;
 use serde_json::json;
-use session_host_common::{Opts, Session, Ws};
-use std::path::PathBuf;
 use std::time::Duration;
+use support::{Opts, Session, TempDir, Ws};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -53,29 +52,13 @@ fn seq_count_for(bytes: u64) -> u64 {
     lo
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("coopmux-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A session that runs `seq 1 n` once the file `go` exists; returns it and the byte count.
 async fn seq_session(dir: &TempDir, bytes: u64) -> (Session, u64) {
     let n = seq_count_for(bytes);
     let script =
         format!("stty -onlcr -echo; while [ ! -e go ]; do sleep 0.01; done; seq 1 {n}; sleep 600");
     let opts = Opts {
-        cwd: Some(&dir.0),
+        cwd: Some(dir.path()),
         ..Opts::default()
     };
     let s = Session::start_with(opts, &["sh", "-c", &script]).await;
@@ -109,7 +92,7 @@ async fn drain(mut ws: Ws, end: u64) -> (u64, u64) {
 }
 
 async fn throughput(clients: usize) {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bench");
     let (s, end) = seq_session(&dir, THROUGHPUT_BYTES).await;
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -117,7 +100,7 @@ async fn throughput(clients: usize) {
         tasks.push(tokio::spawn(drain(ws, end)));
     }
     let started = Instant::now();
-    std::fs::write(dir.0.join("go"), b"").unwrap();
+    std::fs::write(dir.join("go"), b"").unwrap();
     let mut skipped = 0;
     for task in tasks {
         let (_, lost) = tokio::time::timeout(RUN_WAIT, task)
@@ -173,13 +156,13 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 async fn memory() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bench");
     let (s, end) = seq_session(&dir, MEMORY_BYTES).await;
     let before = vm_hwm_kib(s.pid());
     let ws = s.ws("subscribe=pty,screen,state").await;
     let client = tokio::spawn(drain(ws, end));
     let started = Instant::now();
-    std::fs::write(dir.0.join("go"), b"").unwrap();
+    std::fs::write(dir.join("go"), b"").unwrap();
     let (_, skipped) = tokio::time::timeout(RUN_WAIT, client)
         .await
         .expect("run in time")

@@ -8,22 +8,18 @@
 //!   127.0.0.N address so they do not evict each other), 50 dashboard clients subscribed to
 //!   all, screens changing at 1 Hz: the mux's CPU and the bytes it sends per second.
 
-#[path = "../tests/bridge_support/mod.rs"]
-mod bridge_support;
-#[path = "../tests/mux_support/mod.rs"]
-mod mux_support;
-#[path = "../tests/session_host_common/mod.rs"]
-mod session_host_common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use base64::Engine as _;
-use bridge_support::{next_text, start_mux_process, tmpdir};
 use futures_util::StreamExt;
 use serde_json::json;
-use session_host_common::{Opts, Session, Ws};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::ws::next_text;
+use support::{HubProcess, Session, TempDir, Ws};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -53,13 +49,6 @@ fn b64_len(s: &str) -> u64 {
     (s.len() as u64 / 4) * 3 - pad
 }
 
-async fn connect(url: &str) -> Ws {
-    let (stream, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    Ws { stream }
-}
-
 /// Reads `pty` frames until `total` bytes have arrived.
 async fn drain(mut ws: Ws, total: u64) {
     loop {
@@ -76,15 +65,6 @@ async fn drain(mut ws: Ws, total: u64) {
     }
 }
 
-async fn start_host(dir: &Path, script: &str, flags: &[&str]) -> Session {
-    let opts = Opts {
-        cwd: Some(dir),
-        flags: flags.iter().map(|s| s.to_string()).collect(),
-        ..Opts::default()
-    };
-    Session::start_with(opts, &["sh", "-c", script]).await
-}
-
 async fn register(mux: &str, url: &str, id: &str, token: Option<&str>) {
     let reply = reqwest::Client::new()
         .post(format!("{mux}/api/v1/sessions"))
@@ -96,11 +76,11 @@ async fn register(mux: &str, url: &str, id: &str, token: Option<&str>) {
 }
 
 async fn throughput(mux: &str, clients: usize, via_mux: bool) -> f64 {
-    let dir = tmpdir("bench-tp");
+    let dir = TempDir::new("bench-tp");
     let script = format!(
         "stty -onlcr -echo; while [ ! -e go ]; do sleep 0.01; done; head -c {SOURCE_BYTES} /dev/zero | base64; sleep 600"
     );
-    let host = start_host(&dir, &script, &[]).await;
+    let host = Session::sh(&script, dir.path(), &[]).await;
     let b64 = SOURCE_BYTES.div_ceil(3) * 4;
     let total = b64 + b64.div_ceil(76);
     let id = format!("tp-{}", uuid::Uuid::new_v4().simple());
@@ -112,7 +92,7 @@ async fn throughput(mux: &str, clients: usize, via_mux: bool) -> f64 {
     };
     let mut conns = Vec::new();
     for _ in 0..clients {
-        let mut ws = connect(&url).await;
+        let mut ws = Ws::connect(&url).await;
         // A round trip makes sure the bridge is up before the output starts.
         let pong = ws.request(json!({"event": "ping"}), json!("p")).await;
         assert_eq!(pong["event"], "pong");
@@ -135,13 +115,12 @@ async fn throughput(mux: &str, clients: usize, via_mux: bool) -> f64 {
             .await;
     }
     drop(host);
-    let _ = std::fs::remove_dir_all(&dir);
     total as f64 / secs / 1e6
 }
 
 async fn latency(mux: &str, via_mux: bool) -> (f64, f64) {
-    let dir = tmpdir("bench-lat");
-    let host = start_host(&dir, "stty raw -echo; exec cat", &[]).await;
+    let dir = TempDir::new("bench-lat");
+    let host = Session::sh("stty raw -echo; exec cat", dir.path(), &[]).await;
     let id = format!("lat-{}", uuid::Uuid::new_v4().simple());
     let url = if via_mux {
         register(mux, &host.url, &id, None).await;
@@ -149,7 +128,7 @@ async fn latency(mux: &str, via_mux: bool) -> (f64, f64) {
     } else {
         format!("{}/ws?subscribe=pty", host.url.replacen("http", "ws", 1))
     };
-    let mut ws = connect(&url).await;
+    let mut ws = Ws::connect(&url).await;
     let pong = ws.request(json!({"event": "ping"}), json!("p")).await;
     assert_eq!(pong["event"], "pong");
     let mut samples = Vec::with_capacity(KEYS);
@@ -177,7 +156,6 @@ async fn latency(mux: &str, via_mux: bool) -> (f64, f64) {
     }
     samples.sort_by(f64::total_cmp);
     drop(host);
-    let _ = std::fs::remove_dir_all(&dir);
     (samples[KEYS / 2], samples[KEYS * 99 / 100])
 }
 
@@ -230,12 +208,12 @@ async fn spawn_wide_host(dir: &Path) -> (tokio::process::Child, String) {
 }
 
 async fn fanout(mux: &str, mux_pid: u32) {
-    let dir = tmpdir("bench-fan");
+    let dir = TempDir::new("bench-fan");
     let mut hosts = Vec::new();
     let mut ids = Vec::new();
     for h in 0..HOSTS {
         // Bound on every loopback address, so that 127.0.0.N reach it; a token keeps it private.
-        let host = spawn_wide_host(&dir).await;
+        let host = spawn_wide_host(dir.path()).await;
         let port = host.1.clone();
         for a in 0..ALIASES {
             let id = format!("fan-{h}-{a}");
@@ -249,7 +227,7 @@ async fn fanout(mux: &str, mux_pid: u32) {
     let frames = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..DASHBOARDS {
-        let mut ws = connect(&format!("{}/ws/mux", mux.replacen("http", "ws", 1))).await;
+        let mut ws = Ws::connect(&format!("{}/ws/mux", mux.replacen("http", "ws", 1))).await;
         ws.send(json!({"event": "subscribe", "sessions": ids}))
             .await;
         let (received, frames) = (received.clone(), frames.clone());
@@ -287,7 +265,6 @@ async fn fanout(mux: &str, mux_pid: u32) {
         t.abort();
     }
     drop(hosts);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
@@ -297,8 +274,11 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (mux, base) = start_mux_process(&[]).await;
-        let pid = mux.id().unwrap();
+        let mux = HubProcess::start(
+            &["--health-check-ms", "600000", "--prewarm-poll-ms", "600000"],
+            &[],
+        );
+        let (base, pid) = (mux.base.clone(), mux.pid());
         for clients in [1, 4] {
             let direct = throughput(&base, clients, false).await;
             let bridged = throughput(&base, clients, true).await;

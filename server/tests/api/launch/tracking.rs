@@ -1,0 +1,186 @@
+//! Launch tracking inside one process: states, output capture, events on the mux feed,
+//! timeouts, the 400 without a launch command, and the OpenAPI document.
+
+use crate::support::{TestServer, WAIT};
+use protocol::mux::MuxEvent;
+use serde_json::Value;
+use std::time::Duration;
+
+/// A hub whose launches run `launch` and must register within `timeout_ms`.
+async fn start(launch: Option<&str>, timeout_ms: u64) -> TestServer {
+    TestServer::with(|a| {
+        a.launch = launch.map(str::to_owned);
+        a.launch_timeout_ms = timeout_ms;
+    })
+    .await
+}
+
+async fn get(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn launch(base: &str) -> (reqwest::StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions/launch"))
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+async fn wait_state(base: &str, launch_id: &str, state: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let detail = get(format!("{base}/api/v1/launches/{launch_id}")).await;
+        if detail["state"] == state || tokio::time::Instant::now() > deadline {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn failing_launch_is_failed_with_its_output_and_events() {
+    let mux = start(Some("echo out-marker; echo err-marker >&2; exit 1"), 60_000).await;
+    let mut events = mux.hub.registry.subscribe();
+    let (status, reply) = launch(&mux.base).await;
+    assert_eq!(status, 200, "{reply}");
+    let launch_id = reply["launch_id"].as_str().unwrap();
+    let detail = wait_state(&mux.base, launch_id, "failed").await;
+    assert_eq!(detail["state"], "failed", "{detail}");
+    assert_eq!(detail["exit_code"], 1);
+    assert!(
+        detail["reason"].as_str().unwrap().contains("code 1"),
+        "{detail}"
+    );
+    let output: Vec<(String, String)> = detail["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap().to_owned(),
+                l["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        output.contains(&("stdout".to_owned(), "out-marker".to_owned())),
+        "{output:?}"
+    );
+    assert!(
+        output.contains(&("stderr".to_owned(), "err-marker".to_owned())),
+        "{output:?}"
+    );
+
+    let mut seen = Vec::new();
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_millis(500), events.recv()).await
+    {
+        seen.push(event);
+    }
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, MuxEvent::LaunchStarted { launch_id: l, .. } if l == launch_id)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e,
+            MuxEvent::LaunchFailed { launch_id: l, exit_code: Some(1), .. } if l == launch_id)),
+        "{seen:?}"
+    );
+    let wire = serde_json::to_value(&seen[seen.len() - 1]).unwrap();
+    assert_eq!(wire["event"], "launch:failed", "{wire}");
+    assert_eq!(wire["launch_id"], launch_id);
+}
+
+#[tokio::test]
+async fn unregistered_launches_time_out_and_are_stopped() {
+    let mux = start(Some("sleep 30"), 300).await;
+    let (status, reply) = launch(&mux.base).await;
+    assert_eq!(status, 200);
+    let launch_id = reply["launch_id"].as_str().unwrap();
+    let detail = wait_state(&mux.base, launch_id, "failed").await;
+    assert!(
+        detail["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not register within 300 ms"),
+        "{detail}"
+    );
+    // The child's process group was terminated, and the child reaped.
+    let pid = detail["pid"].as_u64().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "launch child {pid} still exists"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // A launch script that exits 0 (it handed off, e.g. created a pod) waits for the session.
+    let mux = start(Some("exit 0"), 3_000).await;
+    let (_, reply) = launch(&mux.base).await;
+    let launch_id = reply["launch_id"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let early = loop {
+        let detail = get(format!("{}/api/v1/launches/{launch_id}", mux.base)).await;
+        if detail["exit_code"] == 0 || tokio::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(early["exit_code"], 0, "{early}");
+    assert_eq!(early["state"], "starting", "{early}");
+    let late = wait_state(&mux.base, launch_id, "failed").await;
+    assert_eq!(late["state"], "failed", "{late}");
+}
+
+#[tokio::test]
+async fn without_a_command_launch_is_400_and_config_says_unavailable() {
+    let mux = start(None, 60_000).await;
+    let (status, body) = launch(&mux.base).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "BAD_REQUEST");
+    assert_eq!(body["error"]["message"], "launch command not configured");
+    let config = get(format!("{}/api/v1/config/launch", mux.base)).await;
+    assert_eq!(config["available"], false);
+    assert!(!config["cwd"].as_str().unwrap().is_empty());
+    let missing = reqwest::get(format!("{}/api/v1/launches/nope", mux.base))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(missing["error"]["code"], "LAUNCH_NOT_FOUND");
+    assert_eq!(
+        get(format!("{}/api/v1/launches", mux.base)).await,
+        serde_json::json!([])
+    );
+
+    let doc = get(format!("{}/api/v1/openapi.json", mux.base)).await;
+    for path in [
+        "/api/v1/sessions/launch",
+        "/api/v1/config/launch",
+        "/api/v1/launches",
+        "/api/v1/launches/{id}",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    // The reserved-id guard on the same path still answers DELETE.
+    let delete = reqwest::Client::new()
+        .delete(format!("{}/api/v1/sessions/launch", mux.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 400);
+}
+
+#[tokio::test]
+async fn configured_launch_is_available() {
+    let mux = start(Some("true"), 60_000).await;
+    let config = get(format!("{}/api/v1/config/launch", mux.base)).await;
+    assert_eq!(config["available"], true);
+}

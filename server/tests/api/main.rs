@@ -1,0 +1,18 @@
+//! The hub's HTTP side: registry, proxy, caches, health, auth, errors, OpenAPI and metrics,
+//! the dashboard routes, the `coopmux` command line, credentials and launches.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod cache;
+mod cli;
+mod credentials;
+mod errors;
+mod health;
+mod launch;
+mod openapi;
+mod proxy;
+mod registry;
+mod session_hosts;
+mod web_foundation;

@@ -1,0 +1,120 @@
+//! The mux with real `coopmux session` hosts (coop-compatible upstreams): self-registration,
+//! input through the proxy, screen through the cache, and eviction of a killed host.
+
+use crate::support::{client, eventually, Opts, Session, TestServer};
+use protocol::mux::MuxEvent;
+use serde_json::{json, Value};
+
+/// Starts `coopmux session -- sh` registering with `mux` as `id`.
+async fn spawn_host(mux: &TestServer, id: &str) -> Session {
+    let opts = Opts {
+        env: vec![
+            ("COOP_MUX_URL", mux.base.clone()),
+            ("COOP_MUX_SESSION_ID", id.to_owned()),
+        ],
+        ..Opts::default()
+    };
+    Session::start_with(opts, &["sh"]).await
+}
+
+async fn session_ids(mux: &TestServer) -> Vec<String> {
+    let list: Vec<Value> = client()
+        .get(format!("{}/api/v1/sessions", mux.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn real_session_host_registers_takes_input_and_shows_its_screen() {
+    let mux = TestServer::with(|_| {}).await;
+    let host = spawn_host(&mux, "real-1").await;
+    assert!(host.url.starts_with("http://127.0.0.1:"), "{}", host.url);
+    eventually("self-registration", || async {
+        session_ids(&mux)
+            .await
+            .contains(&"real-1".to_owned())
+            .then_some(())
+    })
+    .await;
+
+    let reply = client()
+        .post(format!("{}/api/v1/sessions/real-1/input", mux.base))
+        .json(&json!({"text": "echo mux-$((6*7))", "enter": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let body: Value = reply.json().await.unwrap();
+    assert!(body["bytes_written"].as_u64().unwrap() > 0, "{body}");
+
+    let screen: Value = eventually("the output on the cached screen", || async {
+        let screen: Value = client()
+            .get(format!("{}/api/v1/sessions/real-1/screen", mux.base))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let lines = screen["lines"].as_array()?;
+        lines
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.trim() == "mux-42"))
+            .then_some(screen)
+    })
+    .await;
+    assert_eq!(screen["cols"], 80);
+    assert_eq!(screen["rows"], 24);
+    let status: Value = client()
+        .get(format!("{}/api/v1/sessions/real-1/status", mux.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(status["state"].is_string(), "{status}");
+    assert!(status["pid"].as_i64().is_some(), "{status}");
+}
+
+#[tokio::test]
+async fn killed_session_host_is_evicted_with_one_offline_event() {
+    let mux = TestServer::with(|a| {
+        a.health_check_ms = 150;
+        a.max_health_failures = 2;
+    })
+    .await;
+    let mut host = spawn_host(&mux, "doomed").await;
+    eventually("self-registration", || async {
+        session_ids(&mux)
+            .await
+            .contains(&"doomed".to_owned())
+            .then_some(())
+    })
+    .await;
+    let mut events = mux.hub.registry.subscribe();
+    // SIGKILL: no chance to deregister, like a crashed pod.
+    host.child.kill().await.unwrap();
+    eventually("eviction", || async {
+        session_ids(&mux).await.is_empty().then_some(())
+    })
+    .await;
+    // Further sweeps must not announce it again.
+    for _ in 0..3 {
+        mux.hub.registry.health_sweep().await;
+    }
+    let mut offline = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let MuxEvent::SessionOffline { session } = event {
+            offline.push(session);
+        }
+    }
+    assert_eq!(offline, ["doomed"]);
+}

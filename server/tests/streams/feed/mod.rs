@@ -1,0 +1,4 @@
+//! `/ws/mux`: upgrade rules, watching, screen batches and errors.
+
+mod auth;
+mod watch;

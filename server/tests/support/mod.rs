@@ -1,0 +1,95 @@
+//! Shared helpers of the integration tests (`api`, `streams`, `host`) and the benches: real
+//! hubs and session hosts on 127.0.0.1 port 0, stopped when dropped, their clients, and
+//! stand-ins for the services they talk to.
+//!
+//! - [`hub`]: the hub in-process ([`TestServer`]), with HTTP helpers;
+//! - [`hub_process`]: the `coopmux` binary as a child process, its log kept ([`HubProcess`]);
+//! - [`session`]: `coopmux session` as a child process ([`Session`]);
+//! - [`ws`]: WebSocket clients, the PTY byte-stream collector, the `/ws/mux` event recorder;
+//! - [`upstream`]: a coop-like upstream whose answers tests steer ([`MockUpstream`]);
+//! - [`oauth`]: a local OAuth server ([`OAuthServer`]);
+//! - [`procs`]: `/proc` readings and process-group cleanup;
+//! - [`temp`]: private temporary directories.
+// Each test binary and bench uses a different subset.
+#![allow(dead_code, unused_imports)]
+
+pub mod hub;
+pub mod hub_process;
+pub mod oauth;
+pub mod procs;
+pub mod session;
+pub mod temp;
+pub mod upstream;
+pub mod ws;
+
+pub use hub::{client, expect_envelope, hub_args, metric, metrics, register, TestServer};
+pub use hub_process::HubProcess;
+pub use oauth::OAuthServer;
+pub use session::{screen_has, Opts, Session};
+pub use temp::{state_dir, TempDir};
+pub use upstream::MockUpstream;
+pub use ws::{Events, Ws};
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+/// Longest any single wait on an in-process hub or one session host may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Longest wait where several processes must start and talk to each other first (hub
+/// processes, launches, credential pushes).
+pub const LONG_WAIT: Duration = Duration::from_secs(20);
+
+/// Polls `probe` every 50 ms until it yields a value or `limit` passes.
+pub async fn wait_for<T, F, Fut>(limit: Duration, probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    wait_every(limit, Duration::from_millis(50), probe).await
+}
+
+/// Polls `probe` every `every` until it yields a value or `limit` passes.
+pub async fn wait_every<T, F, Fut>(limit: Duration, every: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Like [`wait_for`] with [`WAIT`], failing the test with `what` when it times out.
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    wait_for(WAIT, probe)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// Waits until `path` exists: how a test's shell script says it got somewhere (e.g. `stty
+/// -echo` is in force, so input typed from now on is not echoed).
+pub async fn file_appears(path: &Path) {
+    let what = path.display().to_string();
+    eventually(&what, || async { path.exists().then_some(()) }).await;
+}
+
+/// Tests that push tens of megabytes through a debug build take most of the machine; holding
+/// this guard runs them one at a time, so that their clients stay ahead of the 4 MiB output
+/// logs (a lagging client is resynchronised, which those tests count as a failure).
+pub async fn heavy_stream() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
