@@ -11,7 +11,7 @@ mod events;
 mod screens;
 mod watch;
 
-pub use watch::EventFeeds;
+pub use watch::{EventFeeds, MAX_WATCHED_PER_CONNECTION};
 
 use crate::metrics::Metrics;
 use crate::registry::Registry;

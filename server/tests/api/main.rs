@@ -14,5 +14,6 @@ mod launch;
 mod openapi;
 mod proxy;
 mod registry;
+mod security;
 mod session_hosts;
 mod web_foundation;

@@ -82,8 +82,14 @@ async fn launch_registers_with_filtered_env_and_no_mux_secrets() {
     assert!(has("MY_VAR=hello world"), "{env}");
     assert!(has(&format!("COOP_MUX_URL={base}")), "{env}");
     assert!(has(&format!("COOP_MUX_SESSION_ID={session_id}")), "{env}");
-    assert!(has("COOP_MUX_TOKEN=mux-secret-token"), "{env}");
+    // The child gets a registration token of its own, never the hub's
+    // (docs/security.md, "Agents inside sessions").
+    assert!(
+        lines.iter().any(|l| l.starts_with("COOP_MUX_TOKEN=")),
+        "{env}"
+    );
     for absent in [
+        "mux-secret-token",
         "evil",
         "Coop_Mux_Url",
         "hijacked",

@@ -1,0 +1,224 @@
+//! Web pages: a drive-by launch, a DNS-rebinding `Host`, server functions called with a form
+//! or text body, and a foreign-origin WebSocket to a token-less session host.
+
+use crate::support::{client, expect_envelope, wait_for, Session, TempDir, TestServer, WAIT};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// A hub whose launch command leaves a marker file: a launch that runs is visible.
+async fn marking_hub(dir: &TempDir) -> (TestServer, std::path::PathBuf) {
+    let marker = dir.join("launched");
+    let command = format!("touch {}", marker.display());
+    let server = TestServer::with(|a| a.launch = Some(command)).await;
+    (server, marker)
+}
+
+#[tokio::test]
+async fn cross_site_launches_are_refused_and_nothing_runs() {
+    let dir = TempDir::new("drive-by");
+    let (server, marker) = marking_hub(&dir).await;
+    let launch = server.url("/api/v1/sessions/launch");
+    let http = client();
+    let attempts = [
+        // A form post from any page: no preflight.
+        http.post(&launch)
+            .header("origin", "https://evil.example")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(""),
+        // `text/plain` JSON: no preflight either.
+        http.post(&launch)
+            .header("sec-fetch-site", "cross-site")
+            .header("content-type", "text/plain")
+            .body("{}"),
+        // Real JSON from another origin (a page with a CORS grant it does not have).
+        http.post(&launch)
+            .header("origin", "https://evil.example")
+            .json(&json!({"env": {}})),
+        // The dashboard's server function with a text body, from its own origin even.
+        http.post(server.url("/api/fn/launch"))
+            .header("content-type", "text/plain")
+            .body(r#"{"env":{"X":"1"}}"#),
+        // A same-origin browser post must still carry JSON.
+        http.post(&launch)
+            .header("origin", server.base.clone())
+            .header("content-type", "text/plain")
+            .body("{}"),
+    ];
+    for attempt in attempts {
+        let message = expect_envelope(attempt.send().await.unwrap(), 403, "FORBIDDEN").await;
+        assert!(!message.is_empty());
+    }
+    let launches: serde_json::Value = http
+        .get(server.url("/api/v1/launches"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(launches, json!([]), "no launch was recorded");
+    assert!(!marker.exists(), "the launch command ran");
+
+    // The same launch from a script (no browser headers) or the dashboard (same origin,
+    // JSON) still works: the refusals above are the defence, not a broken launcher.
+    let ok = http.post(&launch).json(&json!({})).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let dashboard = http
+        .post(&launch)
+        .header("origin", server.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status(), 200);
+    let ran = wait_for(WAIT, || async { marker.exists().then_some(()) }).await;
+    assert!(ran.is_some(), "the allowed launch ran its command");
+}
+
+#[tokio::test]
+async fn a_rebinding_host_is_refused_without_a_token() {
+    let server = TestServer::with(|_| {}).await;
+    let http = client();
+    let refused = http
+        .get(server.url("/api/v1/sessions"))
+        .header("host", "evil.example:9800")
+        .send()
+        .await
+        .unwrap();
+    let message = expect_envelope(refused, 403, "FORBIDDEN").await;
+    assert!(message.contains("evil.example"), "{message}");
+    let mut request = server.ws_url("/ws/mux").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("host", "evil.example:9800".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example:9800".parse().unwrap());
+    let upgrade = tokio_tungstenite::connect_async(request).await;
+    assert!(upgrade.is_err(), "a rebinding page opened /ws/mux");
+    // Loopback names still work, and `--allowed-host` adds names.
+    for host in ["localhost", "127.0.0.1:1", "[::1]:9800"] {
+        let ok = http
+            .get(server.url("/api/v1/sessions"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{host}");
+    }
+    let named = TestServer::with(|a| a.allowed_hosts = vec!["mux.internal".into()]).await;
+    let ok = http
+        .get(named.url("/api/v1/sessions"))
+        .header("host", "mux.internal:9800")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn with_a_token_any_host_passes_unless_listed() {
+    let token = "rebind-token";
+    let server = TestServer::with(|a| a.auth_token = Some(token.to_owned().into())).await;
+    let http = client();
+    let ok = http
+        .get(server.url("/api/v1/sessions"))
+        .header("host", "mux.example.com")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let listed = TestServer::with(|a| {
+        a.auth_token = Some(token.to_owned().into());
+        a.allowed_hosts = vec!["mux.example.com".into()];
+    })
+    .await;
+    let refused = http
+        .get(listed.url("/api/v1/sessions"))
+        .header("host", "other.example.com")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    expect_envelope(refused, 403, "FORBIDDEN").await;
+}
+
+#[tokio::test]
+async fn a_token_less_session_host_refuses_foreign_pages() {
+    let dir = TempDir::new("host-origin");
+    let host = Session::sh("exec sh", dir.path(), &[]).await;
+    let ws_url = format!(
+        "{}/ws?subscribe=pty",
+        host.url.replacen("http://", "ws://", 1)
+    );
+    let mut request = ws_url.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_err(),
+        "a foreign page opened the session's /ws"
+    );
+    let typed = client()
+        .post(host.api("/input"))
+        .header("origin", "http://evil.example")
+        .header("content-type", "text/plain")
+        .body(r#"{"text":"echo hi","enter":true}"#)
+        .send()
+        .await
+        .unwrap();
+    expect_envelope(typed, 403, "FORBIDDEN").await;
+    let rebound = client()
+        .get(host.api("/status"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    expect_envelope(rebound, 403, "FORBIDDEN").await;
+    // The mux (no Origin) and an allowed origin still connect.
+    let (_ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .expect("no Origin");
+    host.stop().await;
+    let allowed = Session::sh(
+        "exec sh",
+        dir.path(),
+        &["--allowed-origin", "http://ok.example"],
+    )
+    .await;
+    let ws_url = format!(
+        "{}/ws?subscribe=pty",
+        allowed.url.replacen("http://", "ws://", 1)
+    );
+    let mut request = ws_url.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "http://ok.example".parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("allowed origin");
+    allowed.stop().await;
+}
+
+#[tokio::test]
+async fn no_page_may_frame_the_hub() {
+    let server = TestServer::with(|_| {}).await;
+    for path in ["/mux", "/api/v1/sessions", "/no/such/route"] {
+        let reply = client().get(server.url(path)).send().await.unwrap();
+        let header = |name: &str| {
+            reply
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        assert_eq!(
+            header("content-security-policy").as_deref(),
+            Some("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! Agents inside sessions: a launched child never sees the hub's token; the registration token
+//! it gets instead works for its own session only, and `coopmux session` hides it from the
+//! program on its PTY.
+
+use crate::support::{wait_for, HubProcess, TempDir, LONG_WAIT};
+use serde_json::{json, Value};
+
+const HUB_TOKEN: &str = "hub-token-never-in-children";
+
+fn env_var(env: &str, name: &str) -> Option<String> {
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_launched_agent_holds_a_registration_token_for_its_session_only() {
+    let dir = TempDir::new("scoped-token");
+    let launch_env = dir.join("launch.env");
+    let agent_env = dir.join("agent.env");
+    let launch = format!(
+        "env > {}; exec coopmux session -- sh -c 'env > {}; exec sleep 60'",
+        launch_env.display(),
+        agent_env.display()
+    );
+    let mux = HubProcess::start(
+        &["--launch", &launch],
+        &[("COOP_MUX_AUTH_TOKEN", HUB_TOKEN)],
+    );
+    let reply = mux.post_ok("/api/v1/sessions/launch", json!({})).await;
+    let session_id = reply["session_id"].as_str().unwrap().to_owned();
+    let registered = wait_for(LONG_WAIT, || async {
+        let (_, list) = mux.get("/api/v1/sessions").await;
+        list.as_array()?
+            .iter()
+            .any(|s| s["id"] == session_id.as_str())
+            .then_some(())
+    })
+    .await;
+    assert!(
+        registered.is_some(),
+        "the launch registered with its own token"
+    );
+
+    let env = std::fs::read_to_string(&launch_env).unwrap();
+    assert!(
+        !env.contains(HUB_TOKEN),
+        "the hub token reached the launch: {env}"
+    );
+    let scoped = env_var(&env, "COOP_MUX_TOKEN").expect("a registration token");
+    let agent = wait_for(LONG_WAIT, || async {
+        std::fs::read_to_string(&agent_env).ok()
+    })
+    .await
+    .unwrap();
+    assert!(
+        env_var(&agent, "COOP_MUX_TOKEN").is_none(),
+        "the agent sees the host's token"
+    );
+
+    // What a prompt-injected agent holding the launch's token could try.
+    let http = reqwest::Client::new();
+    let listed = http
+        .get(format!("{}/api/v1/sessions", mux.base))
+        .bearer_auth(&scoped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 401, "the token lists sessions");
+    let launched = http
+        .post(format!("{}/api/v1/sessions/launch", mux.base))
+        .bearer_auth(&scoped)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(launched.status(), 401, "the token launches");
+    let keys = http
+        .get(format!("{}/api/v1/credentials/status", mux.base))
+        .bearer_auth(&scoped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), 401, "the token reads the broker");
+    let other = http
+        .post(format!("{}/api/v1/sessions", mux.base))
+        .bearer_auth(&scoped)
+        .json(&json!({"url": "http://127.0.0.1:1", "id": "someone-else"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403, "the token registers another session");
+    let removed = http
+        .delete(format!("{}/api/v1/sessions/someone-else", mux.base))
+        .bearer_auth(&scoped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        removed.status(),
+        403,
+        "the token deregisters another session"
+    );
+
+    // Its own session: deregistering works once, then the token is revoked.
+    let own = format!("{}/api/v1/sessions/{session_id}", mux.base);
+    let gone = http.delete(&own).bearer_auth(&scoped).send().await.unwrap();
+    assert_eq!(gone.status(), 200);
+    let again: Value = http
+        .post(format!("{}/api/v1/sessions", mux.base))
+        .bearer_auth(&scoped)
+        .json(&json!({"url": "http://127.0.0.1:1", "id": session_id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["error"]["code"], "UNAUTHORIZED", "{again}");
+    mux.stop();
+}
