@@ -222,3 +222,28 @@ async fn no_page_may_frame_the_hub() {
         );
     }
 }
+
+#[tokio::test]
+async fn startup_hooks_of_shells_and_runtimes_are_refused() {
+    let dir = TempDir::new("hooks");
+    let (server, marker) = marking_hub(&dir).await;
+    for name in [
+        "PROMPT_COMMAND",
+        "BASH_FUNC_ls%%",
+        "node_options",
+        "PYTHONSTARTUP",
+        "GIT_SSH_COMMAND",
+        "GIT_CONFIG_COUNT",
+        "LD_PRELOAD",
+    ] {
+        let reply = client()
+            .post(server.url("/api/v1/sessions/launch"))
+            .json(&json!({"env": {name: "touch /tmp/pwned"}}))
+            .send()
+            .await
+            .unwrap();
+        let message = expect_envelope(reply, 400, "BAD_REQUEST").await;
+        assert!(message.contains(name), "{name}: {message}");
+    }
+    assert!(!marker.exists());
+}

@@ -26,10 +26,29 @@ async fn a_launched_agent_holds_a_registration_token_for_its_session_only() {
         &["--launch", &launch],
         &[("COOP_MUX_AUTH_TOKEN", HUB_TOKEN)],
     );
-    let reply = mux.post_ok("/api/v1/sessions/launch", json!({})).await;
-    let session_id = reply["session_id"].as_str().unwrap().to_owned();
+    let operator = mux.client();
+    let reply: Value = operator
+        .post(format!("{}/api/v1/sessions/launch", mux.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = reply["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
     let registered = wait_for(LONG_WAIT, || async {
-        let (_, list) = mux.get("/api/v1/sessions").await;
+        let list: Value = operator
+            .get(format!("{}/api/v1/sessions", mux.base))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         list.as_array()?
             .iter()
             .any(|s| s["id"] == session_id.as_str())

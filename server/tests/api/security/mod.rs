@@ -4,4 +4,5 @@
 
 mod bounds;
 mod browser;
+mod credentials;
 mod launch_token;
