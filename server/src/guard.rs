@@ -24,9 +24,10 @@ const SEC_FETCH_SITE: &str = "sec-fetch-site";
 /// functions (their codec would otherwise read any body type).
 const JSON_ONLY_PREFIXES: [&str; 1] = ["/api/fn/"];
 
-/// Paths a browser may POST as a form: the login page (it needs the token, so a cross-site
-/// post can do nothing with it; the origin is still checked).
-const FORM_PATHS: [&str; 1] = ["/mux/login"];
+/// Paths a browser may POST without a JSON body: the login form (it needs the token, so a
+/// cross-site post can do nothing with it) and logout (ending a login gives nobody anything).
+/// The origin is still checked.
+const FORM_PATHS: [&str; 2] = ["/mux/login", "/api/v1/auth/logout"];
 
 /// Why a request was refused (answered as a JSON 403 with this message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,7 +87,8 @@ impl Guard {
                 return Err(Refusal::Host(host.to_owned()));
             }
         }
-        let upgrade = headers.contains_key(UPGRADE);
+        // WebSocket paths are checked whether or not this request asks to upgrade.
+        let upgrade = headers.contains_key(UPGRADE) || path == "/ws" || path.starts_with("/ws/");
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !(upgrade || changes_state) || bearer(headers).is_some() {
             return Ok(());

@@ -274,10 +274,13 @@ impl Broker {
         self.read().get(name).map(|a| a.wake.clone())
     }
 
-    /// `POST /credentials/new`.
+    /// `POST /credentials/new`. `on_added` runs once the account is in place, before it is
+    /// saved (the caller starts its refresh task there, so a status read right after this
+    /// returns already sees a due refresh running).
     pub async fn add_account(
         self: &Arc<Self>,
         request: NewAccountRequest,
+        on_added: impl FnOnce(&Arc<Self>, &str),
     ) -> Result<(), CredentialError> {
         let config = AccountConfig {
             name: request.name,
@@ -318,6 +321,7 @@ impl Broker {
             );
         }
         tracing::info!(account = %name, "credential account added");
+        on_added(self, &name);
         self.persist_logged().await;
         if has_token {
             self.emit(MuxEvent::CredentialRefreshed { account: name });

@@ -187,8 +187,10 @@ impl Credentials {
     /// `POST /credentials/new` (REST and the dashboard's server function).
     pub async fn add(&self, req: NewAccountRequest) -> Result<AccountAdded, CredentialError> {
         let account = req.name.clone();
-        self.broker.add_account(req).await?;
-        refresh::spawn(self.broker.clone(), account.clone());
+        let start_refresh = |broker: &Arc<Broker>, name: &str| {
+            refresh::spawn(broker.clone(), name.to_owned());
+        };
+        self.broker.add_account(req, start_refresh).await?;
         Ok(AccountAdded {
             added: true,
             account,
