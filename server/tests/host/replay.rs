@@ -2,7 +2,7 @@
 //! `pty` frames get exactly the bytes the child wrote, with no duplicate and no gap.
 
 use crate::support::procs::peak_rss_kib;
-use crate::support::{file_appears, heavy_stream, Opts, Session, TempDir, Ws, WAIT};
+use crate::support::{file_appears, serial_stream, Opts, Session, TempDir, Ws, WAIT};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -142,7 +142,7 @@ fn sha(data: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_then_follow_yields_exactly_the_child_output() {
-    let _heavy = heavy_stream().await;
+    let _serial = serial_stream().await;
     let dir = TempDir::new("replay");
     // Paced in bursts of ~0.5 MB: the clients are debug builds too and must not lag by more
     // than the 4 MiB log, or they would (correctly) see a gap.
@@ -259,7 +259,7 @@ async fn replay_of_an_overwritten_offset_starts_at_the_oldest_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_resumes_from_the_log_and_the_host_stays_small() {
-    let _heavy = heavy_stream().await;
+    let _serial = serial_stream().await;
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     let dir = TempDir::new("replay");

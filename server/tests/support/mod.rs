@@ -86,10 +86,11 @@ pub async fn file_appears(path: &Path) {
     eventually(&what, || async { path.exists().then_some(()) }).await;
 }
 
-/// Tests that push tens of megabytes through a debug build take most of the machine; holding
-/// this guard runs them one at a time, so that their clients stay ahead of the 4 MiB output
-/// logs (a lagging client is resynchronised, which those tests count as a failure).
-pub async fn heavy_stream() -> tokio::sync::MutexGuard<'static, ()> {
-    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    HEAVY.lock().await
+/// Guard of the tests that check PTY streams byte for byte (the `/ws/{id}` bridge tests, the
+/// host's high-volume replay tests): they run one at a time. Their debug-built clients must
+/// keep ahead of 4 MiB output logs (a client that falls behind is resynchronised, which these
+/// tests count as a failure), and next to each other they did not on a loaded machine.
+pub async fn serial_stream() -> tokio::sync::MutexGuard<'static, ()> {
+    static STREAMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    STREAMS.lock().await
 }

@@ -3,7 +3,7 @@
 
 use crate::support::ws::{bridge, collect_until, next_text, onlcr, sha256, Collector};
 use crate::support::{
-    eventually, file_appears, heavy_stream, register, Session, TempDir, TestServer,
+    eventually, file_appears, register, serial_stream, Session, TempDir, TestServer,
 };
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ const STREAM_WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_clients_get_exact_bytes_from_their_own_offsets() {
-    let _heavy = heavy_stream().await;
+    let _serial = serial_stream().await;
     let dir = TempDir::new("offsets");
     // The output is paced (≈10 MB/s) so that the test's own clients, parsing every frame,
     // keep within the mux's 4 MiB log; a client slower than that is resynchronised instead

@@ -2,7 +2,7 @@
 //! `exit` only to `state` clients, PTY bytes only to `pty` clients.
 
 use crate::support::ws::bridge;
-use crate::support::{register, Session, TempDir, TestServer};
+use crate::support::{register, serial_stream, Session, TempDir, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_follow_each_clients_subscription() {
+    let _serial = serial_stream().await;
     let dir = TempDir::new("pushes");
     let script = "stty -echo; read go; echo hello-screen; sleep 0.3; exit 3";
     let host = Session::sh(script, dir.path(), &["--exit-grace-ms", "10000"]).await;

@@ -4,7 +4,7 @@
 //! answered with an error and never typed later.
 
 use crate::support::ws::{bridge, collect_until, next_text, Collector};
-use crate::support::{file_appears, register, Session, TempDir, TestServer, WAIT};
+use crate::support::{file_appears, register, serial_stream, Session, TempDir, TestServer, WAIT};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,6 +99,7 @@ fn expected() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_drop_resumes_exactly_and_fails_pending_requests() {
+    let _serial = serial_stream().await;
     let dir = TempDir::new("reconnect");
     let script = "stty -echo; touch ready; read go; for i in $(seq 1 30); do seq $((i*10000)) $((i*10000+9999)); sleep 0.1; done; \
                   read y; echo \"got:$y\"; sleep 60";

@@ -2,7 +2,9 @@
 //! reply goes only to its sender, and a request without an id gets a reply without one.
 
 use crate::support::ws::bridge;
-use crate::support::{client, eventually, register, Session, TempDir, TestServer, Ws};
+use crate::support::{
+    client, eventually, register, serial_stream, Session, TempDir, TestServer, Ws,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -11,6 +13,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_are_restored_and_replies_reach_only_their_sender() {
+    let _serial = serial_stream().await;
     let dir = TempDir::new("ids");
     let host = Session::sh("sleep 60", dir.path(), &[]).await;
     let mux = TestServer::with(|_| {}).await;
@@ -84,6 +87,7 @@ async fn request_ids_are_restored_and_replies_reach_only_their_sender() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_session_closes_clients_with_going_away() {
+    let _serial = serial_stream().await;
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     let dir = TempDir::new("ids-remove");

@@ -5,7 +5,7 @@
 
 use crate::support::procs::rss_bytes;
 use crate::support::ws::{collect_until, next_text, Collector};
-use crate::support::{client, file_appears, heavy_stream, HubProcess, Session, TempDir, Ws};
+use crate::support::{client, file_appears, serial_stream, HubProcess, Session, TempDir, Ws};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ const RSS_GROWTH_BOUND: u64 = 48 << 20; // 48 MiB
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
-    let _heavy = heavy_stream().await;
+    let _serial = serial_stream().await;
     let dir = TempDir::new("slow");
     let script = format!(
         "stty -echo; touch ready; read go; head -c {SOURCE_BYTES} /dev/zero | base64; echo __END__; sleep 60"
