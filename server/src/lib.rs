@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backoff;
 pub mod bridge;
 pub mod cli;
+pub mod coop_ws;
 pub mod credentials;
 pub mod dashboard;
 pub mod error;
