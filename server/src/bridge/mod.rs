@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
 
 pub use crate::coop_ws::Subs;
-use tokio_util::sync::CancellationToken;
 
 /// Requests queued from clients to the upstream connection (messages).
 const UPSTREAM_QUEUE: usize = 256; // messages
