@@ -18,7 +18,7 @@ pub mod writer;
 
 pub use log::{Read, Ring, SharedLog};
 pub use queue::{queue, Outgoing, QueueError, QueueReceiver, QueueSender};
-pub use reader::{Handler, Request};
+pub use reader::{BadRequest, Handler, Request};
 pub use subs::Subs;
 pub use writer::{Push, ReplayAsk, Source, Writer};
 

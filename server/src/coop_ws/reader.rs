@@ -9,6 +9,7 @@ use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use protocol::coop::WsRequest;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::future::Future;
 
 /// The `event` of a `replay:get` request.
@@ -29,40 +30,72 @@ pub enum Request {
 }
 
 impl Request {
-    /// The request as coop's typed request, or the `BAD_REQUEST` error frame for it.
+    /// The request as coop's typed request.
     pub fn typed(
         body: Map<String, Value>,
-        request_id: Option<&Value>,
-    ) -> Result<WsRequest, String> {
-        serde_json::from_value(Value::Object(body))
-            .map_err(|e| frame::error("BAD_REQUEST", format!("invalid request: {e}"), request_id))
+        request_id: Option<Value>,
+    ) -> Result<(WsRequest, Option<Value>), BadRequest> {
+        match serde_json::from_value(Value::Object(body)) {
+            Ok(request) => Ok((request, request_id)),
+            Err(e) => Err(BadRequest {
+                message: format!("invalid request: {e}"),
+                request_id,
+            }),
+        }
     }
 }
 
-/// Parses a client frame; an unparsable one gives the `BAD_REQUEST` error frame to send.
-pub fn parse(text: &str) -> Result<Request, String> {
+/// A client frame that is not a request; answered with a `BAD_REQUEST` error, and the
+/// connection stays open.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct BadRequest {
+    message: String,
+    /// The client's request id, when the frame had one.
+    request_id: Option<Value>,
+}
+
+impl BadRequest {
+    fn unparsable(message: String) -> Self {
+        Self {
+            message,
+            request_id: None,
+        }
+    }
+
+    /// The `error` frame to send back.
+    pub fn frame(&self) -> String {
+        frame::error(
+            "BAD_REQUEST",
+            self.message.as_str(),
+            self.request_id.as_ref(),
+        )
+    }
+}
+
+/// Parses a client frame.
+pub fn parse(text: &str) -> Result<Request, BadRequest> {
     let value: Value = serde_json::from_str(text)
-        .map_err(|e| frame::error("BAD_REQUEST", format!("invalid JSON: {e}"), None))?;
+        .map_err(|e| BadRequest::unparsable(format!("invalid JSON: {e}")))?;
     let Value::Object(mut body) = value else {
-        let message = "invalid request: expected a JSON object";
-        return Err(frame::error("BAD_REQUEST", message, None));
+        let message = "invalid request: expected a JSON object".to_owned();
+        return Err(BadRequest::unparsable(message));
     };
     let request_id = body.remove("request_id");
     if body.get("event").and_then(Value::as_str) != Some(REPLAY_GET) {
         return Ok(Request::Other { request_id, body });
     }
-    match Request::typed(body, request_id.as_ref())? {
-        WsRequest::ReplayGet { offset, limit } => Ok(Request::Replay(ReplayAsk {
+    match Request::typed(body, request_id)? {
+        (WsRequest::ReplayGet { offset, limit }, request_id) => Ok(Request::Replay(ReplayAsk {
             offset,
             limit,
             request_id,
         })),
-        // The tag decides the variant.
-        _ => Err(frame::error(
-            "BAD_REQUEST",
-            "invalid request",
-            request_id.as_ref(),
-        )),
+        // Unreachable: the tag decides the variant.
+        (_, request_id) => Err(BadRequest {
+            message: "invalid request".to_owned(),
+            request_id,
+        }),
     }
 }
 
@@ -74,17 +107,17 @@ pub trait Handler: Send + 'static {
 
 /// Reads the client's frames until it leaves or the writer is gone.
 pub async fn read<H: Handler>(mut stream: SplitStream<WebSocket>, mut handler: H, tx: QueueSender) {
-    while let Some(msg) = stream.next().await {
-        let text = match msg {
-            Ok(Message::Text(text)) => text.to_string(),
+    while let Some(Ok(msg)) = stream.next().await {
+        let text = match &msg {
+            Message::Text(text) => Cow::Borrowed(text.as_str()),
             // coop answers a binary frame like a text one (an error when it is not JSON).
-            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) | Err(_) => return,
+            Message::Binary(bytes) => String::from_utf8_lossy(bytes),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(_) => return,
         };
         let out = match parse(&text) {
             Ok(request) => handler.handle(request).await,
-            Err(error) => Some(Outgoing::Frame(error)),
+            Err(bad) => Some(Outgoing::Frame(bad.frame())),
         };
         if let Some(out) = out {
             if tx.send(out).await.is_err() {
@@ -100,7 +133,7 @@ mod tests {
     use serde_json::json;
 
     fn error_of(text: &str) -> Value {
-        serde_json::from_str(&parse(text).unwrap_err()).unwrap()
+        serde_json::from_str(&parse(text).unwrap_err().frame()).unwrap()
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl<S: Source> Writer<S> {
         let mut deferred: Option<ReplayAsk> = None;
         loop {
             let end = end_rx.borrow_and_update().known();
-            if let (Some(end), true) = (end, self.active) {
+            if let Some(end) = end.filter(|_| self.active) {
                 let pos = *self.pos.get_or_insert(end);
                 // `end` may trail the log by one append, so only the log itself can tell that
                 // its output restarted below this client's position.

@@ -77,12 +77,10 @@ impl Handler for Requests {
         let (request, request_id) = match request {
             Request::Replay(ask) if self.authed => return Some(Outgoing::Replay(ask)),
             Request::Replay(ask) => (None, ask.request_id),
-            Request::Other { request_id, body } => {
-                match Request::typed(body, request_id.as_ref()) {
-                    Ok(request) => (Some(request), request_id),
-                    Err(error) => return Some(Outgoing::Frame(error)),
-                }
-            }
+            Request::Other { request_id, body } => match Request::typed(body, request_id) {
+                Ok((request, request_id)) => (Some(request), request_id),
+                Err(bad) => return Some(Outgoing::Frame(bad.frame())),
+            },
         };
         let id = request_id.as_ref();
         let open = matches!(
