@@ -64,7 +64,7 @@ impl Handler for Forward {
                     original: request_id.clone(),
                     kind: Kind::Request,
                 };
-                let refused = self.bridge.request(&body, pending).await.err()?;
+                let refused = self.bridge.request(body, pending).await.err()?;
                 Some(Outgoing::Frame(refusal(refused, request_id.as_ref())))
             }
         }
@@ -145,11 +145,14 @@ impl Source for Client {
             offset: ask.offset,
             limit: ask.limit,
         };
+        let Ok(Value::Object(body)) = serde_json::to_value(request) else {
+            return false;
+        };
         let pending = Pending {
             client: Some(self.id),
             original: ask.request_id.clone(),
             kind: Kind::Replay,
         };
-        self.bridge.request(&request, pending).await.is_ok()
+        self.bridge.request(body, pending).await.is_ok()
     }
 }

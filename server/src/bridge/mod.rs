@@ -21,9 +21,8 @@ use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use ids::{ClientId, Ids, Pending, Refused};
 use log::{BridgeLog, BRIDGE_LOG_BYTES};
-use protocol::coop::Correlated;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -214,22 +213,14 @@ impl Bridge {
 
     /// Sends a client's request upstream under a fresh id. When the upstream is down the
     /// request is refused at once (the caller answers `UPSTREAM_RECONNECTING`).
-    async fn request(
-        &self,
-        message: &(impl Serialize + Sync),
-        pending: Pending,
-    ) -> Result<(), Refused> {
+    async fn request(&self, mut body: Map<String, Value>, pending: Pending) -> Result<(), Refused> {
         // A client that connects to a fresh bridge must not see its first request refused
         // just because the upstream handshake is still under way.
         let mut first = self.connected_once.subscribe();
         let _ = tokio::time::timeout(FIRST_CONNECT_WAIT, first.wait_for(|c| *c)).await;
         let id = lock(&self.ids).register(pending)?;
-        let request = Correlated {
-            message,
-            request_id: Some(Value::String(id.clone())),
-        };
-        // A JSON object or a typed request: serialising cannot fail.
-        let text = serde_json::to_string(&request).unwrap_or_default();
+        body.insert("request_id".to_owned(), Value::String(id.clone()));
+        let text = Value::Object(body).to_string();
         self.metrics.relayed(text.len());
         self.to_upstream
             .send(Command { id, text })

@@ -14,8 +14,12 @@ pub fn encode(event: &WsEvent, request_id: Option<&Value>) -> String {
         message: event,
         request_id: request_id.cloned(),
     };
-    // Serialising these types cannot fail (string keys only, no maps keyed otherwise).
-    serde_json::to_string(&message).unwrap_or_default()
+    // Through a `Value`: its `Display` is compiled (optimised) inside serde_json, whereas a
+    // generic `to_string` would escape a multi-megabyte replay with this crate's own code,
+    // which debug builds leave unoptimised. Serialising these types cannot fail.
+    serde_json::to_value(&message)
+        .map(|value| value.to_string())
+        .unwrap_or_default()
 }
 
 /// An `error` event as coop sends them, with the client's `request_id` when it gave one.
