@@ -454,6 +454,18 @@ pub enum WsEvent {
     },
 }
 
+/// A `/ws` message with the `request_id` its client gave (any JSON value) beside its own
+/// fields: requests carry it, and their replies echo it unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Correlated<T> {
+    /// The message itself ([`WsEvent`], [`WsRequest`] or a request passed through as is).
+    #[serde(flatten)]
+    pub message: T,
+    /// The client's id; absent on pushes and on requests that gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Value>,
+}
+
 /// Requests a client sends on `/ws`, tagged by `event`. `request_id` sits beside the tag
 /// and is read separately, so that it can be any JSON value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -465,7 +477,7 @@ pub enum WsRequest {
         /// Absolute offset to start at.
         offset: u64,
         /// Maximum number of bytes.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u64>,
     },
     /// Current screen.
@@ -548,6 +560,39 @@ mod tests {
                 signal: SignalSpec::Number(2)
             })
         );
+    }
+
+    #[test]
+    fn correlated_messages_carry_the_request_id_beside_their_fields() {
+        let reply = Correlated {
+            message: WsEvent::Ready(Ready { ready: true }),
+            request_id: Some(serde_json::json!({"n": 1})),
+        };
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            serde_json::json!({"event":"ready","ready":true,"request_id":{"n":1}})
+        );
+        let ask = Correlated {
+            message: WsRequest::ReplayGet {
+                offset: 7,
+                limit: None,
+            },
+            request_id: Some("mux-1".into()),
+        };
+        let text = serde_json::to_string(&ask).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":"replay:get","offset":7,"request_id":"mux-1"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Correlated<WsRequest>>(&text).unwrap(),
+            ask
+        );
+        let pong = Correlated {
+            message: WsEvent::Pong,
+            request_id: None,
+        };
+        assert_eq!(serde_json::to_string(&pong).unwrap(), r#"{"event":"pong"}"#);
     }
 
     #[test]

@@ -33,6 +33,24 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// `POST /api/v1/sessions` body: a session registers itself (or a heartbeat renews it). No
+/// `Debug`: it carries the session's token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterRequest {
+    /// Upstream base URL (a trailing `/` is removed).
+    pub url: String,
+    /// Bearer token the mux sends to the upstream.
+    #[serde(default)]
+    pub auth_token: Option<String>,
+    /// Session id; a UUID v4 is generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
 /// One session in the `sessions` snapshot of `/ws/mux`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSummary {

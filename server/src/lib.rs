@@ -15,6 +15,7 @@ pub mod backoff;
 pub mod bridge;
 pub mod cli;
 pub mod commands;
+pub mod coop_ws;
 pub mod credentials;
 pub mod dashboard;
 pub mod error;

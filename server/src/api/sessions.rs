@@ -13,21 +13,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-/// `POST /api/v1/sessions` body. No `Debug`: it carries the session's token.
-#[derive(Deserialize, ToSchema)]
-pub struct RegisterRequest {
-    /// Upstream base URL (a trailing `/` is removed).
-    pub url: String,
-    /// Bearer token the mux sends to the upstream.
-    #[serde(default)]
-    pub auth_token: Option<String>,
-    /// Session id; a UUID v4 is generated when absent.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Free-form metadata.
-    #[serde(default)]
-    pub metadata: Option<Value>,
-}
+pub use protocol::mux::RegisterRequest;
 
 /// `POST /api/v1/sessions` reply.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

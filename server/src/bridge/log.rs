@@ -4,7 +4,9 @@
 //! part-way through (its first `replay` may start past 0 when the upstream's own log wrapped),
 //! so the first byte it holds is not offset 0.
 
+use crate::coop_ws::Ring;
 use crate::session_host::output_log::OutputLog;
+use std::ops::Range;
 
 /// Capacity of each bridge's output log.
 pub const BRIDGE_LOG_BYTES: usize = 4 << 20; // 4 MiB
@@ -58,14 +60,16 @@ impl BridgeLog {
         self.log.append(&data[skip..]);
         true
     }
+}
 
-    /// Appends up to `limit` bytes from `offset` (clamped to what is held) to `out`; returns
-    /// the absolute offset of the first byte appended.
-    pub fn read_into(&self, offset: u64, limit: usize, out: &mut Vec<u8>) -> u64 {
-        self.base
-            + self
-                .log
-                .read_into(offset.saturating_sub(self.base), limit, out)
+impl Ring for BridgeLog {
+    fn read_into(&self, offset: u64, limit: usize, out: &mut Vec<u8>) -> u64 {
+        let from = offset.saturating_sub(self.base);
+        self.base + self.log.read_into(from, limit, out)
+    }
+
+    fn held(&self) -> Range<u64> {
+        self.oldest()..self.end()
     }
 }
 

@@ -1,6 +1,7 @@
-//! `/ws/{id}`: the per-session PTY bridge (reference §6, contract §2).
+//! `/ws/{id}`: the per-session PTY bridge (docs/architecture.md).
 //!
-//! Clients speak coop's own `/ws` protocol. Per session there is one [`Bridge`]: one upstream
+//! Clients speak coop's own `/ws` protocol (docs/coop-protocol.md), served by
+//! [`crate::coop_ws`]. Per session there is one [`Bridge`]: one upstream
 //! connection ([`upstream`]) that feeds a bounded output log ([`log`]) and forwards requests
 //! with ids mapped by [`ids`]; each client ([`client`]) reads the log at its own offset, so a
 //! slow client never holds memory and never slows the others. [`Bridges`] creates a bridge
@@ -11,6 +12,7 @@ pub mod ids;
 pub mod log;
 pub mod upstream;
 
+use crate::coop_ws::{Outgoing, QueueError, QueueSender, SharedLog, MAX_CLIENT_FRAME_BYTES};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::registry::{Registry, Session};
@@ -19,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use ids::{ClientId, Ids, Pending, Refused};
 use log::{BridgeLog, BRIDGE_LOG_BYTES};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,13 +29,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::coop_ws::Subs;
+
 /// Requests queued from clients to the upstream connection (messages).
 const UPSTREAM_QUEUE: usize = 256; // messages
 /// How long a request waits for a new bridge's first upstream connection before it is
 /// refused (later drops refuse at once: a request is never held across a reconnect).
 const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5); // 5 s
-/// Largest frame accepted from a client (coop's 10 MiB uploads, base64, inside JSON).
-const MAX_CLIENT_FRAME_BYTES: usize = 16 << 20; // 16 MiB
 
 /// Why the bridge could not talk to its upstream.
 #[derive(Debug, thiserror::Error)]
@@ -49,61 +51,10 @@ pub enum BridgeError {
     Closed,
 }
 
-/// Pushes a client subscribed to (`subscribe=`; coop's other flags are accepted and ignored).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Subs {
-    /// `pty` (alias `output`): PTY bytes.
-    pub pty: bool,
-    /// `screen`: screen pushes.
-    pub screen: bool,
-    /// `state`: transitions, exit and outcomes.
-    pub state: bool,
-}
-
-impl Subs {
-    /// Parses a comma-separated flag list.
-    pub fn parse(flags: &str) -> Self {
-        let mut subs = Self::default();
-        for flag in flags.split(',').map(str::trim) {
-            match flag {
-                "pty" | "output" => subs.pty = true,
-                "screen" => subs.screen = true,
-                "state" => subs.state = true,
-                _ => {}
-            }
-        }
-        subs
-    }
-}
-
-/// What a client's writer is handed, through its bounded queue.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// A text frame to send as is.
-    Frame(String),
-    /// The client's `replay:get`, answered by the writer so that moving its offset and
-    /// sending the reply are one step.
-    Replay {
-        /// Requested start.
-        offset: u64,
-        /// Most bytes wanted.
-        limit: Option<u64>,
-        /// The client's own request id.
-        request_id: Option<Value>,
-    },
-    /// The upstream's answer to a forwarded `replay:get`.
-    ReplayReply {
-        /// The reply, with the client's request id restored.
-        frame: String,
-        /// Where the reply ends; the client's offset moves there.
-        next_offset: u64,
-    },
-}
-
 /// A connected client as the upstream side sees it.
 #[derive(Debug)]
 struct ClientHandle {
-    tx: mpsc::Sender<Outgoing>,
+    tx: QueueSender,
     subs: Subs,
     /// Set when a frame had to be dropped because the queue was full.
     lagged: Arc<AtomicBool>,
@@ -132,9 +83,9 @@ pub struct Bridge {
     session: Arc<Session>,
     /// Child of the session's token: cancelled when the session goes or the last client leaves.
     cancel: CancellationToken,
-    log: Mutex<BridgeLog>,
-    /// End of the log; `None` until the first `replay` seeded it.
-    end: watch::Sender<Option<u64>>,
+    /// The session's output as the mux holds it; its end is `None` until the first `replay`
+    /// seeded it.
+    log: SharedLog<BridgeLog, Option<u64>>,
     clients: Mutex<HashMap<ClientId, ClientHandle>>,
     ids: Mutex<Ids>,
     to_upstream: mpsc::Sender<Command>,
@@ -156,15 +107,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An error event as coop sends them, with the client's request id when it gave one.
-pub fn error_frame(code: &str, message: &str, request_id: Option<Value>) -> String {
-    let mut value = json!({"event": "error", "code": code, "message": message});
-    if let Some(id) = request_id {
-        value["request_id"] = id;
-    }
-    value.to_string()
-}
-
 impl Bridge {
     fn new(
         session: Arc<Session>,
@@ -175,8 +117,7 @@ impl Bridge {
         let bridge = Arc::new(Self {
             cancel: session.cancel.child_token(),
             session,
-            log: Mutex::new(BridgeLog::new(BRIDGE_LOG_BYTES)),
-            end: watch::Sender::new(None),
+            log: SharedLog::new(BridgeLog::new(BRIDGE_LOG_BYTES), None),
             clients: Mutex::new(HashMap::new()),
             ids: Mutex::new(Ids::default()),
             to_upstream,
@@ -192,12 +133,7 @@ impl Bridge {
     }
 
     /// Adds a client; returns its id. A `state` client gets the last known state first.
-    fn add_client(
-        &self,
-        tx: mpsc::Sender<Outgoing>,
-        subs: Subs,
-        lagged: Arc<AtomicBool>,
-    ) -> ClientId {
+    fn add_client(&self, tx: QueueSender, subs: Subs, lagged: Arc<AtomicBool>) -> ClientId {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         // The clients lock is held across reading the memo and joining (lock order: clients,
         // then memo, as in `push_state`), so a state push lands in the memo or reaches this
@@ -262,7 +198,7 @@ impl Bridge {
     }
 
     fn deliver(&self, client: &ClientHandle, out: Outgoing) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = client.tx.try_send(out) {
+        if let Err(QueueError::Full) = client.tx.try_send(out) {
             client.lagged.store(true, Ordering::Release);
         }
     }
@@ -276,14 +212,14 @@ impl Bridge {
 
     /// Sends a client's request upstream under a fresh id. When the upstream is down the
     /// request is refused at once (the caller answers `UPSTREAM_RECONNECTING`).
-    async fn request(&self, mut value: Value, pending: Pending) -> Result<(), Refused> {
+    async fn request(&self, mut body: Map<String, Value>, pending: Pending) -> Result<(), Refused> {
         // A client that connects to a fresh bridge must not see its first request refused
         // just because the upstream handshake is still under way.
         let mut first = self.connected_once.subscribe();
         let _ = tokio::time::timeout(FIRST_CONNECT_WAIT, first.wait_for(|c| *c)).await;
         let id = lock(&self.ids).register(pending)?;
-        value["request_id"] = Value::String(id.clone());
-        let text = value.to_string();
+        body.insert("request_id".to_owned(), Value::String(id.clone()));
+        let text = Value::Object(body).to_string();
         self.metrics.relayed(text.len());
         self.to_upstream
             .send(Command { id, text })

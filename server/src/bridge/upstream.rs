@@ -7,13 +7,15 @@
 //! answered `UPSTREAM_RECONNECTING` and the bridge reconnects with backoff.
 
 use super::ids::{restore, Kind, Pending};
-use super::{error_frame, lock, Bridge, BridgeError, Command, Outgoing, Subs};
+use super::{lock, Bridge, BridgeError, Command, Subs};
 use crate::backoff::{self, Backoff};
+use crate::coop_ws::{frame, Outgoing};
 use crate::registry::Connection;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
+use protocol::coop::{Correlated, WsRequest};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,7 +29,8 @@ const MAX_UPSTREAM_FRAME_BYTES: usize = 64 << 20; // 64 MiB
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// The upstream WebSocket URL for these flags, the session token URL-encoded (§17.3).
+/// The upstream WebSocket URL for these flags, the session token URL-encoded (a token with
+/// `&` or `=` must not break the query).
 pub fn ws_url(connection: &Connection, flags: &str) -> Result<String, BridgeError> {
     let base = if let Some(rest) = connection.url.strip_prefix("https://") {
         format!("wss://{rest}/ws")
@@ -110,10 +113,10 @@ fn fail_pending(bridge: &Bridge) {
     let failed = lock(&bridge.ids).disconnected();
     for pending in failed {
         if let (Some(client), Kind::Request | Kind::Replay) = (pending.client, pending.kind) {
-            let frame = error_frame(
+            let frame = frame::error(
                 "UPSTREAM_RECONNECTING",
                 "the upstream connection dropped before the reply; the request may or may not have run and is not re-sent",
-                pending.original,
+                pending.original.as_ref(),
             );
             bridge.reply_to(client, Outgoing::Frame(frame));
         }
@@ -125,8 +128,8 @@ async fn serve(
     mut socket: Socket,
     commands: &mut mpsc::Receiver<Command>,
 ) -> Ended {
-    let resume_from = lock(&bridge.log).end();
-    let seeded = bridge.end.borrow().is_some();
+    let resume_from = bridge.log.lock().end();
+    let seeded = bridge.log.end().is_some();
     let seed = {
         let mut ids = lock(&bridge.ids);
         ids.connected();
@@ -141,7 +144,15 @@ async fn serve(
     };
     bridge.connected_once.send_replace(true);
     let offset = if seeded { resume_from } else { 0 };
-    let ask = json!({"event": "replay:get", "offset": offset, "request_id": seed}).to_string();
+    let ask = Correlated {
+        message: WsRequest::ReplayGet {
+            offset,
+            limit: None,
+        },
+        request_id: Some(Value::String(seed)),
+    };
+    // A typed request: serialising cannot fail.
+    let ask = serde_json::to_string(&ask).unwrap_or_default();
     if let Err(err) = socket.send(Message::Text(ask.into())).await {
         return Ended::Dropped(err.into());
     }
@@ -255,9 +266,7 @@ fn on_reply(bridge: &Bridge, text: &str, head: &Head<'_>, pending: Pending, sync
     restore(&mut reply, pending.original);
     let frame = reply.to_string();
     let out = match (pending.kind, head.next_offset) {
-        (Kind::Replay, Some(next_offset)) if is_replay => {
-            Outgoing::ReplayReply { frame, next_offset }
-        }
+        (Kind::Replay, Some(next_offset)) if is_replay => Outgoing::Replayed { frame, next_offset },
         _ => Outgoing::Frame(frame),
     };
     bridge.reply_to(client, out);
@@ -268,8 +277,8 @@ fn on_reply(bridge: &Bridge, text: &str, head: &Head<'_>, pending: Pending, sync
 /// less than the mux holds) start the log over at `offset`.
 fn ingest(bridge: &Bridge, offset: u64, data: &[u8], seed: Option<Option<u64>>) {
     let end = {
-        let mut log = lock(&bridge.log);
-        let first = bridge.end.borrow().is_none();
+        let mut log = bridge.log.lock();
+        let first = bridge.log.end().is_none();
         let restarted = matches!(seed, Some(Some(total)) if total < log.end());
         if first || restarted || offset > log.end() {
             if !first {
@@ -280,5 +289,5 @@ fn ingest(bridge: &Bridge, offset: u64, data: &[u8], seed: Option<Option<u64>>) 
         log.ingest(offset, data);
         log.end()
     };
-    bridge.end.send_replace(Some(end));
+    bridge.log.set_end(Some(end));
 }

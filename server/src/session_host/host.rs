@@ -6,6 +6,7 @@ use super::output_log::OutputLog;
 use super::pty::Pty;
 use super::screen::Screen;
 use super::state::StateTracker;
+use crate::coop_ws::SharedLog;
 use base64::Engine as _;
 use protocol::coop;
 use protocol::AgentState;
@@ -36,11 +37,11 @@ pub struct Host {
     auth_token: Option<String>,
     started: std::time::Instant,
     pty: Pty,
-    log: Mutex<OutputLog>,
+    /// The output log; its end is the total written since start.
+    log: SharedLog<OutputLog, u64>,
     screen: Mutex<Screen>,
     /// Last rendered snapshot, shared by every reader until the screen changes.
     snapshot: Mutex<Option<Arc<coop::Screen>>>,
-    total: watch::Sender<u64>,
     screen_seq: watch::Sender<u64>,
     output_closed: CancellationToken,
     /// Agent state and exit.
@@ -72,10 +73,9 @@ impl Host {
             auth_token,
             started: std::time::Instant::now(),
             pty,
-            log: Mutex::new(OutputLog::new(log_bytes)),
+            log: SharedLog::new(OutputLog::new(log_bytes), 0),
             screen: Mutex::new(Screen::new(cols, rows)),
             snapshot: Mutex::new(None),
-            total: watch::channel(0).0,
             screen_seq: watch::channel(0).0,
             output_closed: CancellationToken::new(),
             state: StateTracker::new(),
@@ -107,12 +107,12 @@ impl Host {
 
     /// Bytes written to the log since start.
     pub fn total(&self) -> u64 {
-        *self.total.borrow()
+        self.log.end()
     }
 
     /// Wakes on every new output; the value is the new total.
     pub fn subscribe_total(&self) -> watch::Receiver<u64> {
-        self.total.subscribe()
+        self.log.subscribe_end()
     }
 
     /// Wakes on every screen change; the value is the screen `seq`.
@@ -122,23 +122,12 @@ impl Host {
 
     /// Copies up to `limit` bytes from `offset` into `out`; returns the real start offset.
     pub fn read_output(&self, offset: u64, limit: usize, out: &mut Vec<u8>) -> u64 {
-        lock(&self.log).read_into(offset, limit, out)
+        self.log.read_into(offset, limit, out).start
     }
 
-    /// The `replay` answer for `offset` and `limit` (default: everything held).
-    pub fn replay(&self, offset: u64, limit: Option<u64>) -> coop::Replay {
-        let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let mut data = Vec::new();
-        let (start, total) = {
-            let log = lock(&self.log);
-            (log.read_into(offset, limit, &mut data), log.total())
-        };
-        coop::Replay {
-            data: base64::engine::general_purpose::STANDARD.encode(&data),
-            offset: start,
-            next_offset: start + data.len() as u64,
-            total_written: total,
-        }
+    /// The output log, as `/ws` connections read it.
+    pub fn output_log(&self) -> &SharedLog<OutputLog, u64> {
+        &self.log
     }
 
     /// Current screen, rendered at most once per change.

@@ -3,7 +3,8 @@
 //! at start, re-register as a heartbeat for ever, deregister on exit.
 
 use crate::backoff::{self, Backoff};
-use serde_json::{json, Map, Value};
+use protocol::mux::RegisterRequest;
+use serde_json::{Map, Value};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -67,12 +68,14 @@ impl Registration {
         if k8s {
             metadata.insert("k8s".into(), k8s_info(&get));
         }
-        let body = json!({
-            "url": url,
-            "auth_token": me.auth_token,
-            "id": id,
-            "metadata": metadata,
-        });
+        let body = RegisterRequest {
+            url,
+            auth_token: me.auth_token.map(str::to_owned),
+            id: Some(id.clone()),
+            metadata: Some(Value::Object(metadata)),
+        };
+        // Strings and JSON values only: serialising cannot fail.
+        let body = serde_json::to_value(body).unwrap_or_default();
         let heartbeat = me
             .heartbeat
             .unwrap_or(if k8s { HEARTBEAT_K8S } else { HEARTBEAT });
@@ -221,6 +224,7 @@ fn k8s_info(get: &impl Fn(&str) -> Option<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::collections::HashMap;
 
     fn me<'a>(labels: &'a [String]) -> SelfInfo<'a> {

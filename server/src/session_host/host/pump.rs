@@ -31,7 +31,7 @@ impl Host {
                 Err(_) => break,
             };
             let total = {
-                let mut log = lock(&self.log);
+                let mut log = self.log.lock();
                 log.append(&buf[..n]);
                 log.total()
             };
@@ -41,7 +41,7 @@ impl Host {
                 Ordering::Relaxed,
             );
             // After the timestamp: whoever sees the new total also sees the new time.
-            self.total.send_replace(total);
+            self.log.set_end(total);
             screen.unpark();
         }
         self.output_closed.cancel();
