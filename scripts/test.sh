@@ -29,7 +29,7 @@ stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
 # its compiled dependencies instead of building a second, debug, tree).
 stage "release build" cargo leptos build --release
 stage "precompress" node scripts/precompress.mjs
-stage "cargo test" cargo test --release -p server -p app
+stage "cargo test" cargo test --release -p server -p app -p protocol
 stage "playwright" bash -c 'cd end2end && npx playwright test'
 
 printf '\n==== stage times\n'
