@@ -81,7 +81,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "COOP_MUX_HEADER_READ_TIMEOUT_MS",
-        default_value_t = 10_000,
+        default_value_t = crate::listener::HEADER_READ_TIMEOUT.as_millis() as u64,
         hide = true
     )]
     pub header_read_timeout_ms: u64,

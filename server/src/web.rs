@@ -1,8 +1,7 @@
 //! Hosting of the Leptos dashboard: server-side rendering at `/mux`, the typed server
 //! functions, and the static files cargo-leptos builds into the site root.
 
-use crate::error::ApiError;
-use crate::routes::MAX_BODY_BYTES;
+use crate::extract::read_body;
 use crate::state::AppState;
 use app::{shell, App};
 use axum::body::Body;
@@ -62,15 +61,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .nest_service("/vendor", static_dir(root.join("vendor")))
 }
 
-/// Buffers a request body up to [`MAX_BODY_BYTES`]; a larger one is a 413 in the envelope.
+/// Buffers a request body within the router's body limit ([`crate::routes::MAX_BODY_BYTES`]); a larger one
+/// is a 413 in the envelope, as on the REST routes.
 async fn limit_body(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    // The limit travels in the request's extensions, so the read sees the parts too.
+    match read_body(Request::from_parts(parts.clone(), body), &()).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(_) => ApiError::PayloadTooLarge("request body is too large".to_owned()).into_response(),
+        Err(err) => err.into_response(),
     }
 }
 
