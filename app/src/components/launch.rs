@@ -5,7 +5,7 @@ use super::use_ui;
 use crate::api::{launch, launches};
 use crate::model::prefix;
 use leptos::prelude::*;
-use protocol::launch::{LaunchDetail, LaunchState};
+use protocol::launch::LaunchDetail;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -179,16 +179,12 @@ fn RecentLaunches() -> impl IntoView {
         <h3>"Recent launches"</h3>
         <ul class="launches">
             {move || list.get().into_iter().take(8).map(|l| {
-                let state = match l.info.state {
-                    LaunchState::Starting => "starting",
-                    LaunchState::Registered => "registered",
-                    LaunchState::Exited => "exited",
-                    LaunchState::Failed => "failed",
-                };
+                let state = l.info.state.as_str();
+                let label = l.info.state.label();
                 let tail: Vec<String> = l.output.iter().rev().take(TAIL_LINES).rev().map(|o| o.text.clone()).collect();
                 view! {
                     <li data-state=state>
-                        <span class=format!("badge launch-{state}")>{state}</span>
+                        <span class=format!("badge launch-{state}")>{label}</span>
                         " " {prefix(&l.info.session_id, 8).to_owned()}
                         {l.info.reason.clone().map(|r| view! { <span class="reason">" — " {r}</span> })}
                         <pre class="tail">{tail.join("\n")}</pre>
