@@ -48,9 +48,9 @@ const SERVER_DRAIN: Duration = Duration::from_millis(200); // 200 ms
 /// Flags of `coopmux session`.
 #[derive(Debug, Clone, Args)]
 pub struct SessionArgs {
-    /// Address to bind.
+    /// Address or host name to bind (a name binds its first IPv4 address, else IPv6).
     #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    pub host: crate::bind_host::BindHost,
     /// Port to bind (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -112,7 +112,8 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         addr: format!("{}:{}", args.host, args.port),
         source,
     };
-    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+    let addrs = args.host.resolve(args.port).await.map_err(bind_err)?;
+    let listener = crate::bind_host::BindHost::bind(&addrs)
         .await
         .map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
@@ -179,7 +180,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     println!("http://{addr}");
     let _ = std::io::stdout().flush();
 
-    let advertised = match args.host {
+    let advertised = match addr.ip() {
         h if h.is_unspecified() => "127.0.0.1".to_owned(),
         IpAddr::V6(h) => format!("[{h}]"),
         IpAddr::V4(h) => h.to_string(),
