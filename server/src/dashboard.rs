@@ -10,6 +10,7 @@ use axum::{
     body::Bytes,
     http::{Method, StatusCode},
 };
+use protocol::coop;
 use protocol::credentials::{
     AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
     NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
@@ -62,18 +63,17 @@ impl MuxApi for DashboardApi {
             let (path, body) = match action {
                 SessionAction::Nudge { message } => (
                     "/api/v1/agent/nudge",
-                    serde_json::json!({ "message": message }),
+                    to_body(&coop::AgentNudge { message }),
                 ),
-                SessionAction::Respond { body } => ("/api/v1/agent/respond", body),
+                // Coop's respond body is passed on as the dashboard built it.
+                SessionAction::Respond { body } => ("/api/v1/agent/respond", to_body(&body)),
                 SessionAction::Keys { keys } => {
-                    ("/api/v1/input/keys", serde_json::json!({ "keys": keys }))
+                    ("/api/v1/input/keys", to_body(&coop::InputKeys { keys }))
                 }
-                SessionAction::Upload { filename, data } => (
-                    "/api/v1/upload",
-                    serde_json::json!({ "filename": filename, "data": data }),
-                ),
+                SessionAction::Upload { filename, data } => {
+                    ("/api/v1/upload", to_body(&coop::Upload { filename, data }))
+                }
             };
-            let body = Bytes::from(body.to_string());
             let response =
                 crate::proxy::forward(&hub.registry, &id, Method::POST, path, Some(body)).await?;
             let status = response.status();
@@ -120,6 +120,12 @@ impl MuxApi for DashboardApi {
         let hub = self.0.clone();
         Box::pin(async move { hub.credentials.distribute(req).await.map_err(cred_failure) })
     }
+}
+
+/// A request body for a session's API.
+fn to_body(body: &impl serde::Serialize) -> Bytes {
+    // Serialising these plain structs (strings, lists, JSON values) cannot fail.
+    Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// A failure with the status and message the REST endpoint answers for `err`.
