@@ -15,24 +15,31 @@ const HOST: &str = "exec coopmux session -- sh -c 'exec sleep 60'";
 const AFTER_GO: &str =
     "while [ ! -e \"$GO\" ]; do sleep 0.05; done; exec coopmux session -- sh -c 'exec sleep 60'";
 
-/// Launches with `env`; the reply.
+/// GET with the hub's token; the JSON answer.
+async fn get(mux: &HubProcess, path: &str) -> Option<Value> {
+    let url = format!("{}{path}", mux.base);
+    mux.client().get(url).send().await.ok()?.json().await.ok()
+}
+
+/// Launches with `env`; status and reply.
+async fn post_launch(mux: &HubProcess, env: Value) -> (u16, Value) {
+    let url = format!("{}/api/v1/sessions/launch", mux.base);
+    let resp = mux.client().post(url).json(&json!({ "env": env }));
+    let resp = resp.send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// Launches with `env`; the reply of the launch that must succeed.
 async fn launch(mux: &HubProcess, env: Value) -> Value {
-    let resp = mux
-        .client()
-        .post(format!("{}/api/v1/sessions/launch", mux.base))
-        .json(&json!({ "env": env }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    let (status, reply) = post_launch(mux, env).await;
+    assert_eq!(status, 200, "{reply}");
+    reply
 }
 
 /// The launch's record.
 async fn record(mux: &HubProcess, reply: &Value) -> Option<Value> {
     let id = reply["launch_id"].as_str()?;
-    let url = format!("{}/api/v1/launches/{id}", mux.base);
-    mux.client().get(url).send().await.ok()?.json().await.ok()
+    get(mux, &format!("/api/v1/launches/{id}")).await
 }
 
 /// Waits until the launch is in `state`; its record.
@@ -49,16 +56,9 @@ async fn launch_in(mux: &HubProcess, reply: &Value, state: &str) -> Value {
 
 /// Whether `id` is registered.
 async fn is_registered(mux: &HubProcess, id: &str) -> bool {
-    let list: Value = mux
-        .client()
-        .get(format!("{}/api/v1/sessions", mux.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.as_array().unwrap().iter().any(|s| s["id"] == id)
+    let list = get(mux, "/api/v1/sessions").await.unwrap_or_default();
+    list.as_array()
+        .is_some_and(|l| l.iter().any(|s| s["id"] == id))
 }
 
 #[tokio::test]
@@ -70,18 +70,13 @@ async fn a_launch_keeps_the_callers_session_id() {
     assert_eq!(detail["session_id"], "pod-7.ns");
     assert!(is_registered(&mux, "pod-7.ns").await);
     // An id no session could register as is refused before anything runs.
-    let resp = mux
-        .client()
-        .post(format!("{}/api/v1/sessions/launch", mux.base))
-        .json(&json!({"env": {"COOP_MUX_SESSION_ID": "a/b"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = post_launch(&mux, json!({"COOP_MUX_SESSION_ID": "a/b"})).await;
+    assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "BAD_REQUEST");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("COOP_MUX_SESSION_ID"), "{message}");
+    let launches = get(&mux, "/api/v1/launches").await.unwrap();
+    assert_eq!(launches.as_array().unwrap().len(), 1, "{launches}");
     mux.stop();
 }
 
