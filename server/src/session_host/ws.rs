@@ -222,6 +222,10 @@ impl Source for Pushes {
         .boxed()
     }
 
+    fn lag_bytes(&self) -> Option<u64> {
+        Some(self.host.ws_lag_bytes())
+    }
+
     fn activate(&mut self) -> Vec<String> {
         let mut frames = Vec::new();
         if self.subs.state {
