@@ -27,11 +27,15 @@ fn expected() -> Vec<u8> {
         .collect()
 }
 
-/// A child that prints [`LINES`] lines once `go` exists, then `done`.
-fn script() -> String {
-    format!(
+/// A host with a small lag bound whose child prints [`LINES`] lines once `go` exists in
+/// `dir`, then creates `done`; returned once the child is ready.
+async fn lagging_host(dir: &TempDir) -> Session {
+    let script = format!(
         "stty -onlcr -echo; touch ready; while [ ! -e go ]; do sleep 0.02; done; seq 1 {LINES}; touch done; sleep 60"
-    )
+    );
+    let host = Session::sh(&script, dir.path(), &["--ws-lag-bytes", LAG_BYTES]).await;
+    file_appears(&dir.join("ready")).await;
+    host
 }
 
 /// Lets the child print everything, then waits until the host's log holds all of it.
@@ -76,8 +80,7 @@ fn decode(frame: &Value) -> Vec<u8> {
 async fn a_host_client_that_stops_reading_gets_one_replay_then_overlapping_frames() {
     let _serial = serial_stream().await;
     let dir = TempDir::new("lag-host");
-    let host = Session::sh(&script(), dir.path(), &["--ws-lag-bytes", LAG_BYTES]).await;
-    file_appears(&dir.join("ready")).await;
+    let host = lagging_host(&dir).await;
     let mut ws = host.ws("subscribe=pty").await;
     // A reply proves the connection follows the output from offset 0 before it starts.
     let pong = ws.request(json!({"event": "ping"}), json!("live")).await;
@@ -142,8 +145,7 @@ impl Drop for Stopped {
 async fn a_stopped_mux_loses_no_byte_when_the_upstream_sends_lag_replays() {
     let _serial = serial_stream().await;
     let dir = TempDir::new("lag-mux");
-    let host = Session::sh(&script(), dir.path(), &["--ws-lag-bytes", LAG_BYTES]).await;
-    file_appears(&dir.join("ready")).await;
+    let host = lagging_host(&dir).await;
     let mux = HubProcess::start(
         &["--health-check-ms", "600000", "--prewarm-poll-ms", "600000"],
         &[("RUST_LOG", "info,coopmux::bridge=debug")],
