@@ -82,6 +82,10 @@ pub struct SessionArgs {
     /// Heartbeat period of the mux registration in milliseconds (default: coop's 15 s / 60 s).
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
+    /// Bytes a `/ws` `pty` client may fall behind before it gets a lag replay (default: the
+    /// output log's capacity); tests shrink it to make lag quick.
+    #[arg(long, hide = true)]
+    pub ws_lag_bytes: Option<u64>,
     /// Command and arguments to run on the PTY.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<String>,
@@ -124,13 +128,17 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
 
     let spawned = pty::spawn(&args.command, args.cols, args.rows)?;
     let size = (args.cols, args.rows);
-    let host = Arc::new(Host::new(
+    let mut host = Host::new(
         session_id.clone(),
         args.auth_token.clone(),
         spawned.pty,
         size,
         OUTPUT_LOG_BYTES,
-    ));
+    );
+    if let Some(bytes) = args.ws_lag_bytes {
+        host = host.with_ws_lag_bytes(bytes);
+    }
+    let host = Arc::new(host);
     let screen_host = Arc::clone(&host);
     let screen_thread = std::thread::Builder::new()
         .name("pty-screen".into())
