@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod session;
+pub use session::{
+    ConfigReply, ConfigUpdate, Livez, NudgeRequest, OutputQuery, ProfileMode, RespondRequest,
+    ScreenQuery, TranscriptList, Usage,
+};
+
 /// The error envelope of every rejection: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEnvelope {
@@ -54,6 +60,12 @@ pub struct Health {
     pub agent: String,
     /// Current terminal size.
     pub terminal: Option<TerminalSize>,
+    /// Columns again, flat beside `terminal` (coop 0.11.25 sends both).
+    #[serde(default)]
+    pub terminal_cols: Option<u16>,
+    /// Rows again, flat beside `terminal`.
+    #[serde(default)]
+    pub terminal_rows: Option<u16>,
     /// Number of connected WebSocket clients.
     #[serde(default)]
     pub ws_clients: usize,
@@ -117,15 +129,17 @@ pub struct Screen {
     /// Whether the alternate screen is active.
     #[serde(default)]
     pub alt_screen: bool,
-    /// Cursor position; `None` while the cursor is hidden.
-    #[serde(default)]
+    /// Cursor position; left out while the cursor is hidden, and on `GET /screen` unless
+    /// asked for with `?cursor=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Cursor>,
     /// Increments on every change of the screen.
     #[serde(default)]
     pub seq: u64,
 }
 
-/// `GET /api/v1/agent` and the `agent` reply.
+/// `GET /api/v1/agent` and the `agent` reply; fields without a value are left out, as coop
+/// does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
     /// Agent type (`unknown` for a plain command).
@@ -145,19 +159,19 @@ pub struct Agent {
     #[serde(default)]
     pub detection_tier: Value,
     /// Why the detector decided the state.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_cause: Option<String>,
     /// Prompt details when the agent waits for an answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Value>,
     /// Error details when in the `error` state.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
     /// Error category when in the `error` state.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_category: Option<String>,
     /// The agent's last message, when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
 }
 
@@ -358,7 +372,7 @@ pub struct Replay {
     pub total_written: u64,
 }
 
-/// A state change of the agent (`transition` event).
+/// A state change of the agent (`transition` event); fields without a value are left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// Previous state.
@@ -368,19 +382,19 @@ pub struct Transition {
     /// State sequence number, incremented on each transition.
     pub seq: u64,
     /// Prompt details, when the new state is `prompt`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Value>,
     /// Error details, when the new state is `error`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
     /// Error category, when the new state is `error`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_category: Option<String>,
     /// What caused the transition.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// The agent's last message, when known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
 }
 
@@ -459,6 +473,30 @@ pub enum WsEvent {
         /// What went wrong.
         message: String,
     },
+    /// Reply to `usage:get`.
+    #[serde(rename = "usage")]
+    Usage(Usage),
+    /// Reply to `profiles:list`.
+    #[serde(rename = "profiles")]
+    Profiles(ProfilesList),
+    /// Reply to `profiles:register`.
+    #[serde(rename = "profiles:registered")]
+    ProfilesRegistered(ProfilesRegistered),
+    /// Reply to `profiles:mode:set`.
+    #[serde(rename = "profiles:mode")]
+    ProfilesMode(ProfileMode),
+    /// Reply to `session:switch`: the switch is accepted (it happens when it can).
+    #[serde(rename = "session:switched")]
+    SessionSwitched,
+    /// Reply to `stop:config:get` and `stop:config:put`.
+    #[serde(rename = "stop:config")]
+    StopConfig(ConfigReply),
+    /// Reply to `config:start:get` and `config:start:put`.
+    #[serde(rename = "config:start")]
+    StartConfig(ConfigReply),
+    /// Reply to `transcript:list`.
+    #[serde(rename = "transcripts")]
+    Transcripts(TranscriptList),
 }
 
 /// A `/ws` message with the `request_id` its client gave (any JSON value) beside its own
@@ -529,6 +567,42 @@ pub enum WsRequest {
         /// The session's token.
         token: String,
     },
+    /// Token usage of the agent.
+    #[serde(rename = "usage:get")]
+    UsageGet,
+    /// The registered profiles (names and status).
+    #[serde(rename = "profiles:list")]
+    ProfilesList,
+    /// Replace the profile list.
+    #[serde(rename = "profiles:register")]
+    ProfilesRegister(ProfilesRegister),
+    /// Set the profile rotation mode.
+    #[serde(rename = "profiles:mode:set")]
+    ProfilesModeSet(ProfileMode),
+    /// Switch profile or restart the agent (as `POST /api/v1/session/switch`).
+    #[serde(rename = "session:switch")]
+    SessionSwitch(SessionSwitch),
+    /// Nudge the agent to continue.
+    #[serde(rename = "nudge")]
+    Nudge(NudgeRequest),
+    /// Answer the agent's prompt.
+    #[serde(rename = "respond")]
+    Respond(RespondRequest),
+    /// The stop-hook configuration.
+    #[serde(rename = "stop:config:get")]
+    StopConfigGet,
+    /// Replace the stop-hook configuration.
+    #[serde(rename = "stop:config:put", alias = "stop:config:set")]
+    StopConfigPut(ConfigUpdate),
+    /// The start configuration.
+    #[serde(rename = "config:start:get")]
+    StartConfigGet,
+    /// Replace the start configuration.
+    #[serde(rename = "config:start:put", alias = "config:start:set")]
+    StartConfigPut(ConfigUpdate),
+    /// The agent's saved transcripts.
+    #[serde(rename = "transcript:list")]
+    TranscriptList,
 }
 
 #[cfg(test)]

@@ -191,7 +191,8 @@ async fn spawn_wide_host(dir: &Path) -> (tokio::process::Child, String) {
         ])
         .args(["sh", "-c", "while true; do date +%s.%N; sleep 1; done"])
         .current_dir(dir)
-        .env_remove("COOP_MUX_URL")
+        // Registration off (unset would register at the default port).
+        .env("COOP_MUX_URL", "")
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -37,6 +37,15 @@ pub enum HostError {
     /// The child has exited; the terminal takes no more input (410).
     #[error("the session's process has exited")]
     Exited,
+    /// The request needs an agent driver and a plain command has none (404, coop's code).
+    #[error("no agent driver: this session runs a plain command")]
+    NoDriver,
+    /// A profile switch is already waiting or under way (409).
+    #[error("a switch is already in progress")]
+    SwitchInProgress,
+    /// The child is being restarted; try again when it runs (503).
+    #[error("the session is restarting its process")]
+    NotReady,
     /// An OS failure on our side (500).
     #[error("{0}")]
     Internal(String),
@@ -57,6 +66,9 @@ impl HostError {
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
             Self::Exited => (StatusCode::GONE, "EXITED"),
+            Self::NoDriver => (StatusCode::NOT_FOUND, "NO_DRIVER"),
+            Self::SwitchInProgress => (StatusCode::CONFLICT, "SWITCH_IN_PROGRESS"),
+            Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }

@@ -16,13 +16,22 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+mod driver;
+mod profiles;
 mod pump;
+
+pub use driver::ConfigKind;
+pub use profiles::{Env, PendingSwitch};
 
 /// Largest terminal dimension accepted by `resize` (bounds the emulator's memory).
 const MAX_DIMENSION: u16 = 1000; // cells
 
 /// Agent type reported for a plain command.
 pub const AGENT_TYPE: &str = "unknown";
+
+/// Which of coop's detectors decided the state. coop numbers its tiers from 1 (hook events)
+/// to 5 (the screen); a plain command only has what its terminal shows.
+pub const DETECTION_TIER: u8 = 5;
 
 /// Locks a std mutex, ignoring poisoning: every critical section leaves consistent data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -36,8 +45,10 @@ pub struct Host {
     pub session_id: String,
     auth_token: Option<String>,
     started: std::time::Instant,
-    pty: Pty,
-    /// The output log; its end is the total written since start.
+    /// The current child's PTY. After the child exited it stays (its pid is still reported)
+    /// until a switch replaces it.
+    pty: Mutex<Arc<Pty>>,
+    /// The output log; its end is the total written since start, across children.
     log: SharedLog<OutputLog, u64>,
     /// How far a `/ws` `pty` client may fall behind the log's end before it gets a lag
     /// replay (the log's capacity unless set).
@@ -46,16 +57,18 @@ pub struct Host {
     /// Last rendered snapshot, shared by every reader until the screen changes.
     snapshot: Mutex<Option<Arc<coop::Screen>>>,
     screen_seq: watch::Sender<u64>,
-    output_closed: CancellationToken,
     /// Agent state and exit.
     pub state: StateTracker,
     bytes_written: AtomicU64,
-    /// When output last arrived, in nanoseconds since `started`.
+    /// When output last arrived (or the last child started), in nanoseconds since `started`.
     last_output_nanos: AtomicU64,
     ws_clients: AtomicUsize,
-    profiles: Mutex<Vec<coop::ProfileInput>>,
-    /// Name of the active profile (the first registered one until a switch).
-    active_profile: Mutex<Option<String>>,
+    /// Profiles, rotation mode and the switch waiting or under way.
+    profiles: profiles::ProfileState,
+    /// What an agent driver would hold: the stop and start configurations.
+    driver: driver::DriverState,
+    /// Counts the children started; wakes the idle detector on a respawn.
+    spawns: watch::Sender<u64>,
     /// Cancelled when a client asks the session to shut down.
     pub shutdown_requested: CancellationToken,
     /// Cancelled when the host stops serving (closes WebSockets).
@@ -75,19 +88,19 @@ impl Host {
             session_id,
             auth_token,
             started: std::time::Instant::now(),
-            pty,
+            pty: Mutex::new(Arc::new(pty)),
             log: SharedLog::new(OutputLog::new(log_bytes), 0),
             ws_lag_bytes: log_bytes as u64,
             screen: Mutex::new(Screen::new(cols, rows)),
             snapshot: Mutex::new(None),
             screen_seq: watch::channel(0).0,
-            output_closed: CancellationToken::new(),
             state: StateTracker::new(),
             bytes_written: AtomicU64::new(0),
             last_output_nanos: AtomicU64::new(0),
             ws_clients: AtomicUsize::new(0),
-            profiles: Mutex::new(Vec::new()),
-            active_profile: Mutex::new(None),
+            profiles: profiles::ProfileState::default(),
+            driver: driver::DriverState::default(),
+            spawns: watch::channel(0).0,
             shutdown_requested: CancellationToken::new(),
             stopping: CancellationToken::new(),
         }
@@ -104,20 +117,42 @@ impl Host {
         self.ws_lag_bytes
     }
 
-    /// The PTY (for signals from the lifecycle code).
-    pub fn pty(&self) -> &Pty {
-        &self.pty
+    /// The current child's PTY (the last one after it exited).
+    pub fn pty(&self) -> Arc<Pty> {
+        Arc::clone(&lock(&self.pty))
+    }
+
+    /// A new child replaces the last one: input, signals and resizes go to it from now on,
+    /// and the idle detector starts counting at its start.
+    pub fn install_child(&self, pty: Pty) {
+        *lock(&self.pty) = Arc::new(pty);
+        self.touch_output();
+        self.spawns.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes when a new child starts.
+    pub fn subscribe_spawns(&self) -> watch::Receiver<u64> {
+        self.spawns.subscribe()
+    }
+
+    /// Records "now" as the time of the last output.
+    fn touch_output(&self) {
+        let since_start = self.started.elapsed().as_nanos();
+        self.last_output_nanos.store(
+            u64::try_from(since_start).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The terminal size, for a respawned child.
+    pub fn size(&self) -> (u16, u16) {
+        lock(&self.screen).size()
     }
 
     /// When output last arrived (the start of the session before any output).
     pub fn last_output(&self) -> tokio::time::Instant {
         let nanos = self.last_output_nanos.load(Ordering::Relaxed);
         tokio::time::Instant::from_std(self.started + std::time::Duration::from_nanos(nanos))
-    }
-
-    /// Cancelled once the PTY reader saw EOF.
-    pub fn output_closed(&self) -> &CancellationToken {
-        &self.output_closed
     }
 
     /// Bytes written to the log since start.
@@ -164,8 +199,9 @@ impl Host {
         lock(&self.screen).text()
     }
 
+    /// The child's pid; after it exited, still the pid it had (as coop reports it).
     fn pid(&self) -> Option<u32> {
-        (self.state.exit().is_none()).then(|| self.pty.pid())
+        Some(lock(&self.pty).pid())
     }
 
     /// `GET /health`.
@@ -178,8 +214,10 @@ impl Host {
             uptime_secs: self.started.elapsed().as_secs(),
             agent: AGENT_TYPE.into(),
             terminal: Some(coop::TerminalSize { cols, rows }),
+            terminal_cols: Some(cols),
+            terminal_rows: Some(rows),
             ws_clients: self.ws_clients(),
-            ready: self.state.exit().is_none(),
+            ready: self.state.is_ready(),
         }
     }
 
@@ -207,7 +245,7 @@ impl Host {
             state: state.as_str().into(),
             since_seq,
             screen_seq: *self.screen_seq.borrow(),
-            detection_tier: serde_json::Value::String("activity".into()),
+            detection_tier: DETECTION_TIER.into(),
             detection_cause: Some(cause.into()),
             prompt: None,
             error_detail: None,
@@ -221,17 +259,25 @@ impl Host {
         self: &Arc<Self>,
         data: Vec<u8>,
     ) -> Result<coop::BytesWritten, HostError> {
-        if self.state.get().0 == AgentState::Exited {
-            return Err(HostError::Exited);
-        }
+        self.check_running()?;
         let len = data.len();
-        let host = Arc::clone(self);
-        tokio::task::spawn_blocking(move || host.pty.write_all(&data))
+        let pty = self.pty();
+        tokio::task::spawn_blocking(move || pty.write_all(&data))
             .await
             .map_err(|e| HostError::Internal(e.to_string()))?
             .map_err(|_| HostError::Exited)?;
         self.bytes_written.fetch_add(len as u64, Ordering::Relaxed);
         Ok(coop::BytesWritten { bytes_written: len })
+    }
+
+    /// Input and signals need a running child: 410 once it exited, 503 while a switch
+    /// replaces it.
+    fn check_running(&self) -> Result<(), HostError> {
+        match self.state.get().0 {
+            AgentState::Exited => Err(HostError::Exited),
+            state if state == super::state::restarting() => Err(HostError::NotReady),
+            _ => Ok(()),
+        }
     }
 
     /// `POST /input`.
@@ -262,8 +308,7 @@ impl Host {
         self: &Arc<Self>,
         input: coop::InputKeys,
     ) -> Result<coop::BytesWritten, HostError> {
-        let app_cursor = lock(&self.screen).application_cursor();
-        let data = keys::keys_bytes(&input.keys, app_cursor)
+        let data = keys::keys_bytes(&input.keys)
             .map_err(|name| HostError::BadRequest(format!("unknown key name: {name:?}")))?;
         self.write_input(data).await
     }
@@ -281,7 +326,7 @@ impl Host {
             // after the resize is parsed at the new size.
             let mut screen = lock(&self.screen);
             if self.state.exit().is_none() {
-                self.pty
+                self.pty()
                     .resize(size.cols, size.rows)
                     .map_err(|e| HostError::Internal(e.to_string()))?;
             }
@@ -297,75 +342,14 @@ impl Host {
         let signal = keys::parse_signal(&request.signal).ok_or_else(|| {
             HostError::BadRequest(format!("unknown signal: {:?}", request.signal))
         })?;
-        if self.state.exit().is_some() {
-            return Err(HostError::Exited);
-        }
-        self.pty
+        self.check_running()?;
+        self.pty()
             .signal_group(signal)
             .map_err(|e| HostError::Internal(e.to_string()))?;
         Ok(coop::SignalSent {
             delivered: true,
             signal: signal.as_str().into(),
         })
-    }
-
-    /// `POST /session/profiles`: replaces the list; the first becomes active.
-    pub fn register_profiles(
-        &self,
-        body: coop::ProfilesRegister,
-    ) -> Result<coop::ProfilesRegistered, HostError> {
-        if body.profiles.iter().any(|p| p.name.trim().is_empty()) {
-            return Err(HostError::BadRequest(
-                "profile names must not be empty".into(),
-            ));
-        }
-        let registered = body.profiles.len();
-        let mut profiles = lock(&self.profiles);
-        *lock(&self.active_profile) = body.profiles.first().map(|p| p.name.clone());
-        *profiles = body.profiles;
-        Ok(coop::ProfilesRegistered { registered })
-    }
-
-    /// `POST /session/switch`: makes a registered profile active (coop would also respawn the
-    /// agent; the host's child keeps running). Ad hoc credentials are accepted as they are.
-    pub fn switch_profile(&self, body: &coop::SessionSwitch) -> Result<(), HostError> {
-        let profiles = lock(&self.profiles);
-        match &body.profile {
-            Some(name) => {
-                if !profiles.iter().any(|p| &p.name == name) {
-                    return Err(HostError::BadRequest(format!("unknown profile: {name}")));
-                }
-                *lock(&self.active_profile) = Some(name.clone());
-                Ok(())
-            }
-            None if body.credentials.is_some() => Ok(()),
-            None => Err(HostError::BadRequest(
-                "a switch needs a profile or credentials".into(),
-            )),
-        }
-    }
-
-    /// `GET /session/profiles`: names and status only, never credentials.
-    pub fn profiles(&self) -> coop::ProfilesList {
-        let profiles = lock(&self.profiles);
-        let active = lock(&self.active_profile).clone();
-        coop::ProfilesList {
-            profiles: profiles
-                .iter()
-                .map(|p| coop::ProfileStatus {
-                    name: p.name.clone(),
-                    status: if Some(&p.name) == active.as_ref() {
-                        "active"
-                    } else {
-                        "available"
-                    }
-                    .into(),
-                    cooldown_remaining_secs: None,
-                })
-                .collect(),
-            mode: "manual".into(),
-            active_profile: active,
-        }
     }
 
     /// Asks the lifecycle to stop the child and exit.

@@ -1,18 +1,20 @@
 //! HTTP under `/api/v1` with coop's shapes, bearer auth and the error envelope everywhere.
 
 use super::error::HostError;
-use super::host::Host;
+use super::host::{ConfigKind, Host};
 use super::upload;
 use super::ws;
 use crate::auth::headers::bearer;
 use crate::guard::Guard;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, Uri};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::http::{header, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+use base64::Engine as _;
 use protocol::coop;
+use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -49,11 +51,16 @@ where
 
 type ApiResult<T> = Result<Json<T>, HostError>;
 
+/// Routes open without the token, as coop leaves them: the probes.
+const OPEN_PATHS: [&str; 4] = ["/api/v1/health", "/api/v1/ready", "/api/v1/livez", "/ws"];
+
 /// The whole router: `/api/v1/*` and `/ws`.
 pub fn router(state: HttpState) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/livez", get(livez))
         .route("/ready", get(ready))
+        .route("/output", get(output))
         .route("/status", get(status))
         .route("/screen", get(screen))
         .route("/screen/text", get(screen_text))
@@ -65,7 +72,17 @@ pub fn router(state: HttpState) -> Router {
         .route("/signal", post(signal))
         .route("/upload", post(upload_file))
         .route("/session/profiles", get(profiles).post(register_profiles))
+        .route(
+            "/session/profiles/mode",
+            get(profile_mode).post(set_profile_mode),
+        )
         .route("/session/switch", post(switch_profile))
+        .route("/session/restart", post(restart))
+        .route("/session/usage", get(usage))
+        .route("/config/stop", config_routes(ConfigKind::Stop))
+        .route("/config/start", config_routes(ConfigKind::Start))
+        .route("/agent/nudge", post(nudge))
+        .route("/agent/respond", post(respond))
         .route("/shutdown", post(shutdown));
     Router::new()
         .nest("/api/v1", api)
@@ -77,14 +94,14 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Bearer auth on every route but `health` and `/ws` (which authenticates itself).
+/// Bearer auth on every route but the probes and `/ws` (which authenticates itself).
 async fn authenticate(State(state): State<HttpState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if let Err(refusal) = state.guard.check(req.method(), path, req.headers()) {
         tracing::warn!(path, "request refused: {refusal}");
         return HostError::from(refusal).into_response();
     }
-    let exempt = path == "/api/v1/health" || path == "/ws";
+    let exempt = OPEN_PATHS.contains(&path);
     if exempt || !state.host.requires_token() {
         return next.run(req).await;
     }
@@ -98,20 +115,62 @@ async fn health(State(s): State<HttpState>) -> Json<coop::Health> {
     Json(s.host.health())
 }
 
-async fn ready(State(s): State<HttpState>) -> Json<coop::Ready> {
-    Json(coop::Ready {
-        ready: s.host.state.exit().is_none(),
+async fn livez() -> Json<coop::Livez> {
+    Json(coop::Livez {
+        status: "ok".into(),
     })
+}
+
+/// 200 while a child runs, 503 otherwise (a load balancer's readiness probe).
+async fn ready(State(s): State<HttpState>) -> (StatusCode, Json<coop::Ready>) {
+    let ready = s.host.state.is_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(coop::Ready { ready }))
+}
+
+/// The raw output log from `offset`, in the `replay` shape.
+async fn output(
+    State(s): State<HttpState>,
+    query: Result<Query<coop::OutputQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<coop::Replay> {
+    let Query(query) = query.map_err(|e| HostError::BadRequest(e.body_text()))?;
+    let limit = query
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut data = Vec::new();
+    let offset = s.host.read_output(query.offset, limit, &mut data);
+    Ok(Json(coop::Replay {
+        data: base64::engine::general_purpose::STANDARD.encode(&data),
+        offset,
+        next_offset: offset + data.len() as u64,
+        total_written: s.host.total(),
+    }))
 }
 
 async fn status(State(s): State<HttpState>) -> Json<coop::Status> {
     Json(s.host.status())
 }
 
-async fn screen(State(s): State<HttpState>) -> Response {
-    // Serialised from the shared snapshot without copying it.
+/// The screen; the cursor only with `?cursor=true`, as coop.
+async fn screen(
+    State(s): State<HttpState>,
+    query: Result<Query<coop::ScreenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, HostError> {
+    let Query(query) = query.map_err(|e| HostError::BadRequest(e.body_text()))?;
     let snapshot = s.host.screen();
-    Json(&*snapshot).into_response()
+    if query.cursor || snapshot.cursor.is_none() {
+        // Serialised from the shared snapshot without copying it.
+        return Ok(Json(&*snapshot).into_response());
+    }
+    let without = coop::Screen {
+        cursor: None,
+        ..(*snapshot).clone()
+    };
+    Ok(Json(without).into_response())
 }
 
 async fn screen_text(State(s): State<HttpState>) -> impl IntoResponse {
@@ -186,13 +245,61 @@ async fn register_profiles(
     Ok(Json(registered))
 }
 
+async fn profile_mode(State(s): State<HttpState>) -> Json<coop::ProfileMode> {
+    Json(s.host.profile_mode())
+}
+
+async fn set_profile_mode(
+    State(s): State<HttpState>,
+    ApiJson(body): ApiJson<coop::ProfileMode>,
+) -> ApiResult<coop::ProfileMode> {
+    s.host.set_profile_mode(body).map(Json)
+}
+
+/// 202: accepted; it happens at once or, unforced, once the agent is idle.
 async fn switch_profile(
     State(s): State<HttpState>,
     ApiJson(body): ApiJson<coop::SessionSwitch>,
-) -> Result<axum::http::StatusCode, HostError> {
-    s.host.switch_profile(&body)?;
-    tracing::info!(profile = ?body.profile, force = body.force, "profile switch");
-    Ok(axum::http::StatusCode::ACCEPTED)
+) -> Result<StatusCode, HostError> {
+    let (profile, force) = (body.profile.clone(), body.force);
+    s.host.request_switch(body)?;
+    tracing::info!(?profile, force, "profile switch accepted");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// 202: the child is restarted at once with the active profile.
+async fn restart(State(s): State<HttpState>) -> Result<StatusCode, HostError> {
+    let now = coop::SessionSwitch {
+        force: true,
+        ..coop::SessionSwitch::default()
+    };
+    s.host.request_switch(now)?;
+    tracing::info!("restart accepted");
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn usage(State(s): State<HttpState>) -> Json<coop::Usage> {
+    Json(s.host.usage())
+}
+
+/// `GET` returns the configuration, `PUT` or `POST` replaces it with the body.
+fn config_routes(kind: ConfigKind) -> MethodRouter<HttpState> {
+    let put = move |State(s): State<HttpState>, ApiJson(body): ApiJson<Map<String, Value>>| async move {
+        s.host.set_config(kind, body).map(|r| Json(r.config))
+    };
+    get(move |State(s): State<HttpState>| async move { Json(s.host.config(kind).config) })
+        .put(put)
+        .post(put)
+}
+
+/// A well-formed nudge still needs a driver: `NO_DRIVER`.
+async fn nudge(ApiJson(_body): ApiJson<coop::NudgeRequest>) -> HostError {
+    HostError::NoDriver
+}
+
+/// A well-formed answer still needs a driver: `NO_DRIVER`.
+async fn respond(ApiJson(_body): ApiJson<coop::RespondRequest>) -> HostError {
+    HostError::NoDriver
 }
 
 async fn shutdown(State(s): State<HttpState>) -> Json<coop::ShutdownAccepted> {

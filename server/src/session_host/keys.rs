@@ -5,61 +5,63 @@ use nix::sys::signal::Signal;
 use protocol::coop::SignalSpec;
 use std::str::FromStr;
 
-/// The bytes for one key name (case-insensitive), or `None` for an unknown name.
-/// `app_cursor` selects the `ESC O` arrow form that full-screen programs ask for.
-pub fn key_bytes(name: &str, app_cursor: bool) -> Option<Vec<u8>> {
+/// The bytes for one key name (case-insensitive), or `None` for an unknown name. Arrows are
+/// always `ESC [ x`, whatever cursor-key mode the program asked for, as coop sends them.
+pub fn key_bytes(name: &str) -> Option<Vec<u8>> {
     let lower = name.trim().to_ascii_lowercase();
-    let arrow = |c: u8| -> Vec<u8> {
-        if app_cursor {
-            vec![0x1b, b'O', c]
-        } else {
-            vec![0x1b, b'[', c]
-        }
+    let bytes: &[u8] = match lower.as_str() {
+        "enter" | "return" => b"\r",
+        "tab" => b"\t",
+        "escape" | "esc" => b"\x1b",
+        "backspace" => b"\x7f",
+        "delete" | "del" => b"\x1b[3~",
+        "space" => b" ",
+        "up" => b"\x1b[A",
+        "down" => b"\x1b[B",
+        "right" => b"\x1b[C",
+        "left" => b"\x1b[D",
+        "home" => b"\x1b[H",
+        "end" => b"\x1b[F",
+        "pageup" | "page_up" | "pgup" => b"\x1b[5~",
+        "pagedown" | "page_down" | "pgdn" => b"\x1b[6~",
+        "insert" => b"\x1b[2~",
+        "f1" => b"\x1bOP",
+        "f2" => b"\x1bOQ",
+        "f3" => b"\x1bOR",
+        "f4" => b"\x1bOS",
+        "f5" => b"\x1b[15~",
+        "f6" => b"\x1b[17~",
+        "f7" => b"\x1b[18~",
+        "f8" => b"\x1b[19~",
+        "f9" => b"\x1b[20~",
+        "f10" => b"\x1b[21~",
+        "f11" => b"\x1b[23~",
+        "f12" => b"\x1b[24~",
+        other => return ctrl_bytes(other).map(|b| vec![b]),
     };
-    let bytes: Vec<u8> = match lower.as_str() {
-        "enter" | "return" => b"\r".to_vec(),
-        "tab" => b"\t".to_vec(),
-        "escape" | "esc" => b"\x1b".to_vec(),
-        "backspace" => b"\x7f".to_vec(),
-        "delete" | "del" => b"\x1b[3~".to_vec(),
-        "space" => b" ".to_vec(),
-        "up" => arrow(b'A'),
-        "down" => arrow(b'B'),
-        "right" => arrow(b'C'),
-        "left" => arrow(b'D'),
-        "home" => b"\x1b[H".to_vec(),
-        "end" => b"\x1b[F".to_vec(),
-        "pageup" => b"\x1b[5~".to_vec(),
-        "pagedown" => b"\x1b[6~".to_vec(),
-        "insert" => b"\x1b[2~".to_vec(),
-        "f1" => b"\x1bOP".to_vec(),
-        "f2" => b"\x1bOQ".to_vec(),
-        "f3" => b"\x1bOR".to_vec(),
-        "f4" => b"\x1bOS".to_vec(),
-        "f5" => b"\x1b[15~".to_vec(),
-        "f6" => b"\x1b[17~".to_vec(),
-        "f7" => b"\x1b[18~".to_vec(),
-        "f8" => b"\x1b[19~".to_vec(),
-        "f9" => b"\x1b[20~".to_vec(),
-        "f10" => b"\x1b[21~".to_vec(),
-        "f11" => b"\x1b[23~".to_vec(),
-        "f12" => b"\x1b[24~".to_vec(),
-        other => {
-            let letter = other.strip_prefix("ctrl-")?;
-            match letter.as_bytes() {
-                [c @ b'a'..=b'z'] => vec![c - b'a' + 1],
-                _ => return None,
-            }
-        }
-    };
-    Some(bytes)
+    Some(bytes.to_vec())
+}
+
+/// `ctrl-c`, `ctrl+c`, `ctrl_c`, `c-c`: the control character of a letter or of one of
+/// `@ [ \ ] ^ _ ?`, and `ctrl-space` (NUL).
+fn ctrl_bytes(name: &str) -> Option<u8> {
+    let key = ["ctrl-", "ctrl+", "ctrl_", "control-", "c-"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))?;
+    match key.as_bytes() {
+        [c @ b'a'..=b'z'] => Some(c - b'a' + 1),
+        [c @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_')] => Some(c & 0x1f),
+        [b'?'] => Some(0x7f),
+        _ if key == "space" => Some(0),
+        _ => None,
+    }
 }
 
 /// Concatenates the bytes of several keys; `Err` names the first unknown key.
-pub fn keys_bytes(names: &[String], app_cursor: bool) -> Result<Vec<u8>, String> {
+pub fn keys_bytes(names: &[String]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for name in names {
-        out.extend(key_bytes(name, app_cursor).ok_or_else(|| name.clone())?);
+        out.extend(key_bytes(name).ok_or_else(|| name.clone())?);
     }
     Ok(out)
 }
@@ -90,16 +92,23 @@ mod tests {
 
     #[test]
     fn names_map_to_bytes() {
-        assert_eq!(key_bytes("Enter", false).unwrap(), b"\r");
-        assert_eq!(key_bytes("ctrl-c", false).unwrap(), [3]);
-        assert_eq!(key_bytes("ctrl-z", false).unwrap(), [26]);
-        assert_eq!(key_bytes("up", false).unwrap(), b"\x1b[A");
-        assert_eq!(key_bytes("up", true).unwrap(), b"\x1bOA");
-        assert_eq!(key_bytes("f12", false).unwrap(), b"\x1b[24~");
-        assert!(key_bytes("ctrl-1", false).is_none());
-        assert!(key_bytes("hyper", false).is_none());
+        assert_eq!(key_bytes("Enter").unwrap(), b"\r");
+        assert_eq!(key_bytes("ctrl-c").unwrap(), [3]);
+        assert_eq!(key_bytes("CTRL+A").unwrap(), [1]);
+        assert_eq!(key_bytes("ctrl_z").unwrap(), [26]);
+        assert_eq!(key_bytes("c-d").unwrap(), [4]);
+        assert_eq!(key_bytes("ctrl-[").unwrap(), [0x1b]);
+        assert_eq!(key_bytes("ctrl-\\").unwrap(), [0x1c]);
+        assert_eq!(key_bytes("ctrl-space").unwrap(), [0]);
+        assert_eq!(key_bytes("up").unwrap(), b"\x1b[A");
+        assert_eq!(key_bytes("page_up").unwrap(), b"\x1b[5~");
+        assert_eq!(key_bytes("Page_Down").unwrap(), b"\x1b[6~");
+        assert_eq!(key_bytes("f12").unwrap(), b"\x1b[24~");
+        assert!(key_bytes("ctrl-1").is_none());
+        assert!(key_bytes("ctrl-").is_none());
+        assert!(key_bytes("hyper").is_none());
         let keys = vec!["a".to_owned()];
-        assert_eq!(keys_bytes(&keys, false), Err("a".to_owned()));
+        assert_eq!(keys_bytes(&keys), Err("a".to_owned()));
     }
 
     #[test]

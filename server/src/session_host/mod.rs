@@ -2,14 +2,15 @@
 //!
 //! `pty` runs the child; `host` holds the shared state (output log, screen, agent state), fed by
 //! a reader thread (PTY → log) and a screen thread (log → emulator); `http` and `ws` serve
-//! coop's API; `register` announces the session to a mux. This module owns the lifecycle:
-//! start, wait for the child or a stop request, keep answering for a grace period, deregister,
-//! exit with the child's code.
+//! coop's API; `register` announces the session to a mux; `lifecycle` watches and replaces the
+//! child. This module starts it all and, once a stop is asked for, deregisters and exits with
+//! the last child's code.
 
 pub mod error;
 pub mod host;
 pub mod http;
 pub mod keys;
+pub mod lifecycle;
 pub mod output_log;
 pub mod pty;
 pub mod register;
@@ -21,25 +22,15 @@ pub mod ws;
 use crate::guard::Guard;
 use clap::Args;
 use host::Host;
-use nix::sys::signal::Signal;
+use lifecycle::Supervisor;
 use output_log::OUTPUT_LOG_BYTES;
-use protocol::coop;
 use protocol::AgentState;
 use register::{Registration, SelfInfo};
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::oneshot;
 
-/// How long the child gets to exit after SIGHUP/SIGTERM before SIGKILL.
-const TERM_WAIT: Duration = Duration::from_millis(1000); // 1 s
-/// How long to wait for the child to be reaped after SIGKILL.
-const KILL_WAIT: Duration = Duration::from_millis(200); // 200 ms
-/// How long the reader may take to drain the last output after the child exited (a grandchild
-/// holding the terminal open must not delay the exit).
-const OUTPUT_DRAIN: Duration = Duration::from_millis(200); // 200 ms
 /// Bound on the deregistration call at exit.
 const DEREGISTER_TIMEOUT: Duration = Duration::from_millis(300); // 300 ms
 /// Bound on closing connections at exit.
@@ -76,9 +67,6 @@ pub struct SessionArgs {
     /// Milliseconds without output before the state becomes `idle`.
     #[arg(long, default_value_t = 1500)]
     pub idle_ms: u64,
-    /// Milliseconds the host keeps answering after the child exited.
-    #[arg(long, default_value_t = 5000)]
-    pub exit_grace_ms: u64,
     /// Heartbeat period of the mux registration in milliseconds (default: coop's 15 s / 60 s).
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
@@ -126,8 +114,9 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         .filter(|s| !s.is_empty());
     let session_id = env_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
-    let spawned = pty::spawn(&args.command, args.cols, args.rows)?;
     let size = (args.cols, args.rows);
+    let spawned = pty::spawn(&args.command, size, &Default::default())?;
+    let pid = spawned.pty.pid();
     let mut host = Host::new(
         session_id.clone(),
         args.auth_token.clone(),
@@ -144,28 +133,22 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         .name("pty-screen".into())
         .spawn(move || screen_host.pump_screen())
         .map_err(SessionError::Thread)?;
-    let reader_host = Arc::clone(&host);
-    let reader = spawned.reader;
-    let screen_waker = screen_thread.thread().clone();
-    std::thread::Builder::new()
-        .name("pty-reader".into())
-        .spawn(move || reader_host.pump_output(reader, screen_waker))
-        .map_err(SessionError::Thread)?;
-    let (exit_tx, exit_rx) = oneshot::channel();
-    let pid = host.pty().pid();
-    std::thread::Builder::new()
-        .name("pty-wait".into())
-        .spawn(move || {
-            let _ = exit_tx.send(pty::wait_child(pid));
-        })
+    let supervisor = Supervisor::new(
+        Arc::clone(&host),
+        args.command.clone(),
+        screen_thread.thread().clone(),
+    );
+    let first = supervisor
+        .watch(pid, spawned.reader)
         .map_err(SessionError::Thread)?;
     host.state.set(AgentState::Working, "spawned");
     let activity_host = Arc::clone(&host);
     let idle = Duration::from_millis(args.idle_ms);
     let activity = tokio::spawn(async move {
         let total = activity_host.subscribe_total();
+        let spawns = activity_host.subscribe_spawns();
         let last_output = || activity_host.last_output();
-        state::run_activity(&activity_host.state, total, idle, last_output).await;
+        state::run_activity(&activity_host.state, total, spawns, idle, last_output).await;
     });
 
     let upload_root = std::env::current_dir().unwrap_or_else(|_| ".".into());
@@ -188,10 +171,11 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     println!("http://{addr}");
     let _ = std::io::stdout().flush();
 
-    let advertised = match addr.ip() {
-        h if h.is_unspecified() => "127.0.0.1".to_owned(),
-        IpAddr::V6(h) => format!("[{h}]"),
-        IpAddr::V4(h) => h.to_string(),
+    let advertised = match (args.host.name(), addr.ip()) {
+        (Some(name), _) => name.to_owned(),
+        (None, h) if h.is_unspecified() => "127.0.0.1".to_owned(),
+        (None, IpAddr::V6(h)) => format!("[{h}]"),
+        (None, IpAddr::V4(h)) => h.to_string(),
     };
     let me = SelfInfo {
         port: addr.port(),
@@ -205,9 +189,10 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let registration = Registration::from_env(|k| std::env::var(k).ok(), &me);
     let heartbeat = registration.clone().map(|r| tokio::spawn(r.run()));
 
-    let exit = lifecycle(&host, exit_rx, Duration::from_millis(args.exit_grace_ms)).await;
+    let exit = supervisor.run(first).await;
 
     host.stopping.cancel();
+    screen_thread.thread().unpark();
     activity.abort();
     if let Some(task) = heartbeat {
         task.abort();
@@ -217,69 +202,4 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     }
     let _ = tokio::time::timeout(SERVER_DRAIN, server).await;
     Ok(pty::exit_code(&exit))
-}
-
-/// Waits for the child to exit (then for the grace period) or for a stop request (then stops
-/// the child). Returns how the child ended.
-async fn lifecycle(
-    host: &Arc<Host>,
-    mut exit_rx: oneshot::Receiver<coop::Exit>,
-    grace: Duration,
-) -> coop::Exit {
-    let mut sigterm = signal(SignalKind::terminate()).ok();
-    let mut sigint = signal(SignalKind::interrupt()).ok();
-    let exited_alone = tokio::select! {
-        exit = &mut exit_rx => Some(exit.unwrap_or(coop::Exit { code: None, signal: None })),
-        () = recv_signal(&mut sigterm) => None,
-        () = recv_signal(&mut sigint) => None,
-        () = host.shutdown_requested.cancelled() => None,
-    };
-    let exit = match exited_alone {
-        Some(exit) => exit,
-        None => terminate_child(host, &mut exit_rx).await,
-    };
-    // The last output should reach the log (and the clients) before the exit is announced.
-    let _ = tokio::time::timeout(OUTPUT_DRAIN, host.output_closed().cancelled()).await;
-    host.state.set_exited(exit);
-    tracing::info!(code = ?exit.code, signal = ?exit.signal, "child exited");
-    if exited_alone.is_some() {
-        tokio::select! {
-            () = tokio::time::sleep(grace) => {}
-            () = recv_signal(&mut sigterm) => {}
-            () = recv_signal(&mut sigint) => {}
-            () = host.shutdown_requested.cancelled() => {}
-        }
-    }
-    exit
-}
-
-/// SIGHUP + SIGTERM to the child's process group, SIGKILL if it does not go in time.
-async fn terminate_child(
-    host: &Arc<Host>,
-    exit_rx: &mut oneshot::Receiver<coop::Exit>,
-) -> coop::Exit {
-    // SIGHUP is what a closing terminal sends; interactive shells ignore SIGTERM but not SIGHUP.
-    for sig in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGCONT] {
-        let _ = host.pty().signal_group(sig);
-    }
-    if let Ok(Ok(exit)) = tokio::time::timeout(TERM_WAIT, &mut *exit_rx).await {
-        return exit;
-    }
-    let _ = host.pty().signal_group(Signal::SIGKILL);
-    match tokio::time::timeout(KILL_WAIT, exit_rx).await {
-        Ok(Ok(exit)) => exit,
-        _ => coop::Exit {
-            code: None,
-            signal: Some(Signal::SIGKILL as i32),
-        },
-    }
-}
-
-async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
-    match sig {
-        Some(sig) => {
-            sig.recv().await;
-        }
-        None => std::future::pending().await,
-    }
 }

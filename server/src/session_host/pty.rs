@@ -6,6 +6,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use protocol::coop;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
@@ -52,10 +53,15 @@ pub struct Spawned {
     pub reader: Box<dyn Read + Send>,
 }
 
-/// Runs `command` on a new PTY of `cols`×`rows` with `TERM=xterm-256color` in the current
-/// directory. portable-pty starts the child with `setsid` and the PTY as its controlling
-/// terminal, so the child leads its own session and process group (pgid == pid).
-pub fn spawn(command: &[String], cols: u16, rows: u16) -> Result<Spawned, PtyError> {
+/// Runs `command` on a new PTY of `cols`×`rows` with `TERM=xterm-256color` and `env` (a
+/// profile's credentials) added, in the current directory. portable-pty starts the child with
+/// `setsid` and the PTY as its controlling terminal, so the child leads its own session and
+/// process group (pgid == pid).
+pub fn spawn(
+    command: &[String],
+    (cols, rows): (u16, u16),
+    env: &BTreeMap<String, String>,
+) -> Result<Spawned, PtyError> {
     let program = command.first().cloned().unwrap_or_default();
     let fail = |reason: String| PtyError::Spawn {
         command: program.clone(),
@@ -74,6 +80,9 @@ pub fn spawn(command: &[String], cols: u16, rows: u16) -> Result<Spawned, PtyErr
     // The host's registration token is the host's alone: the program on the PTY (an agent)
     // must not be able to act as this session towards the mux.
     cmd.env_remove("COOP_MUX_TOKEN");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
     // portable-pty defaults to $HOME; a session runs where it was started (uploads/ lives there).
     if let Ok(cwd) = std::env::current_dir() {
         cmd.cwd(cwd);

@@ -14,6 +14,8 @@ const HEARTBEAT: Duration = Duration::from_secs(15); // 15 s
 const HEARTBEAT_K8S: Duration = Duration::from_secs(60); // 60 s
 /// Timeout of each call to the mux.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10); // 10 s
+/// Where coop registers when `COOP_MUX_URL` is unset: a mux on its default port.
+pub const DEFAULT_MUX_URL: &str = "http://127.0.0.1:9800";
 
 /// Everything needed to register one session with one mux.
 #[derive(Debug, Clone)]
@@ -52,10 +54,15 @@ fn env_nonempty(get: &impl Fn(&str) -> Option<String>, key: &str) -> Option<Stri
 }
 
 impl Registration {
-    /// Builds the registration from the environment (`get` reads a variable); `None` when
-    /// `COOP_MUX_URL` is unset or empty.
+    /// Builds the registration from the environment (`get` reads a variable): at
+    /// `COOP_MUX_URL`, at [`DEFAULT_MUX_URL`] when it is unset, `None` (registration off) when
+    /// it is set but empty.
     pub fn from_env(get: impl Fn(&str) -> Option<String>, me: &SelfInfo<'_>) -> Option<Self> {
-        let mux_url = env_nonempty(&get, "COOP_MUX_URL")?;
+        let mux_url = match get("COOP_MUX_URL") {
+            None => DEFAULT_MUX_URL.to_owned(),
+            Some(url) if url.trim().is_empty() => return None,
+            Some(url) => url,
+        };
         let mux_token = env_nonempty(&get, "COOP_MUX_TOKEN")
             .or_else(|| env_nonempty(&get, "COOP_BROKER_TOKEN"));
         let id = env_nonempty(&get, "COOP_MUX_SESSION_ID").unwrap_or_else(|| me.fallback_id.into());
@@ -279,5 +286,14 @@ mod tests {
         );
         let off = |k: &str| (k == "COOP_MUX_URL").then(String::new);
         assert!(Registration::from_env(off, &me(&[])).is_none());
+    }
+
+    #[test]
+    fn unset_mux_url_registers_at_the_default_port() {
+        let reg = Registration::from_env(|_| None, &me(&[])).unwrap();
+        assert_eq!(reg.mux_url, DEFAULT_MUX_URL);
+        assert_eq!(reg.id, "uuid-1");
+        assert_eq!(reg.body()["metadata"]["agent"], "unknown");
+        assert_eq!(reg.body()["url"], "http://127.0.0.1:4242");
     }
 }

@@ -55,16 +55,11 @@ impl Screen {
         (cols, rows)
     }
 
-    /// Whether the application asked for application cursor keys (`ESC O A` arrows).
-    pub fn application_cursor(&self) -> bool {
-        self.parser.screen().application_cursor()
-    }
-
     /// Renders the full snapshot (plain and coloured rows).
     pub fn snapshot(&self) -> coop::Screen {
         let screen = self.parser.screen();
         let (rows, cols) = screen.size();
-        let lines: Vec<String> = screen.rows(0, cols).collect();
+        let lines = plain_rows(screen, cols);
         let ansi = (0..rows).map(|row| ansi_row(screen, row, cols)).collect();
         let cursor = (!screen.hide_cursor()).then(|| {
             let (row, col) = screen.cursor_position();
@@ -81,19 +76,28 @@ impl Screen {
         }
     }
 
-    /// Plain text of the screen, one line per row, trailing blank rows trimmed.
+    /// Plain text of the screen: every row, each ended by a newline.
     pub fn text(&self) -> String {
         let screen = self.parser.screen();
         let (_, cols) = screen.size();
-        let lines: Vec<String> = screen.rows(0, cols).collect();
-        let used = lines
-            .iter()
-            .rposition(|l| !l.trim_end().is_empty())
-            .map_or(0, |i| i + 1);
-        let mut text = lines[..used].join("\n");
-        text.push('\n');
+        let mut text = String::new();
+        for line in plain_rows(screen, cols) {
+            text.push_str(&line);
+            text.push('\n');
+        }
         text
     }
+}
+
+/// Each row as plain text without its trailing spaces, as coop reports rows.
+fn plain_rows(screen: &vt100::Screen, cols: u16) -> Vec<String> {
+    screen
+        .rows(0, cols)
+        .map(|mut row| {
+            row.truncate(row.trim_end_matches(' ').len());
+            row
+        })
+        .collect()
 }
 
 /// The attributes that SGR escapes express.
@@ -169,7 +173,7 @@ fn ansi_row(screen: &vt100::Screen, row: u16, cols: u16) -> String {
     let cells: Vec<&vt100::Cell> = (0..cols).filter_map(|c| screen.cell(row, c)).collect();
     let end = cells
         .iter()
-        .rposition(|c| c.has_contents() || Style::of(c).shows_blank())
+        .rposition(|c| (c.has_contents() && c.contents() != " ") || Style::of(c).shows_blank())
         .map_or(0, |i| i + 1);
     let mut out = String::new();
     let mut current = Style::default();
@@ -216,6 +220,17 @@ mod tests {
     }
 
     #[test]
+    fn trailing_spaces_are_trimmed_but_coloured_blanks_kept() {
+        let mut s = Screen::new(20, 3);
+        s.process(b"ab   \r\n\x1b[41m  \x1b[0m   \r\n  x  ");
+        let snap = s.snapshot();
+        assert_eq!(snap.lines, ["ab", "", "  x"]);
+        assert_eq!(snap.ansi[0], "ab");
+        assert_eq!(snap.ansi[1], "\x1b[0;41m  \x1b[0m");
+        assert_eq!(s.text(), "ab\n\n  x\n");
+    }
+
+    #[test]
     fn tracks_alt_screen_wide_chars_and_resize() {
         let mut s = Screen::new(10, 2);
         s.process("日本\x1b[?1049h".as_bytes());
@@ -230,6 +245,6 @@ mod tests {
         s.resize(30, 5);
         assert_eq!(s.size(), (30, 5));
         assert_eq!(s.seq(), 3);
-        assert_eq!(s.text(), "日本\n");
+        assert_eq!(s.text(), format!("日本\n{}", "\n".repeat(4)));
     }
 }

@@ -1,5 +1,6 @@
 //! Agent state of a plain command: `starting` until the child runs, `working` while output
-//! flows, `idle` after a quiet period, `exited` once the child is gone.
+//! flows, `idle` after a quiet period, `exited` once the child is gone, `restarting` while a
+//! switch replaces it.
 
 use protocol::{coop, AgentState};
 use std::sync::Mutex;
@@ -10,6 +11,12 @@ use tokio::time::Instant;
 /// Transitions buffered per subscriber; a subscriber that falls further behind gets a
 /// synthetic transition for the current state instead.
 const TRANSITION_QUEUE: usize = 64; // transitions
+
+/// The state coop reports while it replaces the agent's process (not a variant of
+/// [`AgentState`], which keeps it as spelled).
+pub fn restarting() -> AgentState {
+    AgentState::parse("restarting")
+}
 
 #[derive(Debug)]
 struct Current {
@@ -25,6 +32,8 @@ pub struct StateTracker {
     current: Mutex<Current>,
     transitions: broadcast::Sender<coop::Transition>,
     exit: watch::Sender<Option<coop::Exit>>,
+    /// The current state, for those who wait for one (an unforced switch waits for idle).
+    state: watch::Sender<AgentState>,
 }
 
 impl Default for StateTracker {
@@ -45,6 +54,7 @@ impl StateTracker {
             }),
             transitions: broadcast::channel(TRANSITION_QUEUE).0,
             exit: watch::channel(None).0,
+            state: watch::channel(AgentState::Starting).0,
         }
     }
 
@@ -58,22 +68,42 @@ impl StateTracker {
         (c.state.clone(), c.seq, c.cause)
     }
 
-    /// How the child exited, once it has.
+    /// How the child exited, while it is gone.
     pub fn exit(&self) -> Option<coop::Exit> {
         self.lock().exit
     }
 
-    /// Moves to `next` unless already there or exited; broadcasts the transition.
+    /// A child runs and is not being replaced: input goes somewhere.
+    pub fn is_ready(&self) -> bool {
+        let state = &self.lock().state;
+        !matches!(state, AgentState::Starting | AgentState::Exited) && *state != restarting()
+    }
+
+    /// Moves to `next` unless already there and broadcasts the transition. For the lifecycle
+    /// (spawned, restarting); output activity goes through [`Self::activity`].
     pub fn set(&self, next: AgentState, cause: &'static str) {
+        self.set_if(next, cause, |_| true);
+    }
+
+    /// `working`/`idle` from output activity: only while a child runs, so that late output
+    /// of a gone child never hides `exited` or `restarting`.
+    pub fn activity(&self, next: AgentState, cause: &'static str) {
+        self.set_if(next, cause, |now| {
+            matches!(now, AgentState::Working | AgentState::Idle)
+        });
+    }
+
+    fn set_if(&self, next: AgentState, cause: &'static str, allowed: impl Fn(&AgentState) -> bool) {
         let mut c = self.lock();
-        if c.state == next || c.state == AgentState::Exited {
+        if c.state == next || !allowed(&c.state) {
             return;
         }
         let prev = std::mem::replace(&mut c.state, next.clone());
         c.seq += 1;
         c.cause = cause;
-        let t = transition(prev, next, c.seq, cause);
+        let t = transition(prev, next.clone(), c.seq, cause);
         drop(c);
+        self.state.send_replace(next);
         // No subscribers is fine: nobody listens yet.
         let _ = self.transitions.send(t);
     }
@@ -91,6 +121,13 @@ impl StateTracker {
         self.exit.send_replace(Some(exit));
     }
 
+    /// A switch replaces the child: the exit (if any) is forgotten, the state is `restarting`.
+    pub fn set_restarting(&self) {
+        self.lock().exit = None;
+        self.exit.send_replace(None);
+        self.set(restarting(), "switch");
+    }
+
     /// A synthetic transition for the current state (`prev == next`), sent on connect.
     pub fn synthetic(&self) -> coop::Transition {
         let c = self.lock();
@@ -102,9 +139,14 @@ impl StateTracker {
         self.transitions.subscribe()
     }
 
-    /// Subscribes to the exit.
+    /// Subscribes to the exit (`None` again when a switch restarts the child).
     pub fn subscribe_exit(&self) -> watch::Receiver<Option<coop::Exit>> {
         self.exit.subscribe()
+    }
+
+    /// Subscribes to the current state.
+    pub fn subscribe_state(&self) -> watch::Receiver<AgentState> {
+        self.state.subscribe()
     }
 }
 
@@ -127,11 +169,13 @@ fn transition(
 }
 
 /// Drives `working`/`idle` from output activity: `total` changes whenever output arrives and
-/// `last_output` tells when it last did. While working it wakes only at idle deadlines, not
-/// on every chunk. Ends when the output feed closes or the child has exited.
+/// `last_output` tells when it last did; `spawns` changes when a new child starts (it may be
+/// silent, and must still become idle). While working it wakes only at idle deadlines, not on
+/// every chunk. Runs until the host stops.
 pub async fn run_activity(
     tracker: &StateTracker,
     mut total: watch::Receiver<u64>,
+    mut spawns: watch::Receiver<u64>,
     idle_after: Duration,
     last_output: impl Fn() -> Instant,
 ) {
@@ -150,10 +194,11 @@ pub async fn run_activity(
                 break;
             }
         }
-        tracker.set(AgentState::Idle, "quiet");
-        if total.changed().await.is_err() || tracker.get().0 == AgentState::Exited {
-            return;
+        tracker.activity(AgentState::Idle, "quiet");
+        tokio::select! {
+            changed = total.changed() => if changed.is_err() { return },
+            changed = spawns.changed() => if changed.is_err() { return },
         }
-        tracker.set(AgentState::Working, "output");
+        tracker.activity(AgentState::Working, "output");
     }
 }

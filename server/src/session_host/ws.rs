@@ -5,7 +5,7 @@
 //! state and exit, and the bound past which a lagging `pty` client gets coop's lag replay.
 
 use super::error::HostError;
-use super::host::Host;
+use super::host::{ConfigKind, Host};
 use super::http::HttpState;
 use super::output_log::OutputLog;
 use crate::auth::headers::bearer;
@@ -130,7 +130,7 @@ async fn answer(host: &Arc<Host>, request: WsRequest) -> Result<WsEvent, HostErr
         WsRequest::StatusGet => WsEvent::Status(host.status()),
         WsRequest::HealthGet => WsEvent::Health(host.health()),
         WsRequest::ReadyGet => WsEvent::Ready(coop::Ready {
-            ready: host.state.exit().is_none(),
+            ready: host.state.is_ready(),
         }),
         WsRequest::AgentGet => WsEvent::Agent(host.agent()),
         WsRequest::InputSend(input) => WsEvent::InputSent(host.input_text(input).await?),
@@ -140,6 +140,26 @@ async fn answer(host: &Arc<Host>, request: WsRequest) -> Result<WsEvent, HostErr
         WsRequest::SignalSend(sig) => WsEvent::SignalSent(host.signal(&sig)?),
         WsRequest::Shutdown => WsEvent::Shutdown(host.request_shutdown()),
         WsRequest::Ping => WsEvent::Pong,
+        WsRequest::UsageGet => WsEvent::Usage(host.usage()),
+        WsRequest::ProfilesList => WsEvent::Profiles(host.profiles()),
+        WsRequest::ProfilesRegister(body) => {
+            WsEvent::ProfilesRegistered(host.register_profiles(body)?)
+        }
+        WsRequest::ProfilesModeSet(mode) => WsEvent::ProfilesMode(host.set_profile_mode(mode)?),
+        WsRequest::SessionSwitch(body) => {
+            host.request_switch(body)?;
+            WsEvent::SessionSwitched
+        }
+        WsRequest::Nudge(_) | WsRequest::Respond(_) => return Err(HostError::NoDriver),
+        WsRequest::StopConfigGet => WsEvent::StopConfig(host.config(ConfigKind::Stop)),
+        WsRequest::StopConfigPut(update) => {
+            WsEvent::StopConfig(host.set_config(ConfigKind::Stop, update.config)?)
+        }
+        WsRequest::StartConfigGet => WsEvent::StartConfig(host.config(ConfigKind::Start)),
+        WsRequest::StartConfigPut(update) => {
+            WsEvent::StartConfig(host.set_config(ConfigKind::Start, update.config)?)
+        }
+        WsRequest::TranscriptList => WsEvent::Transcripts(host.transcripts()),
         // Answered by the caller and the writer.
         WsRequest::Auth { .. } | WsRequest::ReplayGet { .. } => {
             return Err(HostError::Internal("not answered here".into()))
@@ -180,13 +200,19 @@ impl Pushes {
         }
     }
 
+    /// The `exit` frame, once per child: a switch that restarts the child clears the exit,
+    /// and the next child's exit is sent again.
     fn exit(&mut self, exit: Option<coop::Exit>) -> Option<String> {
         match exit {
             Some(exit) if !self.exit_sent => {
                 self.exit_sent = true;
                 Some(frame::encode(&WsEvent::Exit(exit), None))
             }
-            _ => None,
+            Some(_) => None,
+            None => {
+                self.exit_sent = false;
+                None
+            }
         }
     }
 
@@ -246,7 +272,7 @@ impl Source for Pushes {
     }
 
     async fn next_push(&mut self) -> Push {
-        let wants_exit = (self.subs.pty || self.subs.state) && !self.exit_sent;
+        let wants_exit = self.subs.pty || self.subs.state;
         tokio::select! {
             biased;
             () = sleep_until_opt(self.screen_due) => {

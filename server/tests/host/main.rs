@@ -1,10 +1,13 @@
 //! `coopmux session`, the built-in session host, as a real process: its HTTP API and
-//! WebSocket, self-registration, replay integrity and real shells on real PTYs.
+//! WebSocket (and a conformance table of coop's answers), the child's lifecycle and
+//! switches, self-registration, replay integrity and real shells on real PTYs.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod api;
+mod conformance;
+mod lifecycle;
 mod register;
 mod replay;
 mod terminal;

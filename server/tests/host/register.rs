@@ -1,6 +1,6 @@
 //! Self-registration against a small recording HTTP server standing in for the mux.
 
-use crate::support::{Opts, Session, WAIT};
+use crate::support::{Opts, Session, LONG_WAIT, WAIT};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -39,7 +39,16 @@ impl Recorder {
     }
 
     async fn wait(&self, what: &str, pred: impl Fn(&[Seen]) -> bool) -> Vec<Seen> {
-        let deadline = Instant::now() + WAIT;
+        self.wait_within(WAIT, what, pred).await
+    }
+
+    async fn wait_within(
+        &self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&[Seen]) -> bool,
+    ) -> Vec<Seen> {
+        let deadline = Instant::now() + limit;
         loop {
             let seen = self.seen();
             if pred(&seen) {
@@ -98,7 +107,7 @@ fn flags(list: &[&str]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn registers_heartbeats_and_deregisters_on_exit() {
+async fn registers_heartbeats_through_the_childs_exit_and_deregisters_on_shutdown() {
     let (mux, rec) = fake_mux(0).await;
     let opts = Opts {
         flags: flags(&[
@@ -111,9 +120,7 @@ async fn registers_heartbeats_and_deregisters_on_exit() {
             "--label",
             "bad",
             "--heartbeat-ms",
-            "300",
-            "--exit-grace-ms",
-            "200",
+            "250",
         ]),
         env: vec![
             ("COOP_MUX_URL", mux),
@@ -123,7 +130,7 @@ async fn registers_heartbeats_and_deregisters_on_exit() {
         token: Some("own-tok".into()),
         ..Opts::default()
     };
-    let mut s = Session::start_with(opts, &["sh", "-c", "sleep 1.5; exit 4"]).await;
+    let mut s = Session::start_with(opts, &["sh", "-c", "read go; exit 4"]).await;
     let seen = rec
         .wait("a registration and a heartbeat", |s| {
             s.iter().filter(|r| r.method == "POST").count() >= 2
@@ -143,12 +150,65 @@ async fn registers_heartbeats_and_deregisters_on_exit() {
         );
     }
     assert_eq!(s.get_ok("/health").await["session_id"], "sess-1");
+    s.type_line("go").await;
+    let mut ws = s.ws("subscribe=state&token=own-tok").await;
+    assert_eq!(ws.wait_event("exit").await["code"], 4);
+    // The host outlives its child: it keeps heartbeating and never deregisters by itself,
+    // not even after the 5 s a host used to wait before leaving (24 heartbeats of 250 ms).
+    let at_exit = rec.posts().len();
+    let seen = rec
+        .wait_within(LONG_WAIT, "6 s of heartbeats after the exit", |s| {
+            s.iter().filter(|r| r.method == "POST").count() >= at_exit + 24
+        })
+        .await;
+    assert!(seen.iter().all(|r| r.method == "POST"), "{seen:#?}");
+    assert!(
+        rec.seen().iter().all(|r| r.method == "POST"),
+        "{:#?}",
+        rec.seen()
+    );
+    assert_eq!(s.state().await, "exited");
+    s.post_ok("/shutdown", json!({})).await;
     assert_eq!(s.wait_exit(WAIT).await, Some(4));
     let seen = rec.seen();
     let last = seen.last().expect("requests");
     assert_eq!(last.method, "DELETE");
     assert_eq!(last.path, "/api/v1/sessions/sess-1");
     assert_eq!(last.bearer.as_deref(), Some("Bearer mux-secret"));
+}
+
+#[tokio::test]
+async fn an_empty_mux_url_turns_registration_off() {
+    let (mux, rec) = fake_mux(0).await;
+    // A host that registers shows when registration would have happened by now.
+    let on = Opts {
+        env: vec![("COOP_MUX_URL", mux.clone())],
+        flags: flags(&["--heartbeat-ms", "100"]),
+        ..Opts::default()
+    };
+    let registered = Session::start_with(on, &["sh"]).await;
+    let first = rec
+        .wait("the control host's registration", |s| !s.is_empty())
+        .await;
+    let control_url = first[0].body["url"].clone();
+    assert_eq!(control_url, registered.url.as_str());
+    let off = Opts {
+        env: vec![("COOP_MUX_URL", String::new())],
+        flags: flags(&["--heartbeat-ms", "100"]),
+        ..Opts::default()
+    };
+    let silent = Session::start_with(off, &["sh"]).await;
+    silent.type_line("echo up").await;
+    silent.wait_text("up").await;
+    // Two more heartbeats of the control host: the silent one had ten chances meanwhile.
+    let before = rec.posts().len();
+    rec.wait("control heartbeats", |s| s.len() >= before + 2)
+        .await;
+    assert!(
+        rec.seen().iter().all(|r| r.body["url"] == control_url),
+        "{:#?}",
+        rec.seen()
+    );
 }
 
 #[tokio::test]
@@ -210,4 +270,19 @@ async fn sigterm_stops_the_child_deregisters_and_exits_within_2s() {
     );
     let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child), None).is_ok();
     assert!(!alive, "the child must be gone");
+}
+
+#[tokio::test]
+async fn a_host_name_binds_and_is_advertised_as_given() {
+    let (mux, rec) = fake_mux(0).await;
+    let opts = Opts {
+        flags: flags(&["--host", "localhost"]),
+        env: vec![("COOP_MUX_URL", mux)],
+        ..Opts::default()
+    };
+    let s = Session::start_with(opts, &["sh"]).await;
+    let port = s.url.rsplit(':').next().unwrap().to_owned();
+    let posts = rec.wait("a registration", |s| !s.is_empty()).await;
+    assert_eq!(posts[0].body["url"], format!("http://localhost:{port}"));
+    assert_eq!(s.get_ok("/health").await["status"], "running");
 }

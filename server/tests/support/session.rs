@@ -62,7 +62,8 @@ impl Session {
     }
 
     /// Starts the host and waits for the URL line on stdout. The test's `COOP_MUX_*` and
-    /// `COOP_URL` variables are removed first, so only `opts.env` registers it anywhere.
+    /// `COOP_URL` variables are removed and registration is off (`COOP_MUX_URL` empty; unset
+    /// would register at the default port), so only `opts.env` registers it anywhere.
     pub async fn start_with(opts: Opts<'_>, cmd: &[&str]) -> Session {
         let mut command = Command::new(BIN);
         command
@@ -77,6 +78,7 @@ impl Session {
             }
         }
         command
+            .env("COOP_MUX_URL", "")
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")

@@ -2,8 +2,8 @@
 
 use super::{lock, Host};
 use std::io::Read;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Size of one read from the PTY.
 const READ_CHUNK_BYTES: usize = 64 << 10; // 64 KiB
@@ -17,10 +17,16 @@ const SCREEN_TAIL_BYTES: u64 = 64 << 10; // 64 KiB
 const SCREEN_BULK_PAUSE: Duration = Duration::from_millis(20); // 20 ms
 
 impl Host {
-    /// Reads the PTY until EOF: appends to the log and wakes the clients and the screen
-    /// thread. Runs on a dedicated thread because the read blocks. It never parses: the
-    /// emulator is far slower than the PTY under heavy output and must not throttle it.
-    pub fn pump_output(&self, mut reader: Box<dyn Read + Send>, screen: std::thread::Thread) {
+    /// Reads one child's PTY until EOF: appends to the log and wakes the clients and the
+    /// screen thread, then cancels `closed`. Runs on a dedicated thread because the read
+    /// blocks. It never parses: the emulator is far slower than the PTY under heavy output
+    /// and must not throttle it.
+    pub fn pump_output(
+        &self,
+        mut reader: Box<dyn Read + Send>,
+        screen: std::thread::Thread,
+        closed: CancellationToken,
+    ) {
         let mut buf = vec![0u8; READ_CHUNK_BYTES];
         loop {
             let n = match reader.read(&mut buf) {
@@ -35,21 +41,17 @@ impl Host {
                 log.append(&buf[..n]);
                 log.total()
             };
-            let since_start = self.started.elapsed().as_nanos();
-            self.last_output_nanos.store(
-                u64::try_from(since_start).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
+            self.touch_output();
             // After the timestamp: whoever sees the new total also sees the new time.
             self.log.set_end(total);
             screen.unpark();
         }
-        self.output_closed.cancel();
+        closed.cancel();
         screen.unpark();
     }
 
-    /// Feeds the emulator from the log, following the reader. Runs on its own thread until
-    /// the output is closed and fully parsed.
+    /// Feeds the emulator from the log, following the readers of every child in turn. Runs
+    /// on its own thread until the host stops.
     ///
     /// Under bulk output (a backlog beyond `SCREEN_MAX_LAG_BYTES`) it parses only the newest
     /// `SCREEN_TAIL_BYTES`, resynchronised at a line start, and then pauses briefly: the
@@ -60,8 +62,6 @@ impl Host {
         let mut parsed = 0u64;
         loop {
             buf.clear();
-            // Read `closed` before the log: the reader closes only after its last append.
-            let closed = self.output_closed.is_cancelled();
             let bulk = self.total().saturating_sub(parsed) > SCREEN_MAX_LAG_BYTES;
             let from = if bulk {
                 self.total().saturating_sub(SCREEN_TAIL_BYTES)
@@ -70,7 +70,7 @@ impl Host {
             };
             let start = self.read_output(from, PARSE_CHUNK_BYTES, &mut buf);
             if buf.is_empty() {
-                if closed {
+                if self.stopping.is_cancelled() {
                     return;
                 }
                 std::thread::park();

@@ -13,7 +13,7 @@ async fn pushes_follow_each_clients_subscription() {
     let _serial = serial_stream().await;
     let dir = TempDir::new("pushes");
     let script = "stty -echo; read go; echo hello-screen; sleep 0.3; exit 3";
-    let host = Session::sh(script, dir.path(), &["--exit-grace-ms", "10000"]).await;
+    let host = Session::sh(script, dir.path(), &[]).await;
     let mux = TestServer::with(|_| {}).await;
     assert_eq!(
         register(&mux, &host.url, Some("p1"), json!({}))

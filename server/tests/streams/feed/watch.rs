@@ -209,12 +209,7 @@ async fn bad_messages_and_failed_proxies_come_back_as_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_exit_becomes_a_transition_to_exited() {
     let dir = TempDir::new("feed-exit");
-    let host = Session::sh(
-        "stty -echo; read go; exit 4",
-        dir.path(),
-        &["--exit-grace-ms", "10000"],
-    )
-    .await;
+    let host = Session::sh("stty -echo; read go; exit 4", dir.path(), &[]).await;
     let mux = TestServer::with(|_| {}).await;
     assert_eq!(
         register(&mux, &host.url, Some("e1"), json!({}))
