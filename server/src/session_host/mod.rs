@@ -10,6 +10,7 @@ pub mod error;
 pub mod host;
 pub mod http;
 pub mod keys;
+pub mod nats;
 pub mod output_log;
 pub mod pty;
 pub mod register;
@@ -196,6 +197,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     };
     let registration = Registration::from_env(|k| std::env::var(k).ok(), &me);
     let heartbeat = registration.clone().map(|r| tokio::spawn(r.run()));
+    let _nats = nats::spawn(&host, &me);
 
     let exit = lifecycle(&host, exit_rx, Duration::from_millis(args.exit_grace_ms)).await;
 
