@@ -147,7 +147,11 @@ pub struct NatsArgs {
     #[arg(long = "nats-creds", env = "COOP_MUX_NATS_CREDS")]
     pub creds: Option<PathBuf>,
     /// Prefix of published credential events (`{prefix}.events.credential`).
-    #[arg(long = "nats-prefix", env = "COOP_MUX_NATS_PREFIX", default_value = "coop")]
+    #[arg(
+        long = "nats-prefix",
+        env = "COOP_MUX_NATS_PREFIX",
+        default_value = "coop"
+    )]
     pub prefix: String,
     /// The reference mux's relay URL; used when `--nats-url` is not given.
     #[arg(long = "nats-relay-url", env = "COOP_MUX_NATS_RELAY_URL")]

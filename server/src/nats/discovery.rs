@@ -49,7 +49,9 @@ pub(super) async fn run(
             () = shutdown.cancelled() => return,
             next = messages.next() => next,
         };
-        let Some((prefix, message)) = next else { return };
+        let Some((prefix, message)) = next else {
+            return;
+        };
         handle(&registry, &prefix, &message.subject, &message.payload);
     }
 }
@@ -147,7 +149,8 @@ fn state(registry: &Registry, id: &str, payload: &[u8]) {
 
 /// Removes NATS sessions whose last announce is older than `timeout`.
 async fn expire(registry: Arc<Registry>, timeout: Duration, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval((timeout / 4).clamp(Duration::from_millis(1), EXPIRY_SWEEP_MAX));
+    let mut ticks =
+        tokio::time::interval((timeout / 4).clamp(Duration::from_millis(1), EXPIRY_SWEEP_MAX));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         tokio::select! {

@@ -39,7 +39,11 @@ struct Config {
 }
 
 impl Config {
-    fn from_env(get: impl Fn(&str) -> Option<String>, host: &Host, me: &SelfInfo<'_>) -> Option<Self> {
+    fn from_env(
+        get: impl Fn(&str) -> Option<String>,
+        host: &Host,
+        me: &SelfInfo<'_>,
+    ) -> Option<Self> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let url = var("COOP_NATS_URL")?;
         var("COOP_NATS_RELAY")?;
@@ -99,9 +103,11 @@ async fn run(host: Arc<Host>, config: Config) {
         return;
     };
     let subscribe = |kind: &str| client.subscribe(config.subject(kind));
-    let (Ok(mut input), Ok(mut nudge), Ok(mut respond)) =
-        (subscribe("input").await, subscribe("nudge").await, subscribe("respond").await)
-    else {
+    let (Ok(mut input), Ok(mut nudge), Ok(mut respond)) = (
+        subscribe("input").await,
+        subscribe("nudge").await,
+        subscribe("respond").await,
+    ) else {
         tracing::error!("cannot subscribe to this session's NATS subjects");
         return;
     };

@@ -20,6 +20,31 @@ async fn hub(url: &str, timeout_ms: u64) -> TestServer {
     .await
 }
 
+/// A hub on a running NATS server, once it is connected (its subscriptions follow at once;
+/// a host process takes far longer to start and announce).
+async fn connected_hub(nats: &NatsServer, timeout_ms: u64) -> TestServer {
+    let server = hub(&nats.url, timeout_ms).await;
+    eventually("NATS connected", || async {
+        (nats_state(&server).await == "connected").then_some(())
+    })
+    .await;
+    server
+}
+
+/// Publishes an `online` announce for `id` until the hub lists it (NATS keeps nothing for a
+/// subscriber that is not there yet, so the test repeats it as coop's heartbeat would).
+async fn announce_until_listed(server: &TestServer, bus: &async_nats::Client, id: &str) {
+    let announce = json!({"event": "online", "session_id": id, "ts": 1}).to_string();
+    eventually(&format!("{id} announced"), || async {
+        let subject = format!("coop.events.session.{id}.announce");
+        bus.publish(subject, announce.clone().into()).await.ok()?;
+        bus.flush().await.ok()?;
+        let (_, list) = get(server, "/api/v1/sessions").await;
+        list.as_array()?.iter().any(|s| s["id"] == id).then_some(())
+    })
+    .await;
+}
+
 /// `coopmux session -- sh` on NATS at `nats` under `prefix` (coop's default when `None`),
 /// announcing `COOP_URL` when `with_url`. Not registered over HTTP (`COOP_MUX_URL` unset).
 async fn nats_host(nats: &str, prefix: Option<&str>, with_url: bool) -> Session {
@@ -36,7 +61,12 @@ async fn nats_host(nats: &str, prefix: Option<&str>, with_url: bool) -> Session 
         env.push(("COOP_URL", format!("http://127.0.0.1:{port}")));
     }
     let opts = Opts {
-        flags: vec!["--port".into(), port.to_string(), "--label".into(), "team=blue".into()],
+        flags: vec![
+            "--port".into(),
+            port.to_string(),
+            "--label".into(),
+            "team=blue".into(),
+        ],
         env,
         ..Opts::default()
     };
@@ -53,7 +83,12 @@ async fn get(server: &TestServer, path: &str) -> (u16, Value) {
 }
 
 async fn post(server: &TestServer, path: &str, body: Value) -> reqwest::Response {
-    client().post(server.url(path)).json(&body).send().await.expect("post")
+    client()
+        .post(server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("post")
 }
 
 /// Waits until the hub lists `id` and returns its entry.
@@ -73,7 +108,7 @@ async fn nats_state(server: &TestServer) -> String {
 #[tokio::test]
 async fn our_host_is_found_on_nats_with_a_url_and_gets_screens_and_http_input() {
     let nats = NatsServer::start().await;
-    let server = hub(&nats.url, 90_000).await;
+    let server = connected_hub(&nats, 90_000).await;
     let host = nats_host(&nats.url, None, true).await;
     let id = host_id(&host);
     let entry = listed(&server, &id).await;
@@ -101,7 +136,7 @@ async fn our_host_is_found_on_nats_with_a_url_and_gets_screens_and_http_input() 
 #[tokio::test]
 async fn the_reference_prefix_is_followed_and_url_less_sessions_take_text_over_nats_only() {
     let nats = NatsServer::start().await;
-    let server = hub(&nats.url, 90_000).await;
+    let server = connected_hub(&nats, 90_000).await;
     let host = nats_host(&nats.url, Some("coop.mux"), false).await;
     let id = host_id(&host);
     let entry = listed(&server, &id).await;
@@ -125,14 +160,19 @@ async fn the_reference_prefix_is_followed_and_url_less_sessions_take_text_over_n
         let message = expect_envelope(r, 409, "NO_URL").await;
         assert!(message.contains(&id), "{message}");
     }
-    let bad = post(&server, &format!("/api/v1/sessions/{id}/input"), json!({"keys": []})).await;
+    let bad = post(
+        &server,
+        &format!("/api/v1/sessions/{id}/input"),
+        json!({"keys": []}),
+    )
+    .await;
     expect_envelope(bad, 422, "UNPROCESSABLE_ENTITY").await;
 }
 
 #[tokio::test]
 async fn offline_removes_a_session_and_silence_past_the_timeout_too() {
     let nats = NatsServer::start().await;
-    let server = hub(&nats.url, 1_000).await;
+    let server = connected_hub(&nats, 1_000).await;
     let events = Events::connect(&server.base).await;
     let mut host = nats_host(&nats.url, None, false).await;
     let id = host_id(&host);
@@ -146,27 +186,24 @@ async fn offline_removes_a_session_and_silence_past_the_timeout_too() {
     .expect("SIGTERM");
     let _ = host.child.wait().await;
     events
-        .wait("offline", |e| e["event"] == "session:offline" && e["session"] == id)
+        .wait("offline", |e| {
+            e["event"] == "session:offline" && e["session"] == id
+        })
         .await;
     // One announce and then nothing: gone after the (1 s) timeout.
     let bus = nats.client().await;
-    let announce = json!({"event": "online", "session_id": "quiet", "ts": 1});
-    bus.publish("coop.events.session.quiet.announce", announce.to_string().into())
-        .await
-        .unwrap();
-    bus.flush().await.unwrap();
+    announce_until_listed(&server, &bus, "quiet").await;
     events
-        .wait("online", |e| e["event"] == "session:online" && e["session"] == "quiet")
-        .await;
-    events
-        .wait("expiry", |e| e["event"] == "session:offline" && e["session"] == "quiet")
+        .wait("expiry", |e| {
+            e["event"] == "session:offline" && e["session"] == "quiet"
+        })
         .await;
 }
 
 #[tokio::test]
 async fn status_fills_the_cache_and_state_reaches_watchers_only_for_known_sessions() {
     let nats = NatsServer::start().await;
-    let server = hub(&nats.url, 90_000).await;
+    let server = connected_hub(&nats, 90_000).await;
     let bus = nats.client().await;
     let publish = |subject: &str, body: Value| {
         let bus = bus.clone();
@@ -176,12 +213,7 @@ async fn status_fills_the_cache_and_state_reaches_watchers_only_for_known_sessio
             bus.flush().await.unwrap();
         }
     };
-    publish(
-        "coop.events.session.known.announce",
-        json!({"event": "online", "session_id": "known", "ts": 1}),
-    )
-    .await;
-    listed(&server, "known").await;
+    announce_until_listed(&server, &bus, "known").await;
     // coop's status has no fetched_at: the hub stamps it.
     publish(
         "coop.events.session.known.status",
@@ -194,17 +226,23 @@ async fn status_fills_the_cache_and_state_reaches_watchers_only_for_known_sessio
     })
     .await;
     assert_eq!(status["state"], "idle");
-    assert!(status["fetched_at"].as_u64().unwrap() > 1_600_000_000_000, "{status}");
+    assert!(
+        status["fetched_at"].as_u64().unwrap() > 1_600_000_000_000,
+        "{status}"
+    );
 
     let url = server.ws_url("/ws/mux");
     let mut ws = crate::support::Ws::connect(&url).await;
     ws.wait_event("sessions").await;
     ws.send(json!({"event": "subscribe", "sessions": ["known", "stranger"]}))
         .await;
-    let transition =
-        |id: &str, seq: u64| json!({"prev": "working", "next": "idle", "seq": seq, "cause": "test", "session_id": id, "agent": "x"});
+    let transition = |id: &str, seq: u64| json!({"prev": "working", "next": "idle", "seq": seq, "cause": "test", "session_id": id, "agent": "x"});
     // Sent first; NATS keeps one publisher's order, so it is handled before the second.
-    publish("coop.events.session.stranger.state", transition("stranger", 1)).await;
+    publish(
+        "coop.events.session.stranger.state",
+        transition("stranger", 1),
+    )
+    .await;
     publish("coop.events.session.known.state", transition("known", 2)).await;
     let seen = ws
         .wait_for(crate::support::WAIT, |e| e["event"] == "transition")
@@ -224,14 +262,20 @@ async fn nats_down_at_start_is_retried_and_shows_in_health_and_metrics() {
     let r = register(&server, &http_host.url, Some("plain"), json!({})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(nats_state(&server).await, "connecting");
-    assert_eq!(metric(&metrics(&server).await, "coopmux_nats_connected"), 0.0);
+    assert_eq!(
+        metric(&metrics(&server).await, "coopmux_nats_connected"),
+        0.0
+    );
 
     let nats = NatsServer::start_on(port).await;
     eventually("connected", || async {
         (nats_state(&server).await == "connected").then_some(())
     })
     .await;
-    assert_eq!(metric(&metrics(&server).await, "coopmux_nats_connected"), 1.0);
+    assert_eq!(
+        metric(&metrics(&server).await, "coopmux_nats_connected"),
+        1.0
+    );
     let host = nats_host(&nats.url, None, false).await;
     listed(&server, &host_id(&host)).await;
 
@@ -249,5 +293,8 @@ async fn nats_down_at_start_is_retried_and_shows_in_health_and_metrics() {
     .await;
     assert_eq!(typed.status(), 200);
     http_host.wait_text("still-here").await;
-    assert_eq!(metric(&metrics(&server).await, "coopmux_nats_connected"), 0.0);
+    assert_eq!(
+        metric(&metrics(&server).await, "coopmux_nats_connected"),
+        0.0
+    );
 }
