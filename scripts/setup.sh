@@ -65,6 +65,13 @@ if ! have chromium; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# The NATS tests start a real server (docs/scaling.md).
+if ! have nats-server && [ ! -x /usr/sbin/nats-server ]; then
+  step "Debian nats-server"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+fi
+
 # Front-end assets (xterm.js) and the build's wasm-opt (npm binaryen; Debian's is too old).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci (xterm assets, binaryen)"

@@ -9,5 +9,6 @@ pub mod coop;
 pub mod credentials;
 pub mod launch;
 pub mod mux;
+pub mod nats;
 
 pub use agent_state::AgentState;

@@ -13,6 +13,10 @@ pub struct Health {
     pub status: String,
     /// Number of registered sessions.
     pub session_count: usize,
+    /// The NATS connection (`connecting`, `connected`, `disconnected`); absent when NATS is
+    /// not configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<String>,
 }
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.

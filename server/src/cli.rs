@@ -114,6 +114,72 @@ pub struct ServeArgs {
         hide = true
     )]
     pub refresh_backoff_ms: u64,
+    /// NATS connection and discovery (docs/scaling.md).
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+/// NATS flags: discovery of sessions that announce themselves on NATS, input relayed to them
+/// and credential events published (docs/scaling.md). Off unless a URL is given.
+#[derive(Debug, Clone, Args)]
+pub struct NatsArgs {
+    /// NATS server URL (`nats://host:4222`); turns discovery over NATS on.
+    #[arg(long = "nats-url", env = "COOP_MUX_NATS_URL")]
+    pub url: Option<String>,
+    /// Token for the NATS server.
+    #[arg(
+        long = "nats-token",
+        env = "COOP_MUX_NATS_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<crate::secret::Secret>,
+    /// User name for the NATS server (with `--nats-password`).
+    #[arg(long = "nats-user", env = "COOP_MUX_NATS_USER")]
+    pub user: Option<String>,
+    /// Password for the NATS server.
+    #[arg(
+        long = "nats-password",
+        env = "COOP_MUX_NATS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<crate::secret::Secret>,
+    /// NATS `.creds` file (JWT and NKey seed).
+    #[arg(long = "nats-creds", env = "COOP_MUX_NATS_CREDS")]
+    pub creds: Option<PathBuf>,
+    /// Prefix of published credential events (`{prefix}.events.credential`).
+    #[arg(
+        long = "nats-prefix",
+        env = "COOP_MUX_NATS_PREFIX",
+        default_value = "coop"
+    )]
+    pub prefix: String,
+    /// The reference mux's relay URL; used when `--nats-url` is not given.
+    #[arg(long = "nats-relay-url", env = "COOP_MUX_NATS_RELAY_URL")]
+    pub relay_url: Option<String>,
+    /// The reference mux's relay token; used when `--nats-token` is not given.
+    #[arg(
+        long = "nats-relay-token",
+        env = "COOP_MUX_NATS_RELAY_TOKEN",
+        hide_env_values = true
+    )]
+    pub relay_token: Option<crate::secret::Secret>,
+    /// Prefixes whose `{prefix}.session.>` announces are followed (repeatable); by default
+    /// coop's `coop.events` and the reference mux's `coop.mux`.
+    #[arg(
+        long = "nats-relay-prefix",
+        env = "COOP_MUX_NATS_RELAY_PREFIX",
+        value_delimiter = ',',
+        default_values_t = [protocol::nats::COOP_PREFIX.to_owned(), protocol::nats::REFERENCE_MUX_PREFIX.to_owned()]
+    )]
+    pub relay_prefixes: Vec<String>,
+    /// A session discovered over NATS without an announce for this long is removed, in
+    /// milliseconds (coop announces every 30 s).
+    #[arg(
+        long = "nats-announce-timeout-ms",
+        env = "COOP_MUX_NATS_ANNOUNCE_TIMEOUT_MS",
+        default_value_t = 90_000
+    )]
+    pub announce_timeout_ms: u64,
 }
 
 impl ServeArgs {

@@ -27,6 +27,7 @@ pub mod launch;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+pub mod nats;
 pub mod open;
 pub mod proxy;
 pub mod registry;

@@ -28,6 +28,10 @@ pub async fn forward(
 ) -> Result<Response, ApiError> {
     let session = registry.get(id)?;
     let connection = session.connection();
+    if connection.url.is_empty() {
+        // Discovered on NATS without a url (docs/scaling.md, "Input").
+        return crate::nats::relay::forward(registry, &session, upstream_path, body).await;
+    }
     let sent = body.as_ref().map_or(0, Bytes::len);
     let metrics = registry.metrics();
     let reply = match registry

@@ -88,6 +88,9 @@ impl Bound {
             shutdown.clone(),
         ));
         registry.spawn_background();
+        if let Some(nats) = crate::nats::Settings::from_args(&args.nats) {
+            crate::nats::start(nats, &registry, &shutdown);
+        }
         let credentials = Arc::new(Credentials::open(
             BrokerSettings::from_args(&args),
             registry.clone(),

@@ -19,6 +19,7 @@ pub async fn health(State(registry): State<Arc<Registry>>) -> Json<Health> {
     Json(Health {
         status: "running".to_owned(),
         session_count: registry.len(),
+        nats: registry.nats().map(|link| link.state().as_str().to_owned()),
     })
 }
 
@@ -29,9 +30,12 @@ pub async fn health(State(registry): State<Arc<Registry>>) -> Json<Health> {
 )]
 pub async fn metrics(State(registry): State<Arc<Registry>>) -> Response {
     let registry = &registry;
-    let text = registry
+    let mut text = registry
         .metrics()
         .render(registry.len(), registry.watched_sessions());
+    if let Some(link) = registry.nats() {
+        text.push_str(&crate::nats::render_metrics(link));
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

@@ -63,7 +63,8 @@ impl Registry {
 
     /// One check: `(healthy, evicted)`.
     async fn check(&self, session: Arc<Session>) -> (bool, bool) {
-        if session.cancel.is_cancelled() {
+        // NATS sessions live by their announces (docs/scaling.md), not by health checks.
+        if session.cancel.is_cancelled() || session.nats_prefix().is_some() {
             return (true, false);
         }
         let url = session.url();

@@ -14,7 +14,7 @@ pub mod tokens;
 mod watch;
 
 pub use health::SweepReport;
-pub use session::{now_ms, Connection, Session, Stamped};
+pub use session::{now_ms, Connection, Session, Stamped, Transport};
 pub use tokens::RegistrationTokens;
 
 use crate::{cli::ServeArgs, metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
@@ -121,6 +121,7 @@ pub struct Registry {
     settings: Settings,
     shutdown: CancellationToken,
     tokens: Arc<RegistrationTokens>,
+    nats: std::sync::OnceLock<Arc<crate::nats::Link>>,
 }
 
 impl Registry {
@@ -144,6 +145,7 @@ impl Registry {
             settings,
             shutdown,
             tokens: Arc::default(),
+            nats: std::sync::OnceLock::new(),
         }
     }
 
@@ -161,6 +163,16 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every critical section leaves the maps consistent before it can panic.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Attaches the NATS link that url-less sessions' input is published on.
+    pub fn set_nats(&self, link: Arc<crate::nats::Link>) {
+        let _ = self.nats.set(link);
+    }
+
+    /// The NATS link, when NATS is configured.
+    pub fn nats(&self) -> Option<&Arc<crate::nats::Link>> {
+        self.nats.get()
     }
 
     /// The settings in force.
@@ -252,45 +264,101 @@ impl Registry {
         let mut inner = self.lock();
         if let Some(existing) = inner.sessions.get(&id) {
             existing.refresh(connection);
+            // Reachable over HTTP now: health checks judge it from here on.
+            existing.set_transport(Transport::Http);
             return Ok(id);
         }
+        self.insert_locked(&mut inner, &id, connection, Transport::Http)?;
+        drop(inner);
+        tracing::info!(session = %id, "session registered");
+        Ok(id)
+    }
+
+    /// An `online` or `heartbeat` announce seen on NATS (docs/scaling.md): registers the
+    /// session with transport NATS, or refreshes it. A session known over HTTP stays one
+    /// session and keeps its HTTP details. Returns `true` for a new session.
+    pub fn announce(
+        self: &Arc<Self>,
+        id: &str,
+        url: Option<&str>,
+        metadata: Value,
+        prefix: &str,
+    ) -> Result<bool, RegistryError> {
+        ids::validate(id).map_err(RegistryError::InvalidId)?;
+        let url = match url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => normalize_url(url)?,
+            None => String::new(),
+        };
+        let connection = Connection {
+            url,
+            auth_token: None,
+            metadata,
+        };
+        let mut inner = self.lock();
+        if let Some(existing) = inner.sessions.get(id) {
+            existing.announced();
+            if existing.nats_prefix().is_some() {
+                existing.refresh(connection);
+            }
+            return Ok(false);
+        }
+        let transport = Transport::Nats {
+            prefix: prefix.to_owned(),
+        };
+        self.insert_locked(&mut inner, id, connection, transport)?;
+        drop(inner);
+        tracing::info!(session = %id, prefix, "session discovered on NATS");
+        Ok(true)
+    }
+
+    /// A new session: evicts every other id with the same URL (a restarted coop), emits
+    /// `session:online`.
+    fn insert_locked(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        id: &str,
+        connection: Connection,
+        transport: Transport,
+    ) -> Result<(), RegistryError> {
         if inner.sessions.len() >= self.settings.max_sessions {
             return Err(RegistryError::Full(self.settings.max_sessions));
         }
         let stale: Vec<String> = inner
             .sessions
             .values()
-            .filter(|s| s.url() == connection.url)
+            .filter(|s| !connection.url.is_empty() && s.url() == connection.url)
             .map(|s| s.id.clone())
             .collect();
         for stale_id in stale {
             tracing::info!(session = %stale_id, replaced_by = %id, "evicting session with the same url");
-            self.remove_locked(&mut inner, &stale_id);
+            self.remove_locked(inner, &stale_id);
         }
         let order = inner.next_order;
         inner.next_order += 1;
+        let reachable = !connection.url.is_empty();
         let session = Arc::new(Session::new(
-            id.clone(),
+            id.to_owned(),
             order,
             connection.clone(),
+            transport,
             self.shutdown.child_token(),
         ));
-        inner.sessions.insert(id.clone(), session.clone());
-        inner.prewarm.touch(&id);
+        inner.sessions.insert(id.to_owned(), session.clone());
+        if reachable {
+            inner.prewarm.touch(id);
+        }
         // A client may already be watching this id (it subscribed before a re-registration).
-        if let Some(watcher) = inner.watchers.get_mut(&id) {
+        if let Some(watcher) = inner.watchers.get_mut(id) {
             watcher.pollers = Some(self.spawn_pollers(&session));
         }
         self.metrics.registration();
         // Sent under the lock so that the feed's order matches the map's history.
         let _ = self.events.send(MuxEvent::SessionOnline {
-            session: id.clone(),
+            session: id.to_owned(),
             url: connection.url,
             metadata: connection.metadata,
         });
-        drop(inner);
-        tracing::info!(session = %id, "session registered");
-        Ok(id)
+        Ok(())
     }
 
     /// Deregisters a session everywhere; `false` when the id is unknown.

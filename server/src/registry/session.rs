@@ -33,6 +33,18 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// How a session reached the hub, which decides how its liveness is judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Registered over HTTP: health checks judge it.
+    Http,
+    /// Discovered on NATS under `prefix`: announces judge it (docs/scaling.md).
+    Nats {
+        /// The subject prefix it announced under; input is published there.
+        prefix: String,
+    },
+}
+
 /// A cached value and when it was read (monotonic, for freshness checks).
 #[derive(Debug, Clone)]
 pub struct Stamped<T> {
@@ -59,6 +71,8 @@ pub struct Session {
     connection: RwLock<Connection>,
     health_failures: AtomicU32,
     cache: Mutex<Cache>,
+    transport: RwLock<Transport>,
+    last_announce: Mutex<Instant>,
     /// Cancelled when the session is removed; pollers and bridges hang off it.
     pub cancel: CancellationToken,
 }
@@ -76,6 +90,7 @@ impl Session {
         id: String,
         order: u64,
         connection: Connection,
+        transport: Transport,
         cancel: CancellationToken,
     ) -> Self {
         Self {
@@ -85,6 +100,8 @@ impl Session {
             connection: RwLock::new(connection),
             health_failures: AtomicU32::new(0),
             cache: Mutex::new(Cache::default()),
+            transport: RwLock::new(transport),
+            last_announce: Mutex::new(Instant::now()),
             cancel,
         }
     }
@@ -119,6 +136,39 @@ impl Session {
         if url_changed {
             *self.lock_cache() = Cache::default();
         }
+    }
+
+    /// How the session reached the hub.
+    pub fn transport(&self) -> Transport {
+        self.transport
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The NATS prefix of a session discovered on NATS.
+    pub fn nats_prefix(&self) -> Option<String> {
+        match self.transport() {
+            Transport::Nats { prefix } => Some(prefix),
+            Transport::Http => None,
+        }
+    }
+
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        *self.transport.write().unwrap_or_else(|e| e.into_inner()) = transport;
+    }
+
+    /// Records an announce (online or heartbeat) seen on NATS.
+    pub(crate) fn announced(&self) {
+        *self.last_announce.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// Time since the last announce (since registration when there was none).
+    pub fn since_announce(&self) -> std::time::Duration {
+        self.last_announce
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
     }
 
     /// Consecutive failed health checks.

@@ -11,6 +11,7 @@ pub mod host;
 pub mod http;
 pub mod keys;
 pub mod lifecycle;
+pub mod nats;
 pub mod output_log;
 pub mod pty;
 pub mod register;
@@ -188,6 +189,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     };
     let registration = Registration::from_env(|k| std::env::var(k).ok(), &me);
     let heartbeat = registration.clone().map(|r| tokio::spawn(r.run()));
+    let _nats = nats::spawn(&host, &me);
 
     let exit = supervisor.run(first).await;
 

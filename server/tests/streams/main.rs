@@ -5,3 +5,4 @@ mod support;
 
 mod bridge;
 mod feed;
+mod nats;

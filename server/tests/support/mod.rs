@@ -4,6 +4,7 @@
 //!
 //! - [`hub`]: the hub in-process ([`TestServer`]), with HTTP helpers;
 //! - [`hub_process`]: the `coopmux` binary as a child process, its log kept ([`HubProcess`]);
+//! - [`nats`]: a real `nats-server` on a free port ([`NatsServer`]);
 //! - [`session`]: `coopmux session` as a child process ([`Session`]);
 //! - [`ws`]: WebSocket clients, the PTY byte-stream collector, the `/ws/mux` event recorder;
 //! - [`upstream`]: a coop-like upstream whose answers tests steer ([`MockUpstream`]);
@@ -15,6 +16,7 @@
 
 pub mod hub;
 pub mod hub_process;
+pub mod nats;
 pub mod oauth;
 pub mod procs;
 pub mod session;
@@ -24,6 +26,7 @@ pub mod ws;
 
 pub use hub::{client, expect_envelope, hub_args, metric, metrics, register, TestServer};
 pub use hub_process::HubProcess;
+pub use nats::NatsServer;
 pub use oauth::OAuthServer;
 pub use session::{screen_has, Opts, Session};
 pub use temp::{state_dir, TempDir};

@@ -66,12 +66,12 @@ impl Session {
     /// would register at the default port), so only `opts.env` registers it anywhere.
     pub async fn start_with(opts: Opts<'_>, cmd: &[&str]) -> Session {
         let mut command = Command::new(BIN);
-        command
-            .arg("session")
-            .args(["--port", "0"])
-            .args(&opts.flags)
-            .arg("--")
-            .args(cmd);
+        command.arg("session");
+        // Port 0 unless the test picked one (to name it in `COOP_URL` beforehand).
+        if !opts.flags.iter().any(|f| f == "--port") {
+            command.args(["--port", "0"]);
+        }
+        command.args(&opts.flags).arg("--").args(cmd);
         for (name, _) in std::env::vars() {
             if name.starts_with("COOP_MUX_") || name == "COOP_URL" {
                 command.env_remove(name);
