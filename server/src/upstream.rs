@@ -1,12 +1,18 @@
-//! The one HTTP client the hub uses to talk to coop sessions (docs/coop-protocol.md).
+//! The HTTP clients the hub uses to talk to coop sessions (docs/coop-protocol.md,
+//! docs/architecture.md "What a session costs").
 //!
-//! A single pooled [`reqwest::Client`] is shared by registration checks, the health checker,
-//! pollers, prewarm and the proxies, so connections to an upstream are reused instead of a
-//! new client (and TLS setup) per call.
+//! Health checks (registration and the health checker) use one client that keeps no idle
+//! connection, so a session nobody uses holds no socket between sweeps. Every other call
+//! (pollers, prewarm, proxies, credential pushes) goes through a pooled client of the
+//! upstream's origin, made on first use; [`Upstream::forget`] drops it when the last session
+//! of that origin is removed, which closes its pooled connections at once instead of after
+//! the idle timeout.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Timeout of every upstream call but health checks.
@@ -70,30 +76,81 @@ pub struct UpstreamReply {
     pub body: Bytes,
 }
 
-/// The shared upstream client.
+/// The upstream clients, shared by the whole hub (clones share them).
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: reqwest::Client,
+    /// Health checks: no idle connection is kept.
+    health: reqwest::Client,
+    /// Pooled clients by origin (`scheme://host:port`), made on first use.
+    pools: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+}
+
+/// The settings every upstream client shares.
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // A registrant names the URL: a redirect must not aim the hub anywhere else.
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// The origin of a base URL, the key of its pooled client (the URL itself when unparsable).
+fn origin(base: &str) -> String {
+    reqwest::Url::parse(base).map_or_else(|_| base.to_owned(), |u| u.origin().ascii_serialization())
 }
 
 impl Upstream {
-    /// Builds the pooled client.
+    /// Builds the health client; pooled clients are made per origin on first use.
     pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+        let health = builder().pool_max_idle_per_host(0).build()?;
+        Ok(Self {
+            health,
+            pools: Arc::default(),
+        })
+    }
+
+    fn pools(&self) -> MutexGuard<'_, HashMap<String, reqwest::Client>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pooled client of `base`'s origin.
+    fn client(&self, base: &str) -> Result<reqwest::Client, UpstreamError> {
+        let key = origin(base);
+        if let Some(client) = self.pools().get(&key) {
+            return Ok(client.clone());
+        }
+        // Built outside the lock: building sets up TLS.
+        let client = builder()
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            // A registrant names the URL: a redirect must not aim the hub anywhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { client })
+            .build()
+            .map_err(UpstreamError::transport)?;
+        Ok(self.pools().entry(key).or_insert(client).clone())
+    }
+
+    /// Drops the pooled client of `base`'s origin: its idle connections close now, busy ones
+    /// when their call ends.
+    pub fn forget(&self, base: &str) {
+        self.pools().remove(&origin(base));
+    }
+
+    /// Drops the pooled clients of every origin not among those of `bases` (a call that
+    /// raced a removal may have made one again).
+    pub fn retain<'a>(&self, bases: impl IntoIterator<Item = &'a str>) {
+        let keep: HashSet<String> = bases.into_iter().map(origin).collect();
+        self.pools().retain(|key, _| keep.contains(key));
+    }
+
+    /// Number of origins with a pooled client.
+    pub fn pooled_origins(&self) -> usize {
+        self.pools().len()
     }
 
     /// `GET {base}/api/v1/health` without auth: succeeds on a 2xx JSON answer.
     pub async fn health(&self, base: &str) -> Result<(), UpstreamError> {
         let reply = self
-            .client
+            .health
             .get(format!("{base}/api/v1/health"))
             .timeout(HEALTH_TIMEOUT)
             .send()
@@ -133,7 +190,7 @@ impl Upstream {
         token: Option<&str>,
         json_body: Option<Bytes>,
     ) -> Result<UpstreamReply, UpstreamError> {
-        let mut request = self.client.request(method, format!("{base}{path}"));
+        let mut request = self.client(base)?.request(method, format!("{base}{path}"));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -45,6 +45,9 @@ impl Registry {
         let started = Instant::now();
         let sessions = self.sessions();
         let checked = sessions.len();
+        // Drops pooled clients made by calls that raced a removal.
+        let urls: Vec<String> = sessions.iter().map(|s| s.url()).collect();
+        self.upstream.retain(urls.iter().map(String::as_str));
         let outcomes: Vec<(bool, bool)> = futures_util::stream::iter(sessions)
             .map(|session| self.check(session))
             .buffer_unordered(HEALTH_CONCURRENCY)

@@ -385,6 +385,9 @@ impl Registry {
         let session = inner.sessions.remove(id)?;
         // Ends pollers and bridges: they hang off the session's token.
         session.cancel.cancel();
+        // Closes the pooled connections to its upstream now rather than after the idle
+        // timeout. Another session of the same origin just reconnects on its next call.
+        self.upstream.forget(&session.url());
         inner.prewarm.remove(id);
         if let Some(watcher) = inner.watchers.get_mut(id) {
             // Watchers keep their count: their clients still hold the subscription and will

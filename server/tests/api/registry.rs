@@ -1,6 +1,6 @@
 //! Registry over HTTP: registration, heartbeat, listing, deregistration, ids, events.
 
-use crate::support::{client, expect_envelope, register, MockUpstream, TestServer};
+use crate::support::{client, eventually, expect_envelope, register, MockUpstream, TestServer};
 use protocol::mux::MuxEvent;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::{error::TryRecvError, Receiver};
@@ -347,4 +347,44 @@ async fn server_function_lists_the_same_sessions() {
     let from_fn: Value = reply.json().await.unwrap();
     assert_eq!(from_fn, Value::Array(list(&mux).await));
     assert_eq!(from_fn[0]["id"], "via-fn");
+}
+
+/// Connections the mux holds open at `upstream`, once they reach `wanted`.
+async fn open_at(upstream: &MockUpstream, wanted: impl Fn(usize) -> bool) -> Option<usize> {
+    let open = upstream
+        .state
+        .open_connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    wanted(open).then_some(open)
+}
+
+#[tokio::test]
+async fn removal_closes_every_upstream_connection() {
+    let mux = TestServer::with(|_| {}).await;
+    let upstream = MockUpstream::start().await;
+    assert_eq!(
+        register(&mux, &upstream.url, Some("gone"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    // Live reads through the mux: pooled connections to the upstream.
+    for path in ["screen", "status", "agent"] {
+        let reply = client()
+            .get(mux.url(&format!("/api/v1/sessions/gone/{path}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200, "{path}");
+    }
+    eventually("a pooled connection", || open_at(&upstream, |n| n > 0)).await;
+    let deleted = client()
+        .delete(mux.url("/api/v1/sessions/gone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    // Far below the pool's idle timeout: the removal itself closes them.
+    eventually("no connection left", || open_at(&upstream, |n| n == 0)).await;
+    assert_eq!(mux.hub.registry.upstream().pooled_origins(), 0);
 }

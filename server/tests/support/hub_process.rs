@@ -65,8 +65,14 @@ impl HubProcess {
 
     /// Like [`HubProcess::start`]; `Err(log)` when the hub exits before listening.
     pub fn try_start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        Self::try_start_bin(BIN, args, env)
+    }
+
+    /// Like [`HubProcess::try_start`] with another `coopmux` binary (benchmarks compare
+    /// builds).
+    pub fn try_start_bin(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let state_dir = state_dir();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin);
         cmd.args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())

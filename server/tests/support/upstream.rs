@@ -38,6 +38,76 @@ pub struct MockState {
     pub status_calls: AtomicUsize,
     /// Screen sequence number.
     pub seq: AtomicUsize,
+    /// Connections accepted and not yet closed (by either side).
+    pub open_connections: Arc<AtomicUsize>,
+}
+
+/// The mock's listener: counts the connections it accepted that are still open.
+struct CountingListener {
+    inner: tokio::net::TcpListener,
+    open: Arc<AtomicUsize>,
+}
+
+/// An accepted connection; uncounted when dropped (the server drops it once it is closed).
+struct Counted {
+    stream: tokio::net::TcpStream,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = Counted;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Counted, std::net::SocketAddr) {
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let open = self.open.clone();
+        (Counted { stream, open }, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.local_addr()
+    }
 }
 
 /// A coop-like upstream on 127.0.0.1:0.
@@ -227,6 +297,10 @@ impl MockUpstream {
             .await
             .expect("bind upstream");
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = CountingListener {
+            inner: listener,
+            open: state.open_connections.clone(),
+        };
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
