@@ -21,7 +21,8 @@ pub struct LaunchResponse {
     pub launched: bool,
     /// Id of the launch, for `GET /api/v1/launches/{id}`.
     pub launch_id: String,
-    /// Session id the child was given as `COOP_MUX_SESSION_ID`.
+    /// Session id the child was given as `COOP_MUX_SESSION_ID`: the caller's own
+    /// `COOP_MUX_SESSION_ID` variable when it sent one, else one the mux chose.
     pub session_id: String,
 }
 
@@ -35,19 +36,62 @@ pub struct LaunchConfig {
     pub cwd: String,
 }
 
-/// Where a launch is in its life.
+/// Where a launch is in its life. A launch is never stopped by the mux: one whose session has
+/// not registered yet is still watched, and links to its session whenever that registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
 pub enum LaunchState {
-    /// Spawned, its session has not registered yet.
+    /// Spawned, its session has not registered yet (within `--launch-timeout-ms`).
+    #[serde(rename = "starting")]
     Starting,
-    /// Its session registered; the child still runs.
+    /// Its command still runs, and its session has not registered within
+    /// `--launch-timeout-ms`; still watched.
+    #[serde(rename = "not_registered_yet")]
+    NotRegisteredYet,
+    /// Its command exited 0 before its session registered (it handed the session off, e.g.
+    /// to a Kubernetes pod); still watched.
+    #[serde(rename = "handed_off")]
+    HandedOff,
+    /// Its session registered; the command still runs.
+    #[serde(rename = "registered")]
     Registered,
-    /// It registered and the child has since exited.
+    /// Its session registered and the command has exited (before or after).
+    #[serde(rename = "exited")]
     Exited,
-    /// It exited with an error, timed out or could not be spawned before registering.
+    /// It exited with an error before registering, or could not be spawned.
+    #[serde(rename = "failed")]
     Failed,
+}
+
+impl LaunchState {
+    /// The wire name (`starting`, `not_registered_yet`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::NotRegisteredYet => "not_registered_yet",
+            Self::HandedOff => "handed_off",
+            Self::Registered => "registered",
+            Self::Exited => "exited",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The state for a person (`not registered yet`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotRegisteredYet => "not registered yet",
+            Self::HandedOff => "handed off",
+            other => other.as_str(),
+        }
+    }
+
+    /// Whether the launch still waits for its session to register.
+    pub fn is_waiting(self) -> bool {
+        matches!(
+            self,
+            Self::Starting | Self::NotRegisteredYet | Self::HandedOff
+        )
+    }
 }
 
 /// One launch as `GET /api/v1/launches` lists it.
@@ -56,7 +100,8 @@ pub enum LaunchState {
 pub struct LaunchInfo {
     /// Launch id.
     pub launch_id: String,
-    /// Session id given to the child.
+    /// Session id given to the child; once registered, the id its session registered as
+    /// (a launch script may choose its own).
     pub session_id: String,
     /// Current state.
     pub state: LaunchState,
@@ -70,7 +115,7 @@ pub struct LaunchInfo {
     pub ended_at_ms: Option<u64>,
     /// Exit code of the child, once it exited normally.
     pub exit_code: Option<i32>,
-    /// Why it failed or how it ended (signal, timeout), for a person.
+    /// Why it failed, how it ended (exit code, signal) or why it still waits, for a person.
     pub reason: Option<String>,
 }
 

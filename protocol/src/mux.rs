@@ -108,7 +108,20 @@ pub enum MuxEvent {
         /// Session id that registered.
         session_id: String,
     },
-    /// A launch exited or timed out before its session registered.
+    /// A launch still waits for its session past a milestone: its command exited 0 before
+    /// registering (`handed_off`), or `--launch-timeout-ms` passed (`not_registered_yet`).
+    #[serde(rename = "launch:waiting")]
+    LaunchWaiting {
+        /// Launch id.
+        launch_id: String,
+        /// Session id the child was given.
+        session_id: String,
+        /// The launch's state now.
+        state: crate::launch::LaunchState,
+        /// Why it waits, for a person.
+        reason: String,
+    },
+    /// A launch exited with an error before its session registered, or could not be spawned.
     #[serde(rename = "launch:failed")]
     LaunchFailed {
         /// Launch id.

@@ -1,8 +1,8 @@
 //! The hub's flags and their `COOP_MUX_*` variables (the security flags are described in
 //! docs/security.md, "Flags"). The subcommands that wrap them are in [`crate::commands`].
 
+use crate::bind_host::BindHost;
 use clap::{Args, Parser, ValueEnum};
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Log output format.
@@ -17,9 +17,9 @@ pub enum LogFormat {
 /// Flags of the hub itself.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to bind.
+    /// Address or host name to bind (a name binds its first IPv4 address, else IPv6).
     #[arg(long, env = "COOP_MUX_HOST", default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    pub host: BindHost,
     /// Port to bind (0 picks a free one).
     #[arg(long, env = "COOP_MUX_PORT", default_value_t = 9800)]
     pub port: u16,
@@ -36,7 +36,8 @@ pub struct ServeArgs {
     /// Launches allowed to wait for their session's registration at once (more get 429).
     #[arg(long, env = "COOP_MUX_MAX_PENDING_LAUNCHES", default_value_t = 16)]
     pub max_pending_launches: usize,
-    /// How long a launch may take to register before it is failed, in milliseconds.
+    /// How long a launch may take to register before it shows as "not registered yet", in
+    /// milliseconds; it is still watched (and never stopped) after that.
     #[arg(long, env = "COOP_MUX_LAUNCH_TIMEOUT_MS", default_value_t = 60_000)]
     pub launch_timeout_ms: u64,
     /// Interval of the per-watched-session screen poller, in milliseconds.
@@ -113,14 +114,6 @@ pub struct ServeArgs {
         hide = true
     )]
     pub refresh_backoff_ms: u64,
-    /// How often deferred profile switches of busy sessions are retried, in milliseconds.
-    #[arg(
-        long,
-        env = "COOP_MUX_SWITCH_RETRY_MS",
-        default_value_t = 3000,
-        hide = true
-    )]
-    pub switch_retry_ms: u64,
 }
 
 impl ServeArgs {
@@ -132,7 +125,7 @@ impl ServeArgs {
             serve: ServeArgs,
         }
         let mut args = Defaults::parse_from(["coopmux"]).serve;
-        args.host = IpAddr::from([127, 0, 0, 1]);
+        args.host = BindHost::default();
         args.port = 0;
         args
     }

@@ -16,7 +16,7 @@ use axum::{
 };
 use futures_util::StreamExt;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
-use protocol::coop::{InputKeys, SessionSwitch, Upload};
+use protocol::coop;
 use protocol::credentials::{
     AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
     NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
@@ -172,43 +172,37 @@ async fn live_status(registry: &Registry, id: &str) -> Result<CachedStatus, ApiF
 
 /// The upstream method, path and JSON body of a dashboard action on a session.
 fn upstream_call(action: SessionAction) -> (Method, &'static str, Option<Bytes>) {
-    /// `POST /api/v1/agent/nudge` body (coop's shape; no type of its own in `protocol`).
-    #[derive(serde::Serialize)]
-    struct Nudge {
-        message: String,
-    }
-    fn json(value: &impl serde::Serialize) -> Option<Bytes> {
-        // Plain data (strings, maps, JSON values): serialising cannot fail.
-        Some(Bytes::from(serde_json::to_vec(value).unwrap_or_default()))
-    }
+    let post = |path, body: Bytes| (Method::POST, path, Some(body));
     match action {
-        SessionAction::Nudge { message } => (
-            Method::POST,
+        SessionAction::Nudge { message } => post(
             "/api/v1/agent/nudge",
-            json(&Nudge { message }),
+            to_body(&coop::AgentNudge { message }),
         ),
-        SessionAction::Respond { body } => (Method::POST, "/api/v1/agent/respond", json(&body)),
-        SessionAction::Keys { keys } => (
-            Method::POST,
-            "/api/v1/input/keys",
-            json(&InputKeys { keys }),
-        ),
-        SessionAction::Upload { filename, data } => (
-            Method::POST,
-            "/api/v1/upload",
-            json(&Upload { filename, data }),
-        ),
+        // Coop's respond body is passed on as the dashboard built it.
+        SessionAction::Respond { body } => post("/api/v1/agent/respond", to_body(&body)),
+        SessionAction::Keys { keys } => {
+            post("/api/v1/input/keys", to_body(&coop::InputKeys { keys }))
+        }
+        SessionAction::Upload { filename, data } => {
+            post("/api/v1/upload", to_body(&coop::Upload { filename, data }))
+        }
         SessionAction::Profiles => (Method::GET, "/api/v1/session/profiles", None),
         SessionAction::Switch { profile } => {
-            let body = SessionSwitch {
+            let body = coop::SessionSwitch {
                 profile: Some(profile),
-                ..SessionSwitch::default()
+                ..coop::SessionSwitch::default()
             };
-            (Method::POST, "/api/v1/session/switch", json(&body))
+            post("/api/v1/session/switch", to_body(&body))
         }
         SessionAction::Restart => (Method::POST, "/api/v1/session/restart", None),
         SessionAction::Shutdown => (Method::POST, "/api/v1/shutdown", None),
     }
+}
+
+/// A request body for a session's API.
+fn to_body(body: &impl serde::Serialize) -> Bytes {
+    // Serialising these plain structs (strings, lists, JSON values) cannot fail.
+    Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// The session's answer as the server function's result: its JSON, or its status and message.

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod backoff;
+pub mod bind_host;
 pub mod bridge;
 pub mod cli;
 pub mod commands;

@@ -4,6 +4,7 @@
 //! with a token configured it opens the login page, where the token is typed once and traded
 //! for a cookie.
 
+use crate::bind_host::BindHost;
 use crate::cli::{OpenArgs, ServeArgs};
 use std::net::IpAddr;
 use std::process::Command;
@@ -14,11 +15,12 @@ pub fn target_url(args: &OpenArgs, serve: &ServeArgs) -> String {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
             // A wildcard bind address is not something a browser can connect to.
-            let host = match serve.host {
-                IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_owned(),
-                IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_owned(),
-                IpAddr::V6(v6) => format!("[{v6}]"),
-                IpAddr::V4(v4) => v4.to_string(),
+            let host = match &serve.host {
+                BindHost::Name(name) => name.clone(),
+                BindHost::Ip(IpAddr::V4(v4)) if v4.is_unspecified() => "127.0.0.1".to_owned(),
+                BindHost::Ip(IpAddr::V6(v6)) if v6.is_unspecified() => "[::1]".to_owned(),
+                BindHost::Ip(IpAddr::V6(v6)) => format!("[{v6}]"),
+                BindHost::Ip(IpAddr::V4(v4)) => v4.to_string(),
             };
             format!("http://{host}:{}", serve.port)
         }

@@ -2,6 +2,7 @@
 
 use crate::{
     auth::{self, Auth},
+    bind_host::BindHost,
     cli::ServeArgs,
     credentials::{BrokerSettings, Credentials},
     guard::Guard,
@@ -59,15 +60,24 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// Binds `args.host:args.port` and builds the hub's state.
+    /// Binds `args.host:args.port` (a host name is resolved first) and builds the hub's state.
     /// Background tasks (health checker, prewarm) start here too.
     pub async fn bind(args: ServeArgs) -> Result<Self, ServeError> {
-        check_exposure(&args)?;
+        let addrs =
+            args.host.resolve(args.port).await.map_err(|e| {
+                ServeError::Config(format!("cannot resolve --host {}: {e}", args.host))
+            })?;
+        // Every address the name stands for is checked before anything is bound.
+        for addr in &addrs {
+            check_exposure(&args, addr.ip())?;
+        }
         let cors = auth::cors_layer(&args.allowed_origins).map_err(ServeError::Config)?;
-        let addr = SocketAddr::new(args.host, args.port);
-        let listener = TcpListener::bind(addr)
+        let listener = BindHost::bind(&addrs)
             .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+            .map_err(|source| ServeError::Bind {
+                addr: addrs[0],
+                source,
+            })?;
         let local = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::default());
@@ -98,7 +108,11 @@ impl Bound {
         let token = (args.auth_token.as_ref())
             .map(|t| t.expose().to_owned())
             .filter(|t| !t.is_empty());
-        let guard = Guard::new(token.is_some(), &args.allowed_hosts, &args.allowed_origins);
+        let guard = Guard::new(
+            token.is_some(),
+            &allowed_hosts(&args, token.is_some()),
+            &args.allowed_origins,
+        );
         let hub = Hub {
             auth: Arc::new(Auth::new(token.clone(), guard, registry.tokens().clone())),
             config: args,
@@ -163,17 +177,28 @@ impl Bound {
     }
 }
 
-/// Refuses a non-loopback address without a token unless `--insecure-no-auth`
-/// (docs/security.md, "The default install").
-pub fn check_exposure(args: &ServeArgs) -> Result<(), ServeError> {
+/// Refuses to listen on `ip`, when it is not loopback, without a token unless
+/// `--insecure-no-auth` (docs/security.md, "The default install").
+pub fn check_exposure(args: &ServeArgs, ip: std::net::IpAddr) -> Result<(), ServeError> {
     let has_token = args
         .auth_token
         .as_ref()
         .is_some_and(|t| !t.expose().is_empty());
-    if !args.host.is_loopback() && !has_token && !args.insecure_no_auth {
-        return Err(ServeError::InsecureBind(args.host));
+    if !ip.is_loopback() && !has_token && !args.insecure_no_auth {
+        return Err(ServeError::InsecureBind(ip));
     }
     Ok(())
+}
+
+/// The Host allow-list: `--allowed-host`, plus the `--host` name when there is no token (the
+/// operator named it, so browsers may use it). With a token the name is not added, since any
+/// entry turns the check on (docs/security.md, "Web pages").
+fn allowed_hosts(args: &ServeArgs, token_set: bool) -> Vec<String> {
+    let mut hosts = args.allowed_hosts.clone();
+    if let Some(name) = args.host.name().filter(|_| !token_set) {
+        hosts.push(name.to_owned());
+    }
+    hosts
 }
 
 /// Runs the hub until SIGINT or SIGTERM.

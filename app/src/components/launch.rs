@@ -25,16 +25,6 @@ const TAIL_LINES: usize = 4;
 /// Output lines shown for a failed launch.
 const FAILURE_LINES: usize = 20;
 
-/// Short name of a launch state (also its CSS class and `data-state`).
-fn state_name(state: LaunchState) -> &'static str {
-    match state {
-        LaunchState::Starting => "starting",
-        LaunchState::Registered => "registered",
-        LaunchState::Exited => "exited",
-        LaunchState::Failed => "failed",
-    }
-}
-
 /// The last `n` output lines of a launch.
 fn tail(launch: &LaunchDetail, n: usize) -> Vec<String> {
     let skip = launch.output.len().saturating_sub(n);
@@ -260,7 +250,18 @@ fn check_launch(
         // A launch script that handed off (exited 0) ends `exited` once its session came.
         let registered = found.info.registered_at_ms.is_some();
         match found.info.state {
-            LaunchState::Starting => return,
+            state if state.is_waiting() => {
+                // Still waiting for the session (not registered yet, or handed off).
+                if state != LaunchState::Starting {
+                    let short = prefix(&found.info.session_id, 8).to_owned();
+                    let text = format!(
+                        "Session {short}: {} — waiting for it to register…",
+                        state.label()
+                    );
+                    message.set(Some((true, text)));
+                }
+                return;
+            }
             LaunchState::Registered | LaunchState::Exited if registered => {
                 let short = prefix(&found.info.session_id, 8).to_owned();
                 message.set(Some((true, format!("Launched session {short}"))));
@@ -269,7 +270,7 @@ fn check_launch(
                     Duration::from_millis(CLOSE_AFTER_MS),
                 );
             }
-            LaunchState::Registered | LaunchState::Exited | LaunchState::Failed => {
+            _ => {
                 message.set(Some((false, failure_text(&found))));
                 failure.set(Some(found));
             }
@@ -321,7 +322,8 @@ fn RecentLaunches() -> impl IntoView {
         <h3>"Recent launches"</h3>
         <ul class="launches">
             {move || list.get().into_iter().take(8).map(|l| {
-                let state = state_name(l.info.state);
+                let state = l.info.state.as_str();
+                let label = l.info.state.label();
                 let short = prefix(&l.info.session_id, 8).to_owned();
                 // A registered session can be opened from here (the hash opens it).
                 let session = if l.info.registered_at_ms.is_some() {
@@ -343,7 +345,7 @@ fn RecentLaunches() -> impl IntoView {
                 let code = l.info.exit_code.map(|c| view! { <span class="reason">{format!(" exit {c}")}</span> });
                 view! {
                     <li data-state=state>
-                        <span class=format!("badge launch-{state}")>{state}</span>
+                        <span class=format!("badge launch-{state}")>{label}</span>
                         " " {session}
                         " " <time class="when">{time_of_day(l.info.started_at_ms)}</time>
                         {code}

@@ -208,6 +208,7 @@ impl Fleet {
             }
             MuxEvent::LaunchStarted { .. }
             | MuxEvent::LaunchRegistered { .. }
+            | MuxEvent::LaunchWaiting { .. }
             | MuxEvent::LaunchFailed { .. } => {
                 self.launches_changed.update(|n| *n += 1);
                 FollowUp::None

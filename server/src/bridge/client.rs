@@ -1,21 +1,24 @@
 //! One client of a bridge, served by [`crate::coop_ws`]: what is the bridge's own is here.
 //! Requests go upstream under ids mapped by [`super::ids`]; `replay:get` is answered from the
-//! bridge's log, or forwarded when the log does not reach back; the client is told when its
-//! pushes had to be dropped (`LAGGED`) or its output is no longer held (`OUTPUT_DROPPED`);
-//! the connection closes when the session is removed or the mux shuts down.
+//! bridge's log, or forwarded when the log does not reach back; replies leave in the order of
+//! the requests ([`super::replies`]); the client is told when its pushes had to be dropped
+//! (`LAGGED`) or its output is gone (`OUTPUT_DROPPED`, with the reason); the connection closes
+//! when the session is removed or the mux shuts down.
 
 use super::ids::{ClientId, Kind, Pending, Refused};
 use super::log::BridgeLog;
+use super::replies::{Ticket, MAX_REPLY_SLOTS};
 use super::{Attachment, Bridge, Subs};
-use crate::coop_ws::{self, frame, Handler, Outgoing, ReplayAsk, Request, SharedLog, Source};
+use crate::coop_ws::{self, frame, Handler, Outgoing, Request, SharedLog, Source};
 use axum::extract::ws::WebSocket;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use protocol::coop::WsRequest;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Serves one client until it leaves, the session is removed or the mux shuts down.
@@ -32,10 +35,10 @@ pub async fn run(
     let forward = Forward {
         bridge: bridge.clone(),
         id,
+        slots: Arc::new(Semaphore::new(MAX_REPLY_SLOTS)),
     };
     let client = Client {
         bridge: bridge.clone(),
-        id,
         lagged,
         shutdown,
     };
@@ -44,30 +47,83 @@ pub async fn run(
     drop(attachment);
 }
 
-/// Forwards one client's requests upstream.
+/// Forwards one client's requests upstream, or answers them from the bridge, each reply in
+/// the order of the requests ([`super::replies`]).
 struct Forward {
     bridge: Arc<Bridge>,
     id: ClientId,
+    /// The client's reply slots; the reader waits when they are all taken.
+    slots: Arc<Semaphore>,
 }
 
 impl Handler for Forward {
     async fn handle(&mut self, request: Request) -> Option<Outgoing> {
+        let permit = self.slots.clone().acquire_owned().await.ok()?;
         match request {
-            Request::Replay(ask) => Some(Outgoing::Replay(ask)),
             // The client is already authenticated to the mux, and the mux authenticates
             // upstream with the session's own token; coop answers a successful auth with
             // nothing.
             Request::Other { body, .. } if body.get("event") == Some(&Value::from("auth")) => None,
             Request::Other { request_id, body } => {
-                let pending = Pending {
-                    client: Some(self.id),
-                    original: request_id.clone(),
-                    kind: Kind::Request,
-                };
-                let refused = self.bridge.request(body, pending).await.err()?;
-                Some(Outgoing::Frame(refusal(refused, request_id.as_ref())))
+                let ticket = self.bridge.open_reply(self.id, permit)?;
+                let refused = self
+                    .forward(body, request_id.clone(), Kind::Request, ticket)
+                    .await
+                    .err()?;
+                let frame = refusal(refused, request_id.as_ref());
+                self.bridge
+                    .fill_reply(self.id, ticket, Outgoing::Frame(frame));
+                None
             }
+            // Bytes older than the log holds may still be upstream.
+            Request::Replay(ask) if ask.offset < self.bridge.log.held().start => {
+                let ticket = self.bridge.open_reply(self.id, permit)?;
+                let request = WsRequest::ReplayGet {
+                    offset: ask.offset,
+                    limit: ask.limit,
+                };
+                let forwarded = match serde_json::to_value(request) {
+                    Ok(Value::Object(body)) => {
+                        let original = ask.request_id.clone();
+                        self.forward(body, original, Kind::Replay, ticket).await
+                    }
+                    _ => Err(Refused::Disconnected),
+                };
+                // Not sent: the log answers with what it has.
+                if forwarded.is_err() {
+                    self.bridge
+                        .fill_reply(self.id, ticket, Outgoing::Replay(ask));
+                }
+                None
+            }
+            Request::Replay(ask) => self
+                .bridge
+                .ready_reply(self.id, permit, Outgoing::Replay(ask)),
         }
+    }
+
+    async fn rejected(&mut self, frame: String) -> Option<Outgoing> {
+        let permit = self.slots.clone().acquire_owned().await.ok()?;
+        self.bridge
+            .ready_reply(self.id, permit, Outgoing::Frame(frame))
+    }
+}
+
+impl Forward {
+    async fn forward(
+        &self,
+        body: Map<String, Value>,
+        original: Option<Value>,
+        kind: Kind,
+        ticket: Ticket,
+    ) -> Result<(), Refused> {
+        let pending = Pending {
+            client: Some(self.id),
+            ticket,
+            original,
+            kind,
+        };
+        self.bridge.request(body, pending).await
     }
 }
 
@@ -85,7 +141,6 @@ fn refusal(refused: Refused, request_id: Option<&Value>) -> String {
 /// The bridge's side of one client's writer.
 struct Client {
     bridge: Arc<Bridge>,
-    id: ClientId,
     /// Set when a push had to be dropped because the client's queue was full.
     lagged: Arc<AtomicBool>,
     shutdown: CancellationToken,
@@ -122,37 +177,34 @@ impl Source for Client {
         })
     }
 
+    /// Tells the client exactly why: bytes the session itself no longer held when the mux
+    /// asked for them (a hole in the log), or bytes the mux held but this client fell too far
+    /// behind to read.
     fn output_dropped(&self, lost: Range<u64>) -> Option<String> {
-        let message = format!(
-            "{} bytes of output are no longer held by the mux; continuing at offset {}",
-            lost.end - lost.start,
-            lost.end
-        );
+        let holes = self.bridge.log.lock().holes_in(lost.clone());
+        let upstream: u64 = holes.iter().map(|h| h.end - h.start).sum();
+        let behind = (lost.end - lost.start).saturating_sub(upstream);
+        let mut reasons = Vec::new();
+        if upstream > 0 {
+            let ranges: Vec<String> = holes
+                .iter()
+                .map(|h| format!("{}..{}", h.start, h.end))
+                .collect();
+            reasons.push(format!(
+                "{upstream} bytes (offsets {}) were gone from the session's own output log before the mux could read them",
+                ranges.join(", ")
+            ));
+        }
+        if behind > 0 {
+            reasons.push(format!(
+                "{behind} bytes are no longer held by the mux: this client fell behind its log"
+            ));
+        }
+        let message = format!("{}; continuing at offset {}", reasons.join("; "), lost.end);
         Some(frame::error("OUTPUT_DROPPED", message, None))
     }
 
     fn sent(&self, bytes: usize) {
         self.bridge.metrics.relayed(bytes);
-    }
-
-    /// Forwards a `replay:get` the log does not reach back to, when the upstream is connected
-    /// (otherwise the log answers with what it has).
-    async fn replay_elsewhere(&self, ask: &ReplayAsk) -> bool {
-        if ask.offset >= self.bridge.log.held().start {
-            return false;
-        }
-        let request = WsRequest::ReplayGet {
-            offset: ask.offset,
-            limit: ask.limit,
-        };
-        let Ok(Value::Object(body)) = serde_json::to_value(request) else {
-            return false;
-        };
-        let pending = Pending {
-            client: Some(self.id),
-            original: ask.request_id.clone(),
-            kind: Kind::Replay,
-        };
-        self.bridge.request(body, pending).await.is_ok()
     }
 }

@@ -5,6 +5,7 @@
 //! only to that client. When the upstream connection drops, every pending request is failed
 //! at once and the map refuses new ones until the next connection: nothing is ever re-sent.
 
+use super::replies::Ticket;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -24,6 +25,8 @@ pub enum Kind {
     Replay,
     /// The bridge's own `replay:get` after (re)connecting.
     Seed,
+    /// The bridge's own `replay:get` for bytes a later frame skipped.
+    Gap,
 }
 
 /// One request awaiting its reply.
@@ -31,6 +34,8 @@ pub enum Kind {
 pub struct Pending {
     /// The client that sent it (`None` for the bridge's own).
     pub client: Option<ClientId>,
+    /// The client's reply slot (see [`super::replies`]); 0 for the bridge's own.
+    pub ticket: Ticket,
     /// The client's own `request_id`, if it gave one.
     pub original: Option<Value>,
     /// What it is for.
@@ -124,6 +129,7 @@ mod tests {
     fn request(client: ClientId, original: Option<Value>) -> Pending {
         Pending {
             client: Some(client),
+            ticket: 0,
             original,
             kind: Kind::Request,
         }

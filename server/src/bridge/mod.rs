@@ -1,32 +1,38 @@
 //! `/ws/{id}`: the per-session PTY bridge (docs/architecture.md).
 //!
 //! Clients speak coop's own `/ws` protocol (docs/coop-protocol.md), served by
-//! [`crate::coop_ws`]. Per session there is one [`Bridge`]: one upstream
-//! connection ([`upstream`]) that feeds a bounded output log ([`log`]) and forwards requests
-//! with ids mapped by [`ids`]; each client ([`client`]) reads the log at its own offset, so a
-//! slow client never holds memory and never slows the others. [`Bridges`] creates a bridge
-//! for the first client and drops it with the last, under one lock so two can never exist.
+//! [`crate::coop_ws`]. Per session there is one [`Bridge`]: one upstream connection
+//! ([`upstream`], flags `pty,state`, never changed) that feeds a bounded output log ([`log`],
+//! kept byte-exact by [`follow`]) and forwards requests with ids mapped by [`ids`]; a second
+//! connection for `screen` pushes while a client wants them ([`screen`]); each client
+//! ([`client`]) reads the log at its own offset, so a slow client never holds memory and never
+//! slows the others, and gets its replies in the order of its requests ([`replies`]).
+//! [`Bridges`] creates a bridge for the first client and drops it with the last ([`attach`]).
 
+pub mod attach;
 pub mod client;
+pub mod follow;
 pub mod ids;
 pub mod log;
+pub mod replies;
+pub mod screen;
 pub mod upstream;
 
-use crate::coop_ws::{Outgoing, QueueError, QueueSender, SharedLog, MAX_CLIENT_FRAME_BYTES};
-use crate::error::ApiError;
+pub use attach::{ws_session, Attachment, BridgeState, Bridges};
+
+use crate::coop_ws::{Outgoing, QueueError, QueueSender, SharedLog};
 use crate::metrics::Metrics;
-use crate::registry::{Registry, Session};
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::response::{IntoResponse, Response};
+use crate::registry::Session;
 use ids::{ClientId, Ids, Pending, Refused};
 use log::{BridgeLog, BRIDGE_LOG_BYTES};
-use serde::Deserialize;
+use replies::{Replies, Ticket};
+use screen::ScreenFeed;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::coop_ws::Subs;
@@ -58,6 +64,7 @@ struct ClientHandle {
     subs: Subs,
     /// Set when a frame had to be dropped because the queue was full.
     lagged: Arc<AtomicBool>,
+    replies: Replies,
 }
 
 /// A request for the upstream connection.
@@ -69,12 +76,13 @@ pub struct Command {
     text: String,
 }
 
-/// Last state pushes, replayed to a `state` client that joins an existing bridge (coop sends
-/// a synthetic transition on connect).
+/// Last pushes, replayed to a client that joins an existing bridge: the state for `state`
+/// clients (coop sends a synthetic transition on connect), the screen for `screen` clients.
 #[derive(Debug, Default)]
-struct StateMemo {
+struct Memo {
     transition: Option<Value>,
     exit: Option<String>,
+    screen: Option<String>,
 }
 
 /// One session's bridge.
@@ -89,15 +97,11 @@ pub struct Bridge {
     clients: Mutex<HashMap<ClientId, ClientHandle>>,
     ids: Mutex<Ids>,
     to_upstream: mpsc::Sender<Command>,
-    /// Woken when a client needs `screen` and the connection lacks it.
-    resubscribe: Notify,
-    upstream_has_screen: AtomicBool,
-    /// Whether the client that created the bridge wants `screen`: the upstream task starts
-    /// before that client is registered, and must not connect without it and reconnect.
-    creator_wants_screen: bool,
+    /// The `screen` connection, run while a client wants screen pushes.
+    screen: Mutex<ScreenFeed>,
     /// Becomes true at the first upstream connection.
     connected_once: watch::Sender<bool>,
-    memo: Mutex<StateMemo>,
+    memo: Mutex<Memo>,
     metrics: Arc<Metrics>,
     next_client: AtomicU64,
 }
@@ -108,11 +112,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Bridge {
-    fn new(
-        session: Arc<Session>,
-        metrics: Arc<Metrics>,
-        creator_wants_screen: bool,
-    ) -> (Arc<Self>, mpsc::Receiver<Command>) {
+    fn new(session: Arc<Session>, metrics: Arc<Metrics>) -> (Arc<Self>, mpsc::Receiver<Command>) {
         let (to_upstream, commands) = mpsc::channel(UPSTREAM_QUEUE);
         let bridge = Arc::new(Self {
             cancel: session.cancel.child_token(),
@@ -121,53 +121,69 @@ impl Bridge {
             clients: Mutex::new(HashMap::new()),
             ids: Mutex::new(Ids::default()),
             to_upstream,
-            resubscribe: Notify::new(),
-            upstream_has_screen: AtomicBool::new(false),
-            creator_wants_screen,
+            screen: Mutex::new(ScreenFeed::default()),
             connected_once: watch::Sender::new(false),
-            memo: Mutex::new(StateMemo::default()),
+            memo: Mutex::new(Memo::default()),
             metrics,
             next_client: AtomicU64::new(1),
         });
         (bridge, commands)
     }
 
-    /// Adds a client; returns its id. A `state` client gets the last known state first.
-    fn add_client(&self, tx: QueueSender, subs: Subs, lagged: Arc<AtomicBool>) -> ClientId {
+    /// Adds a client; returns its id. A `state` client gets the last known state first, a
+    /// `screen` client the last screen (and starts the screen connection if it is the first).
+    fn add_client(
+        self: &Arc<Self>,
+        tx: QueueSender,
+        subs: Subs,
+        lagged: Arc<AtomicBool>,
+    ) -> ClientId {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         // The clients lock is held across reading the memo and joining (lock order: clients,
-        // then memo, as in `push_state`), so a state push lands in the memo or reaches this
-        // client, never neither.
+        // then memo, as in `push_state`), so a push lands in the memo or reaches this client,
+        // never neither.
         let mut clients = lock(&self.clients);
-        if subs.state {
+        {
             let memo = lock(&self.memo);
-            if let Some(Value::Object(last)) = &memo.transition {
-                let mut synthetic = last.clone();
-                if let Some(next) = last.get("next").cloned() {
-                    synthetic.insert("prev".to_owned(), next);
+            if subs.state {
+                if let Some(Value::Object(last)) = &memo.transition {
+                    let mut synthetic = last.clone();
+                    if let Some(next) = last.get("next").cloned() {
+                        synthetic.insert("prev".to_owned(), next);
+                    }
+                    let _ = tx.try_send(Outgoing::Frame(Value::Object(synthetic).to_string()));
                 }
-                let _ = tx.try_send(Outgoing::Frame(Value::Object(synthetic).to_string()));
+                if let Some(exit) = &memo.exit {
+                    let _ = tx.try_send(Outgoing::Frame(exit.clone()));
+                }
             }
-            if let Some(exit) = &memo.exit {
-                let _ = tx.try_send(Outgoing::Frame(exit.clone()));
+            if let (true, Some(screen)) = (subs.screen, &memo.screen) {
+                let _ = tx.try_send(Outgoing::Frame(screen.clone()));
             }
         }
-        clients.insert(id, ClientHandle { tx, subs, lagged });
+        let handle = ClientHandle {
+            tx,
+            subs,
+            lagged,
+            replies: Replies::default(),
+        };
+        clients.insert(id, handle);
         drop(clients);
-        if subs.screen && !self.upstream_has_screen.load(Ordering::Acquire) {
-            self.resubscribe.notify_one();
+        if subs.screen {
+            if let Some(stop) = lock(&self.screen).join(&self.cancel) {
+                tokio::spawn(screen::run(self.clone(), stop));
+            }
         }
         id
     }
 
     fn remove_client(&self, id: ClientId) {
-        lock(&self.clients).remove(&id);
+        let handle = lock(&self.clients).remove(&id);
         lock(&self.ids).forget_client(id);
-    }
-
-    /// Whether any client wants `screen` pushes.
-    fn wants_screen(&self) -> bool {
-        self.creator_wants_screen || lock(&self.clients).values().any(|c| c.subs.screen)
+        if handle.is_some_and(|h| h.subs.screen) && lock(&self.screen).leave() {
+            // The next screen client must not start from a stale screen.
+            lock(&self.memo).screen = None;
+        }
     }
 
     /// Queues a frame for every client `wanted` selects; a full queue drops the frame and
@@ -175,7 +191,7 @@ impl Bridge {
     fn fan_out(&self, wanted: impl Fn(Subs) -> bool, frame: &str) {
         for client in lock(&self.clients).values() {
             if wanted(client.subs) {
-                self.deliver(client, Outgoing::Frame(frame.to_owned()));
+                deliver(client, Outgoing::Frame(frame.to_owned()));
             }
         }
     }
@@ -193,20 +209,51 @@ impl Bridge {
             }
         }
         for client in clients.values().filter(|c| c.subs.state) {
-            self.deliver(client, Outgoing::Frame(frame.to_owned()));
+            deliver(client, Outgoing::Frame(frame.to_owned()));
         }
     }
 
-    fn deliver(&self, client: &ClientHandle, out: Outgoing) {
-        if let Err(QueueError::Full) = client.tx.try_send(out) {
-            client.lagged.store(true, Ordering::Release);
+    /// Records a `screen` push for clients that join later and sends it to the `screen`
+    /// clients.
+    fn push_screen(&self, frame: &str) {
+        let clients = lock(&self.clients);
+        lock(&self.memo).screen = Some(frame.to_owned());
+        for client in clients.values().filter(|c| c.subs.screen) {
+            deliver(client, Outgoing::Frame(frame.to_owned()));
         }
     }
 
-    /// Queues a reply for one client.
-    fn reply_to(&self, client: ClientId, out: Outgoing) {
-        if let Some(handle) = lock(&self.clients).get(&client) {
-            self.deliver(handle, out);
+    /// Takes a client's next reply slot, for a reply that comes later; `None` when the
+    /// client is gone.
+    fn open_reply(&self, client: ClientId, permit: OwnedSemaphorePermit) -> Option<Ticket> {
+        let mut clients = lock(&self.clients);
+        Some(clients.get_mut(&client)?.replies.open(permit))
+    }
+
+    /// Fills a client's reply slot; replies leave in the order of the client's requests.
+    fn fill_reply(&self, client: ClientId, ticket: Ticket, out: Outgoing) {
+        if let Some(handle) = lock(&self.clients).get_mut(&client) {
+            let ClientHandle {
+                tx,
+                lagged,
+                replies,
+                ..
+            } = handle;
+            replies.fill(ticket, out, |out| deliver_to(tx, lagged, out));
+        }
+    }
+
+    /// A reply the mux has now: returned when none of the client's earlier requests still
+    /// waits (the caller sends it), otherwise queued behind them.
+    fn ready_reply(
+        &self,
+        client: ClientId,
+        permit: OwnedSemaphorePermit,
+        out: Outgoing,
+    ) -> Option<Outgoing> {
+        match lock(&self.clients).get_mut(&client) {
+            Some(handle) => handle.replies.ready(permit, out),
+            None => Some(out),
         }
     }
 
@@ -228,112 +275,13 @@ impl Bridge {
     }
 }
 
-/// The bridges of all sessions; at most one per session id.
-#[derive(Debug, Default)]
-pub struct Bridges {
-    map: Mutex<HashMap<String, (Arc<Bridge>, usize)>>,
+fn deliver(client: &ClientHandle, out: Outgoing) {
+    deliver_to(&client.tx, &client.lagged, out);
 }
 
-/// A client's hold on a bridge; dropping it detaches, and the last one drops the bridge.
-#[derive(Debug)]
-pub struct Attachment {
-    bridges: Arc<Bridges>,
-    bridge: Arc<Bridge>,
-}
-
-impl Bridges {
-    /// Attaches a client to the session's bridge, creating it (and its upstream task) if
-    /// none is running for this very session.
-    pub fn attach(
-        self: &Arc<Self>,
-        session: Arc<Session>,
-        subs: Subs,
-        metrics: &Arc<Metrics>,
-    ) -> Attachment {
-        let mut map = lock(&self.map);
-        if let Some((bridge, clients)) = map.get_mut(&session.id) {
-            if Arc::ptr_eq(&bridge.session, &session) && !bridge.cancel.is_cancelled() {
-                *clients += 1;
-                return Attachment {
-                    bridges: self.clone(),
-                    bridge: bridge.clone(),
-                };
-            }
-            // A bridge of an earlier registration under the same id.
-            bridge.cancel.cancel();
-        }
-        let (bridge, commands) = Bridge::new(session, metrics.clone(), subs.screen);
-        tokio::spawn(upstream::run(bridge.clone(), commands));
-        map.insert(bridge.session.id.clone(), (bridge.clone(), 1));
-        Attachment {
-            bridges: self.clone(),
-            bridge,
-        }
+/// Queues for one client; a full queue drops the frame and marks the client lagged.
+fn deliver_to(tx: &QueueSender, lagged: &AtomicBool, out: Outgoing) {
+    if let Err(QueueError::Full) = tx.try_send(out) {
+        lagged.store(true, Ordering::Release);
     }
-
-    /// Number of running bridges.
-    pub fn len(&self) -> usize {
-        lock(&self.map).len()
-    }
-
-    /// True when no bridge runs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Drop for Attachment {
-    fn drop(&mut self) {
-        let mut map = lock(&self.bridges.map);
-        let id = &self.bridge.session.id;
-        if let Some((bridge, clients)) = map.get_mut(id) {
-            if Arc::ptr_eq(bridge, &self.bridge) {
-                *clients -= 1;
-                if *clients == 0 {
-                    bridge.cancel.cancel();
-                    map.remove(id);
-                }
-            }
-        }
-    }
-}
-
-/// Query of `/ws/{id}`; `token` is checked by the auth middleware.
-#[derive(Debug, Deserialize)]
-pub struct BridgeQuery {
-    /// Comma-separated flags; default `pty,screen,state`.
-    subscribe: Option<String>,
-}
-
-/// What `/ws/{id}` needs from the hub.
-#[derive(Debug, Clone)]
-pub struct BridgeState {
-    /// Sessions, to look the id up.
-    pub registry: Arc<Registry>,
-    /// The live bridges, one per watched session.
-    pub bridges: Arc<Bridges>,
-    /// Cancelled when the hub shuts down.
-    pub shutdown: CancellationToken,
-}
-
-/// `GET /ws/{id}`: upgrades to a bridged coop `/ws` connection.
-pub async fn ws_session(
-    State(state): State<BridgeState>,
-    Path(id): Path<String>,
-    Query(query): Query<BridgeQuery>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let Ok(session) = state.registry.get(&id) else {
-        return ApiError::SessionNotFound.into_response();
-    };
-    let subs = Subs::parse(query.subscribe.as_deref().unwrap_or("pty,screen,state"));
-    let metrics = state.registry.metrics().clone();
-    upgrade
-        .max_message_size(MAX_CLIENT_FRAME_BYTES)
-        .on_upgrade(move |socket| async move {
-            let gauge = metrics.ws_client();
-            let attachment = state.bridges.attach(session, subs, &metrics);
-            client::run(socket, attachment, subs, state.shutdown.clone()).await;
-            drop(gauge);
-        })
 }

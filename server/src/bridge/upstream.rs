@@ -1,12 +1,16 @@
-//! The bridge's one upstream connection: `{ws_base}/ws?subscribe=pty,state[,screen]`.
+//! The bridge's main upstream connection: `{ws_base}/ws?subscribe=pty,state`, its flags never
+//! changed (screen pushes come through [`super::screen`]).
 //!
-//! PTY bytes go into the bridge's log (never straight to clients). After every connect the
-//! bridge asks `replay:get` from the end of what it holds (0 the first time) and ignores
-//! `pty` frames until that reply: coop sends nothing that ends past the reply's end before
-//! it, so the log continues exactly where it stopped. On a drop every pending request is
-//! answered `UPSTREAM_RECONNECTING` and the bridge reconnects with backoff.
+//! PTY bytes go into the bridge's log (never straight to clients), through [`Follow`]: after
+//! every connect the bridge asks `replay:get` from the end of what it holds (0 the first time)
+//! and ignores output until that reply; then `pty` frames and coop's uncorrelated lag replays
+//! continue the log at their offsets, overlaps trimmed, and a gap is asked for with
+//! `replay:get` before later output is taken. On a drop every pending request is answered
+//! `UPSTREAM_RECONNECTING` and the bridge reconnects with backoff.
 
+use super::follow::{Follow, Next, Piece};
 use super::ids::{restore, Kind, Pending};
+use super::log::BridgeLog;
 use super::{lock, Bridge, BridgeError, Command, Subs};
 use crate::backoff::{self, Backoff};
 use crate::coop_ws::{frame, Outgoing};
@@ -17,7 +21,6 @@ use protocol::coop::{Correlated, WsRequest};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -62,22 +65,18 @@ pub async fn connect(url: &str) -> Result<Socket, BridgeError> {
 /// How one connection ended.
 enum Ended {
     Cancelled,
-    Resubscribe,
     Dropped(BridgeError),
 }
+
+/// The main connection's flags.
+const FLAGS: &str = "pty,state";
 
 /// The upstream task of a bridge; runs until the bridge is cancelled.
 pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Command>) {
     let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
     loop {
-        let screen = bridge.wants_screen();
-        let flags = if screen {
-            "pty,state,screen"
-        } else {
-            "pty,state"
-        };
         let connected = async {
-            let url = ws_url(&bridge.session.connection(), flags)?;
+            let url = ws_url(&bridge.session.connection(), FLAGS)?;
             connect(&url).await
         };
         let socket = tokio::select! {
@@ -87,7 +86,6 @@ pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Comman
         let ended = match socket {
             Ok(socket) => {
                 backoff.reset();
-                bridge.upstream_has_screen.store(screen, Ordering::Release);
                 serve(&bridge, socket, &mut commands).await
             }
             Err(err) => Ended::Dropped(err),
@@ -97,7 +95,6 @@ pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Comman
         while commands.try_recv().is_ok() {}
         match ended {
             Ended::Cancelled => return,
-            Ended::Resubscribe => continue,
             Ended::Dropped(err) => {
                 tracing::debug!(session = %bridge.session.id, %err, "bridge upstream down; reconnecting");
                 if !backoff.wait(&bridge.cancel).await {
@@ -118,9 +115,35 @@ fn fail_pending(bridge: &Bridge) {
                 "the upstream connection dropped before the reply; the request may or may not have run and is not re-sent",
                 pending.original.as_ref(),
             );
-            bridge.reply_to(client, Outgoing::Frame(frame));
+            bridge.fill_reply(client, pending.ticket, Outgoing::Frame(frame));
         }
     }
+}
+
+/// Sends the bridge's own `replay:get` from `offset` (to the upstream's end).
+async fn ask(bridge: &Bridge, socket: &mut Socket, kind: Kind, offset: u64) -> Result<(), Ended> {
+    let pending = Pending {
+        client: None,
+        ticket: 0,
+        original: None,
+        kind,
+    };
+    let Ok(id) = lock(&bridge.ids).register(pending) else {
+        return Err(Ended::Dropped(BridgeError::Closed));
+    };
+    let ask = Correlated {
+        message: WsRequest::ReplayGet {
+            offset,
+            limit: None,
+        },
+        request_id: Some(Value::String(id)),
+    };
+    // A typed request: serialising cannot fail.
+    let ask = serde_json::to_string(&ask).unwrap_or_default();
+    socket
+        .send(Message::Text(ask.into()))
+        .await
+        .map_err(|err| Ended::Dropped(err.into()))
 }
 
 async fn serve(
@@ -130,45 +153,18 @@ async fn serve(
 ) -> Ended {
     let resume_from = bridge.log.lock().end();
     let seeded = bridge.log.end().is_some();
-    let seed = {
-        let mut ids = lock(&bridge.ids);
-        ids.connected();
-        ids.register(Pending {
-            client: None,
-            original: None,
-            kind: Kind::Seed,
-        })
-    };
-    let Ok(seed) = seed else {
-        return Ended::Dropped(BridgeError::Closed);
-    };
+    lock(&bridge.ids).connected();
     bridge.connected_once.send_replace(true);
     let offset = if seeded { resume_from } else { 0 };
-    let ask = Correlated {
-        message: WsRequest::ReplayGet {
-            offset,
-            limit: None,
-        },
-        request_id: Some(Value::String(seed)),
-    };
-    // A typed request: serialising cannot fail.
-    let ask = serde_json::to_string(&ask).unwrap_or_default();
-    if let Err(err) = socket.send(Message::Text(ask.into())).await {
-        return Ended::Dropped(err.into());
+    if let Err(ended) = ask(bridge, &mut socket, Kind::Seed, offset).await {
+        return ended;
     }
-    let mut synced = false;
+    let mut follow = Follow::default();
     loop {
-        let needs_screen = !bridge.upstream_has_screen.load(Ordering::Acquire);
         tokio::select! {
             () = bridge.cancel.cancelled() => {
                 let _ = socket.close(None).await;
                 return Ended::Cancelled;
-            }
-            () = bridge.resubscribe.notified(), if needs_screen => {
-                if bridge.wants_screen() {
-                    let _ = socket.close(None).await;
-                    return Ended::Resubscribe;
-                }
             }
             Some(command) = commands.recv() => {
                 if lock(&bridge.ids).is_pending(&command.id) {
@@ -178,7 +174,13 @@ async fn serve(
                 }
             }
             msg = socket.next() => match msg {
-                Some(Ok(Message::Text(text))) => on_frame(bridge, text.as_str(), &mut synced),
+                Some(Ok(Message::Text(text))) => {
+                    if let Next::AskFrom(at) = on_frame(bridge, text.as_str(), &mut follow) {
+                        if let Err(ended) = ask(bridge, &mut socket, Kind::Gap, at).await {
+                            return ended;
+                        }
+                    }
+                }
                 Some(Ok(Message::Close(_))) | None => return Ended::Dropped(BridgeError::Closed),
                 Some(Err(err)) => return Ended::Dropped(err.into()),
                 // Pings are answered by tungstenite itself; binary frames are not coop's.
@@ -205,63 +207,102 @@ struct Head<'a> {
     total_written: Option<u64>,
 }
 
-fn decode(data: Option<&str>) -> Vec<u8> {
-    data.and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
-        .unwrap_or_default()
+impl Head<'_> {
+    /// The output this frame carries (a `pty` frame or a `replay`).
+    fn piece(&self) -> Piece {
+        let data = self
+            .data
+            .as_deref()
+            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+            .unwrap_or_default();
+        Piece {
+            offset: self.offset.unwrap_or(0),
+            data,
+            total_written: self.total_written,
+        }
+    }
 }
 
-fn on_frame(bridge: &Bridge, text: &str, synced: &mut bool) {
+/// Runs `step` on the log and announces its new end.
+fn with_log<R>(bridge: &Bridge, step: impl FnOnce(&mut BridgeLog) -> R) -> R {
+    let (out, end) = {
+        let mut log = bridge.log.lock();
+        let out = step(&mut log);
+        (out, log.end())
+    };
+    if bridge.log.end() != Some(end) {
+        bridge.log.set_end(Some(end));
+    }
+    out
+}
+
+fn on_frame(bridge: &Bridge, text: &str, follow: &mut Follow) -> Next {
     let Ok(head) = serde_json::from_str::<Head<'_>>(text) else {
         // Not coop's shape; clients may still understand it.
         bridge.fan_out(|_| true, text);
-        return;
+        return Next::Continue;
     };
     if let Some(id) = &head.request_id {
         let pending = id.as_str().and_then(|id| lock(&bridge.ids).take(id));
         // A reply with no pending entry belongs to a request that was already failed.
-        if let Some(pending) = pending {
-            on_reply(bridge, text, &head, pending, synced);
-        }
-        return;
+        return match pending {
+            Some(pending) => on_reply(bridge, text, &head, pending, follow),
+            None => Next::Continue,
+        };
     }
     match head.event.as_ref() {
-        "pty" | "output" => {
-            if *synced {
-                let data = decode(head.data.as_deref());
-                ingest(bridge, head.offset.unwrap_or(0), &data, None);
+        // coop's lag replay is output like any other, at its own offset.
+        "pty" | "output" | "replay" => {
+            if follow.synced() {
+                let piece = head.piece();
+                if head.event == "replay" {
+                    tracing::debug!(session = %bridge.session.id, offset = piece.offset, bytes = piece.data.len(), "upstream lag replay");
+                }
+                return with_log(bridge, |log| follow.output(log, piece));
             }
         }
-        // Uncorrelated replays belong to nobody.
-        "replay" => {}
-        "screen" => bridge.fan_out(|s: Subs| s.screen, text),
+        "screen" => bridge.push_screen(text),
         "transition" | "exit" => bridge.push_state(text, head.event == "exit"),
         "prompt:outcome" | "stop:outcome" | "start:outcome" => {
             bridge.fan_out(|s: Subs| s.state, text);
         }
         _ => bridge.fan_out(|_| true, text),
     }
+    Next::Continue
 }
 
-fn on_reply(bridge: &Bridge, text: &str, head: &Head<'_>, pending: Pending, synced: &mut bool) {
+fn on_reply(
+    bridge: &Bridge,
+    text: &str,
+    head: &Head<'_>,
+    pending: Pending,
+    follow: &mut Follow,
+) -> Next {
     let is_replay = head.event == "replay";
-    // A seed that failed still marks the log as started, so clients waiting on it go on.
-    if pending.kind == Kind::Seed || (is_replay && *synced) {
-        let data = decode(head.data.as_deref());
-        let restart = pending.kind == Kind::Seed;
-        ingest(
-            bridge,
-            head.offset.unwrap_or(0),
-            &data,
-            restart.then_some(head.total_written),
-        );
+    match pending.kind {
+        // A seed that failed still marks the log as started, so clients waiting on it go on.
+        Kind::Seed => {
+            let first = bridge.log.end().is_none();
+            let piece = head.piece();
+            with_log(bridge, |log| follow.seed(log, first, &piece));
+            return Next::Continue;
+        }
+        Kind::Gap => {
+            let reply = is_replay.then(|| head.piece());
+            return with_log(bridge, |log| follow.gap_filled(log, reply));
+        }
+        // A client's replay from upstream continues the log when it reaches past its end.
+        Kind::Replay if is_replay && follow.synced() => {
+            let piece = head.piece();
+            with_log(bridge, |log| log.ingest(piece.offset, &piece.data));
+        }
+        Kind::Replay | Kind::Request => {}
     }
     let Some(client) = pending.client else {
-        // The bridge's own seed: from now on pty frames continue the log.
-        *synced = true;
-        return;
+        return Next::Continue;
     };
     let Ok(mut reply) = serde_json::from_str::<Value>(text) else {
-        return;
+        return Next::Continue;
     };
     restore(&mut reply, pending.original);
     let frame = reply.to_string();
@@ -269,25 +310,6 @@ fn on_reply(bridge: &Bridge, text: &str, head: &Head<'_>, pending: Pending, sync
         (Kind::Replay, Some(next_offset)) if is_replay => Outgoing::Replayed { frame, next_offset },
         _ => Outgoing::Frame(frame),
     };
-    bridge.reply_to(client, out);
-}
-
-/// Adds bytes at `offset` to the log and wakes the clients. `seed` carries the seed reply's
-/// `total_written`: the first seed, a gap, or an upstream whose output restarted (it wrote
-/// less than the mux holds) start the log over at `offset`.
-fn ingest(bridge: &Bridge, offset: u64, data: &[u8], seed: Option<Option<u64>>) {
-    let end = {
-        let mut log = bridge.log.lock();
-        let first = bridge.log.end().is_none();
-        let restarted = matches!(seed, Some(Some(total)) if total < log.end());
-        if first || restarted || offset > log.end() {
-            if !first {
-                tracing::warn!(session = %bridge.session.id, held = log.end(), offset, "bridge output log restarts: bytes in between are lost");
-            }
-            log.restart_at(offset);
-        }
-        log.ingest(offset, data);
-        log.end()
-    };
-    bridge.log.set_end(Some(end));
+    bridge.fill_reply(client, pending.ticket, out);
+    Next::Continue
 }

@@ -103,6 +103,12 @@ pub fn parse(text: &str) -> Result<Request, BadRequest> {
 pub trait Handler: Send + 'static {
     /// Answers or forwards one request; returns what to queue for this client's writer.
     fn handle(&mut self, request: Request) -> impl Future<Output = Option<Outgoing>> + Send;
+
+    /// The error frame for a client frame that is not a request; returns what to queue (a
+    /// side that orders its replies keeps it behind earlier ones).
+    fn rejected(&mut self, frame: String) -> impl Future<Output = Option<Outgoing>> + Send {
+        std::future::ready(Some(Outgoing::Frame(frame)))
+    }
 }
 
 /// Reads the client's frames until it leaves or the writer is gone.
@@ -117,7 +123,7 @@ pub async fn read<H: Handler>(mut stream: SplitStream<WebSocket>, mut handler: H
         };
         let out = match parse(&text) {
             Ok(request) => handler.handle(request).await,
-            Err(bad) => Some(Outgoing::Frame(bad.frame())),
+            Err(bad) => handler.rejected(bad.frame()).await,
         };
         if let Some(out) = out {
             if tx.send(out).await.is_err() {

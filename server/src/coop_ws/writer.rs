@@ -1,7 +1,8 @@
 //! The writer of one `/ws` connection: it owns the socket's send half and the client's output
 //! offset, and pulls PTY bytes from the output log at the client's own pace, so a slow client
 //! never makes the server buffer anything for it and never slows the others; a client that
-//! falls behind the log continues from the oldest byte held.
+//! falls behind the log continues from the oldest byte held. A side may instead give a client
+//! that falls too far behind one uncorrelated `replay` (coop's lag replay, [`Source::lag_bytes`]).
 //!
 //! Everything else it sends comes from its queue (replies, and in the mux the bridge's
 //! pushes) or from its side's [`Source`] (the session host's screen, transitions and exit).
@@ -85,10 +86,11 @@ pub trait Source: Send + 'static {
     /// Counts a frame sent to the client.
     fn sent(&self, _bytes: usize) {}
 
-    /// Offers a `replay:get` the log does not reach back to to someone who may; true when
-    /// taken, and the reply comes later as [`Outgoing::Replayed`].
-    fn replay_elsewhere(&self, _ask: &ReplayAsk) -> impl Future<Output = bool> + Send {
-        std::future::ready(false)
+    /// How far a `pty` client may fall behind the log's end before it is sent one
+    /// uncorrelated `replay` instead (coop's lag replay, docs/coop-protocol.md); `None`: it
+    /// reads on from where it is.
+    fn lag_bytes(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -104,6 +106,8 @@ pub struct Writer<S: Source> {
     active: bool,
     /// Next PTY offset this client needs; `None` until it is active and the log's end known.
     pos: Option<u64>,
+    /// End of the output this client was sent (a frame after a lag replay may start before).
+    covered: u64,
     buf: Vec<u8>,
 }
 
@@ -116,6 +120,7 @@ impl<S: Source> Writer<S> {
             subs,
             active,
             pos: None,
+            covered: 0,
             buf: Vec::with_capacity(PTY_FRAME_BYTES),
         }
     }
@@ -141,6 +146,7 @@ impl<S: Source> Writer<S> {
                     let held = self.source.log().held();
                     if pos > held.end {
                         self.pos = Some(held.start);
+                        self.covered = held.start;
                     }
                 }
             }
@@ -175,7 +181,7 @@ impl<S: Source> Writer<S> {
                     }
                     Some(out) => self.handle(out).await,
                 },
-                () = std::future::ready(()), if want_pty => self.send_pty().await,
+                () = std::future::ready(()), if want_pty => self.send_pty(end.unwrap_or_default()).await,
                 changed = end_rx.changed(), if !want_pty && need_end => changed.map_err(|_| Gone),
                 push = self.source.next_push(), if self.active => match push {
                     Push::Frame(frame) => self.send(frame).await,
@@ -230,13 +236,11 @@ impl<S: Source> Writer<S> {
     /// Later `pty` frames ending at or before a replay's end are skipped (coop's rule).
     fn advance(&mut self, next_offset: u64) {
         self.pos = Some(self.pos.map_or(next_offset, |p| p.max(next_offset)));
+        self.covered = self.covered.max(next_offset);
     }
 
-    /// Answers `replay:get` from the log, unless the side takes it elsewhere.
+    /// Answers `replay:get` from the log.
     async fn replay(&mut self, ask: ReplayAsk) -> Result<(), Gone> {
-        if self.source.replay_elsewhere(&ask).await {
-            return Ok(());
-        }
         let limit = ask
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
@@ -254,10 +258,16 @@ impl<S: Source> Writer<S> {
         self.send(reply).await
     }
 
-    async fn send_pty(&mut self) -> Result<(), Gone> {
+    async fn send_pty(&mut self, end: u64) -> Result<(), Gone> {
         let Some(pos) = self.pos else {
             return Ok(());
         };
+        if let Some(lag) = self.source.lag_bytes() {
+            let from = pos.max(self.covered);
+            if end.saturating_sub(from) > lag {
+                return self.lag_replay(from).await;
+            }
+        }
         self.buf.clear();
         let start = self
             .source
@@ -269,11 +279,35 @@ impl<S: Source> Writer<S> {
                 self.send(notice).await?;
             }
         }
-        self.pos = Some(start + self.buf.len() as u64);
+        let next = start + self.buf.len() as u64;
+        self.pos = Some(next);
+        self.covered = self.covered.max(next);
         if self.buf.is_empty() {
             return Ok(());
         }
         let frame = frame::pty(&self.buf, start);
         self.send(frame).await
+    }
+
+    /// coop's answer to a `pty` client that fell behind: one uncorrelated `replay` from where
+    /// it was (or the oldest byte held) to the end. `pty` frames then go on from the start of
+    /// the frame (counted in [`PTY_FRAME_BYTES`] from where the client was) that the replay's
+    /// end falls in: that frame is sent whole, with its own offset, overlapping the replay.
+    async fn lag_replay(&mut self, from: u64) -> Result<(), Gone> {
+        let mut data = Vec::new();
+        let read = self.source.log().read_into(from, usize::MAX, &mut data);
+        let next_offset = read.start + data.len() as u64;
+        let frame_bytes = PTY_FRAME_BYTES as u64;
+        let resume = from + (next_offset.saturating_sub(from)) / frame_bytes * frame_bytes;
+        self.pos = Some(resume.max(read.start));
+        self.covered = next_offset;
+        let replay = coop::Replay {
+            data: base64::engine::general_purpose::STANDARD.encode(&data),
+            offset: read.start,
+            next_offset,
+            total_written: read.end,
+        };
+        self.send(frame::encode(&WsEvent::Replay(replay), None))
+            .await
     }
 }

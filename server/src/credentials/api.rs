@@ -54,7 +54,7 @@ pub async fn status(State(credentials): State<Arc<Credentials>>) -> Json<Vec<Acc
     request_body = NewAccountRequest,
     responses(
         (status = 200, body = AccountAdded),
-        (status = 400, description = "empty or duplicate name, unknown provider, bad env_key", body = ErrorEnvelope),
+        (status = 400, description = "empty or duplicate name, empty or hostile provider, bad env_key", body = ErrorEnvelope),
     )
 )]
 pub async fn new_account(
@@ -140,7 +140,9 @@ pub async fn pool(State(credentials): State<Arc<Credentials>>) -> Json<PoolRespo
     Json(credentials.pool.response(&credentials.broker))
 }
 
-/// Move sessions to the least-loaded accounts (all, or those of `from_account`).
+/// Move sessions to the least-loaded accounts (all, or those of `from_account`). As with
+/// coop, an account no session is assigned to (an unknown one included) moves nothing:
+/// `{"rebalanced":0,"failed":0}`.
 #[utoipa::path(
     post, path = "/api/v1/credentials/pool/rebalance", tag = "credentials",
     request_body = RebalanceRequest,
@@ -150,11 +152,6 @@ pub async fn rebalance(
     State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<RebalanceRequest>,
 ) -> Reply<RebalanceResponse> {
-    if let Some(from) = &body.from_account {
-        if credentials.broker.config_of(from).is_none() {
-            return Err(CredentialError::UnknownAccount(from.clone()));
-        }
-    }
     let (rebalanced, failed) = credentials
         .distributor
         .rebalance(body.from_account.as_deref())

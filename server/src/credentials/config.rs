@@ -7,8 +7,8 @@ use crate::launch::env::check_credential_key;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Providers a definition may name (matched ignoring case).
-pub const PROVIDERS: [&str; 6] = ["claude", "anthropic", "openai", "gemini", "google", "other"];
+/// Longest provider name, in bytes; beyond it a name is junk, not a provider.
+pub const MAX_PROVIDER_BYTES: usize = 64;
 
 /// Claude's device authorisation endpoint (RFC 8628).
 const CLAUDE_DEVICE_AUTH_URL: &str = "https://console.anthropic.com/v1/oauth/device/code";
@@ -29,7 +29,10 @@ pub const CLAUDE_SCOPES: &str =
 pub struct AccountConfig {
     /// Unique, non-empty name.
     pub name: String,
-    /// Provider, stored in lower case.
+    /// Provider, stored trimmed and in lower case. Any name is accepted (as coop does):
+    /// `claude`/`anthropic`, `openai` and `gemini`/`google` have defaults of their own
+    /// ([`AccountConfig::env_key`], [`AccountConfig::endpoints`]); every other name behaves
+    /// like `other`.
     pub provider: String,
     /// Variable the key is handed out as; defaults by provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,16 +96,12 @@ impl AccountConfig {
                 self.name
             )));
         }
-        let provider = self.provider.trim().to_ascii_lowercase();
-        if !PROVIDERS.contains(&provider.as_str()) {
-            return Err(CredentialError::Invalid(format!(
-                "unknown provider {:?} for account {}: expected one of {}",
-                self.provider,
-                self.name,
-                PROVIDERS.join(", ")
-            )));
-        }
-        self.provider = provider;
+        self.provider = checked_provider(&self.provider).map_err(|problem| {
+            CredentialError::Invalid(format!(
+                "invalid provider {:?} for account {}: {problem}",
+                self.provider, self.name
+            ))
+        })?;
         if let Some(key) = &self.env_key {
             check_credential_key(key).map_err(|e| {
                 CredentialError::Invalid(format!("invalid env_key for account {}: {e}", self.name))
@@ -157,6 +156,24 @@ impl AccountConfig {
     }
 }
 
+/// A provider name as stored: trimmed and in lower case. Any name is a provider except an
+/// empty one, one with control characters, or one longer than [`MAX_PROVIDER_BYTES`].
+fn checked_provider(provider: &str) -> Result<String, String> {
+    let provider = provider.trim();
+    if provider.is_empty() {
+        return Err("the provider must not be empty".into());
+    }
+    if provider.chars().any(char::is_control) {
+        return Err("the provider must not contain control characters".into());
+    }
+    if provider.len() > MAX_PROVIDER_BYTES {
+        return Err(format!(
+            "the provider must be at most {MAX_PROVIDER_BYTES} bytes"
+        ));
+    }
+    Ok(provider.to_lowercase())
+}
+
 /// Reads and validates the accounts file, in file order. Two accounts with one name are an
 /// error (coop's own hub silently kept the later one).
 pub fn load(path: &Path) -> Result<Vec<AccountConfig>, CredentialError> {
@@ -200,20 +217,29 @@ mod tests {
     }
 
     #[test]
-    fn providers_default_their_env_key_and_unknown_ones_are_refused() {
+    fn providers_default_their_env_key_and_any_name_is_a_provider() {
         for (provider, key) in [
             ("Claude", "CLAUDE_CODE_OAUTH_TOKEN"),
             ("anthropic", "CLAUDE_CODE_OAUTH_TOKEN"),
             ("openai", "OPENAI_API_KEY"),
             ("GOOGLE", "GEMINI_API_KEY"),
             ("other", "API_KEY"),
+            (" Mistral ", "API_KEY"),
+            ("custom", "API_KEY"),
         ] {
             let a = account(provider).validated().unwrap();
             assert_eq!(a.env_key(), key, "{provider}");
             assert!(a.reauth);
         }
-        let err = account("azure").validated().unwrap_err().to_string();
-        assert!(err.contains("azure") && err.contains("openai"), "{err}");
+        assert_eq!(
+            account(" Mistral ").validated().unwrap().provider,
+            "mistral"
+        );
+        let long = "p".repeat(MAX_PROVIDER_BYTES + 1);
+        for hostile in ["", "  ", "a\nb", "\u{1b}[31m", long.as_str()] {
+            let err = account(hostile).validated().unwrap_err().to_string();
+            assert!(err.contains("invalid provider"), "{hostile:?}: {err}");
+        }
     }
 
     #[test]
@@ -246,8 +272,10 @@ mod tests {
         let claude = account("claude").validated().unwrap().endpoints();
         assert_eq!(claude.token_url.as_deref(), Some(CLAUDE_TOKEN_URL));
         assert!(claude.device_auth_url.is_some());
-        let openai = account("openai").validated().unwrap().endpoints();
-        assert_eq!(openai.token_url, None);
-        assert_eq!(openai.auth_url, None);
+        for provider in ["openai", "custom"] {
+            let other = account(provider).validated().unwrap().endpoints();
+            assert_eq!(other.token_url, None);
+            assert_eq!(other.auth_url, None);
+        }
     }
 }

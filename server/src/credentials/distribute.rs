@@ -3,9 +3,11 @@
 //!
 //! Coop replaces its profile list on every `POST /api/v1/session/profiles`, so each push
 //! carries every profile the session may hold (healthy accounts its `profiles_needed` allows),
-//! its assigned account first (coop makes the first entry active). Only sessions assigned to a
-//! refreshed account switch to it; a session that is `working` or `prompt` is switched later,
-//! one in `error` is switched with `force`. At most [`MAX_PUSHES_IN_FLIGHT`] sessions are
+//! its assigned account first (coop makes the first entry active). A session that registers
+//! without its account's key (it was not launched with it) and the sessions assigned to a
+//! refreshed account are then switched at once: unforced, so the session itself waits until it
+//! can restart its agent (coop's contract; the mux never defers a switch while a session is
+//! busy), forced only for an agent in `error`. At most [`MAX_PUSHES_IN_FLIGHT`] sessions are
 //! handled at once.
 
 use super::broker::Broker;
@@ -15,12 +17,12 @@ use crate::backoff::{self, Backoff};
 use crate::registry::{Registry, Session};
 use futures_util::StreamExt as _;
 use http::Method;
-use protocol::coop::{ProfileInput, ProfilesRegister};
+use protocol::coop::{ProfileInput, ProfilesRegister, SessionSwitch};
 use protocol::mux::MuxEvent;
 use protocol::AgentState;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -30,12 +32,10 @@ pub const MAX_PUSHES_IN_FLIGHT: usize = 8;
 /// What one distribution did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
-    /// Sessions that received their profiles (and switched, if asked).
+    /// Sessions that received their profiles (and the switch, if asked).
     pub ok: usize,
-    /// Sessions that could not be reached.
+    /// Sessions that could not be reached or refused.
     pub failed: usize,
-    /// Sessions whose switch waits until they are idle.
-    pub deferred: usize,
 }
 
 /// The distributor.
@@ -44,8 +44,6 @@ pub struct Distributor {
     registry: Arc<Registry>,
     broker: Arc<Broker>,
     pool: Arc<Pool>,
-    /// Switches waiting for their session to be idle: session id → account.
-    deferred: Mutex<HashMap<String, String>>,
     shutdown: CancellationToken,
 }
 
@@ -61,17 +59,12 @@ impl Distributor {
             registry,
             broker,
             pool,
-            deferred: Mutex::new(HashMap::new()),
             shutdown,
         }
     }
 
-    fn deferred(&self) -> MutexGuard<'_, HashMap<String, String>> {
-        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Subscribes to the mux feed (before returning) and reacts to registrations, removals
-    /// and credential events; also retries deferred switches.
+    /// and credential events.
     pub fn start(self: &Arc<Self>) {
         let mut events = self.registry.subscribe();
         let this = self.clone();
@@ -88,7 +81,6 @@ impl Distributor {
                     }
                     Ok(MuxEvent::SessionOffline { session }) => {
                         this.pool.forget(&session);
-                        this.deferred().remove(&session);
                     }
                     Ok(MuxEvent::CredentialRefreshed { account }) => {
                         tokio::spawn(async move {
@@ -104,17 +96,6 @@ impl Distributor {
                         tokio::spawn(async move { this2.resync().await });
                     }
                     Err(RecvError::Closed) => return,
-                }
-            }
-        });
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(this.broker.timings.switch_retry);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = this.shutdown.cancelled() => return,
-                    _ = tick.tick() => this.retry_deferred().await,
                 }
             }
         });
@@ -186,13 +167,14 @@ impl Distributor {
 
     /// Asks `session` to switch to `account`.
     pub async fn switch(&self, session: &Session, account: &str, force: bool) -> bool {
-        let body = serde_json::json!({ "profile": account, "force": force });
-        self.call_with_retries(
-            session,
-            "/api/v1/session/switch",
-            body.to_string().into_bytes(),
-        )
-        .await
+        let body = SessionSwitch {
+            profile: Some(account.to_owned()),
+            credentials: None,
+            force,
+        };
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        self.call_with_retries(session, "/api/v1/session/switch", body)
+            .await
     }
 
     /// The session's agent state; `None` when it cannot be read (treated as idle).
@@ -211,34 +193,30 @@ impl Distributor {
         status.get("state")?.as_str().map(AgentState::parse)
     }
 
-    /// Switches now unless the session is busy; `Some(true)` switched, `Some(false)` failed,
-    /// `None` deferred.
-    async fn switch_when_idle(&self, session: &Session, account: &str) -> Option<bool> {
-        let state = self.state_of(session).await;
-        // A switch would interrupt work or a question (coop's real states).
-        if state.as_ref().is_some_and(AgentState::is_busy) {
-            self.deferred()
-                .insert(session.id.clone(), account.to_owned());
-            return None;
-        }
-        let force = state == Some(AgentState::Error);
-        let ok = self.switch(session, account, force).await;
-        if ok {
-            self.deferred().remove(&session.id);
-        }
-        Some(ok)
+    /// Switches `session` to `account` now. Unforced, so a busy session finishes its work
+    /// first (coop waits until it can restart the agent); forced only for an agent in
+    /// `error`, which would never get there by itself.
+    async fn switch_now(&self, session: &Session, account: &str) -> bool {
+        let force = self.state_of(session).await == Some(AgentState::Error);
+        self.switch(session, account, force).await
     }
 
-    /// A new registration: assign an account and push the profiles (the assigned one first,
-    /// so coop makes it active; no switch, the agent just started).
+    /// A new registration: assign an account, push the profiles (the assigned one first, so
+    /// coop makes it active), and switch to it unless the session was launched with its key
+    /// already in its environment (a switch would only restart a fresh agent).
     pub async fn on_registered(&self, id: &str) {
         let Ok(session) = self.registry.get(id) else {
             return;
         };
-        if self.pool.ensure_assigned(&self.broker, &session).is_some()
-            && !self.push_profiles(&session).await
-        {
+        let Some(assigned) = self.pool.ensure_assigned(&self.broker, &session) else {
+            return;
+        };
+        if !self.push_profiles(&session).await {
             tracing::warn!(session = %id, "initial profile push failed");
+            return;
+        }
+        if !assigned.launched_with_key && !self.switch_now(&session, &assigned.account).await {
+            tracing::warn!(session = %id, account = %assigned.account, "initial switch failed");
         }
     }
 
@@ -254,58 +232,32 @@ impl Distributor {
             .into_iter()
             .filter(|s| eligible(&s.connection().metadata, account))
             .collect();
-        let results: Vec<Option<bool>> = futures_util::stream::iter(sessions)
+        let results: Vec<bool> = futures_util::stream::iter(sessions)
             .map(|session| async move {
                 self.pool.ensure_assigned(&self.broker, &session);
                 if !self.push_profiles(&session).await {
-                    return Some(false);
+                    return false;
                 }
                 if switch && self.pool.assigned(&session.id).as_deref() == Some(account) {
-                    return self.switch_when_idle(&session, account).await;
+                    return self.switch_now(&session, account).await;
                 }
-                Some(true)
+                true
             })
             .buffer_unordered(MAX_PUSHES_IN_FLIGHT)
             .collect()
             .await;
-        let mut report = Report::default();
-        for result in results {
-            match result {
-                Some(true) => report.ok += 1,
-                Some(false) => report.failed += 1,
-                None => report.deferred += 1,
-            }
-        }
+        let ok = results.iter().filter(|ok| **ok).count();
+        let report = Report {
+            ok,
+            failed: results.len() - ok,
+        };
         tracing::info!(
             account,
             ok = report.ok,
             failed = report.failed,
-            deferred = report.deferred,
             "credentials distributed"
         );
         Ok(report)
-    }
-
-    /// Retries deferred switches of sessions that are idle now.
-    async fn retry_deferred(&self) {
-        let waiting: Vec<(String, String)> = self
-            .deferred()
-            .iter()
-            .map(|(s, a)| (s.clone(), a.clone()))
-            .collect();
-        for (id, account) in waiting {
-            let Ok(session) = self.registry.get(&id) else {
-                self.deferred().remove(&id);
-                continue;
-            };
-            if self.pool.assigned(&id).as_deref() != Some(account.as_str()) {
-                self.deferred().remove(&id);
-                continue;
-            }
-            if self.switch_when_idle(&session, &account).await == Some(true) {
-                tracing::info!(session = %id, account = %account, "deferred switch done");
-            }
-        }
     }
 
     /// `POST /credentials/pool/rebalance` and the reaction to a failed refresh: moves the
@@ -324,7 +276,6 @@ impl Distributor {
             };
             if self.push_profiles(&session).await && self.switch(&session, &target, false).await {
                 self.pool.set(&session.id, &target);
-                self.deferred().remove(&session.id);
                 // Re-push so the list leads with the new assignment.
                 let _ = self.push_profiles(&session).await;
                 tracing::info!(session = %session.id, to = %target, "session rebalanced");

@@ -93,8 +93,6 @@ pub struct BrokerTimings {
     pub failed_retry: Duration,
     /// How long a pending reauth flow (PKCE state) stays valid.
     pub pending_flow_ttl: Duration,
-    /// How often deferred switches of busy sessions are retried.
-    pub switch_retry: Duration,
 }
 
 /// Wait after a refresh failed for good before the next try.
@@ -113,7 +111,6 @@ impl BrokerTimings {
             },
             failed_retry: Duration::from_secs(FAILED_RETRY_SECS),
             pending_flow_ttl: Duration::from_secs(PENDING_FLOW_TTL_SECS),
-            switch_retry: Duration::from_millis(args.switch_retry_ms.max(10)),
         }
     }
 }

@@ -37,6 +37,16 @@ struct Assignments {
     launches: HashMap<String, (String, Instant)>,
 }
 
+/// The account [`Pool::ensure_assigned`] found for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned {
+    /// The account's name.
+    pub account: String,
+    /// The session was launched with this account's key in its environment (its launch
+    /// reservation), so it needs no switch to use it.
+    pub launched_with_key: bool,
+}
+
 /// The pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -125,24 +135,31 @@ impl Pool {
         inner.launches.remove(session_id);
     }
 
-    /// Makes sure a registered session has an account: its launch reservation if that account
-    /// is still a candidate, else the least-loaded candidate. `None` without candidates.
-    pub fn ensure_assigned(&self, broker: &Broker, session: &Session) -> Option<String> {
+    /// Makes sure a registered session has an account: its current one, else its launch
+    /// reservation if that account is still a candidate, else the least-loaded candidate.
+    /// `None` without candidates.
+    pub fn ensure_assigned(&self, broker: &Broker, session: &Session) -> Option<Assigned> {
         let candidates = Self::candidates(broker, session);
         let (current, reserved) = {
             let mut inner = self.lock();
             let reserved = inner.launches.remove(&session.id).map(|(a, _)| a);
             (inner.sessions.get(&session.id).cloned(), reserved)
         };
-        if let Some(current) = current {
-            return Some(current);
+        if let Some(account) = current {
+            return Some(Assigned {
+                account,
+                launched_with_key: false,
+            });
         }
-        let chosen = reserved
-            .filter(|r| candidates.contains(r))
-            .or_else(|| self.least_loaded(&candidates, Some(&session.id)))?;
-        self.set(&session.id, &chosen);
-        tracing::info!(session = %session.id, account = %chosen, "session assigned to account");
-        Some(chosen)
+        let launched = reserved.filter(|r| candidates.contains(r));
+        let launched_with_key = launched.is_some();
+        let account = launched.or_else(|| self.least_loaded(&candidates, Some(&session.id)))?;
+        self.set(&session.id, &account);
+        tracing::info!(session = %session.id, account = %account, "session assigned to account");
+        Some(Assigned {
+            account,
+            launched_with_key,
+        })
     }
 
     /// Where `session` would be better off: the least-loaded candidate other than `avoid`,

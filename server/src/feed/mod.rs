@@ -22,6 +22,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use protocol::coop;
 use protocol::mux::{MuxEvent, MuxRequest, SessionSummary};
 use screens::SentScreens;
 use std::sync::Arc;
@@ -207,16 +208,16 @@ async fn handle(
             text,
             enter,
         } => {
-            let body = serde_json::json!({"text": text, "enter": enter});
-            proxy(conn, ctx, session, "/api/v1/input", body).await
+            let body = coop::InputText { text, enter };
+            proxy(conn, ctx, session, "/api/v1/input", &body).await
         }
         MuxRequest::Resize {
             session,
             cols,
             rows,
         } => {
-            let body = serde_json::json!({"cols": cols, "rows": rows});
-            proxy(conn, ctx, session, "/api/v1/resize", body).await
+            let body = coop::Resize { cols, rows };
+            proxy(conn, ctx, session, "/api/v1/resize", &body).await
         }
     }
 }
@@ -227,8 +228,10 @@ async fn proxy(
     ctx: &Proxy,
     id: String,
     path: &'static str,
-    body: serde_json::Value,
+    body: &impl serde::Serialize,
 ) -> Result<(), Gone> {
+    // Serialising these plain structs (strings, numbers) cannot fail.
+    let body = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let error = |id: String, err: ProxyError| MuxEvent::Error {
         message: err.to_string(),
         session: Some(id),
@@ -245,7 +248,6 @@ async fn proxy(
     tokio::spawn(async move {
         let _permit = permit;
         let connection = session.connection();
-        let body = Bytes::from(body.to_string());
         metrics.relayed(body.len());
         let result = match upstream
             .call(

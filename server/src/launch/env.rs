@@ -21,8 +21,8 @@ pub const RESERVED_KEYS: [&str; 12] = [
     "GEMINI_API_KEY",
 ];
 
-/// The mux's system variable naming the session id it chose. Not in coop's reserved list,
-/// but a user value would break launch tracking, so it is dropped the same way.
+/// The variable naming the session id a launch registers as. Not reserved (as in coop): a
+/// caller's value is kept and tracked, else the mux chooses one ([`session_id`]).
 pub const SESSION_ID_KEY: &str = "COOP_MUX_SESSION_ID";
 
 /// Exact names that hijack the loader, a shell's or a runtime's startup, or a tool the agent
@@ -92,6 +92,9 @@ pub enum EnvError {
     /// A variable the mux sets itself (`COOP_*`, the Kubernetes identity).
     #[error("environment variable {0} is reserved for the mux")]
     Reserved(String),
+    /// `COOP_MUX_SESSION_ID` holds something no session could register as.
+    #[error("COOP_MUX_SESSION_ID {0:?} cannot be used: {1}")]
+    InvalidSessionId(String, String),
 }
 
 /// One credential the broker hands to a launch (`env_key` = `value`).
@@ -141,8 +144,7 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 fn is_reserved(name: &str) -> bool {
-    name.eq_ignore_ascii_case(SESSION_ID_KEY)
-        || RESERVED_KEYS.iter().any(|k| k.eq_ignore_ascii_case(name))
+    RESERVED_KEYS.iter().any(|k| k.eq_ignore_ascii_case(name))
 }
 
 fn is_dangerous(name: &str) -> bool {
@@ -171,6 +173,17 @@ pub fn user_layer(env: &BTreeMap<String, String>) -> Result<BTreeMap<String, Str
         kept.insert(name.clone(), value.clone());
     }
     Ok(kept)
+}
+
+/// The session id of a launch: the caller's `COOP_MUX_SESSION_ID` (a pod's host name, say)
+/// when it set a non-empty one, which must be a valid session id; else a new UUID.
+pub fn session_id(user: &BTreeMap<String, String>) -> Result<String, EnvError> {
+    match user.get(SESSION_ID_KEY).filter(|id| !id.is_empty()) {
+        Some(id) => crate::registry::ids::validate(id)
+            .map(|()| id.clone())
+            .map_err(|why| EnvError::InvalidSessionId(id.clone(), why)),
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+    }
 }
 
 /// Checks a credential's `env_key`: the name grammar, no loader or shell hook, and none of the
@@ -208,7 +221,7 @@ pub struct SystemVars {
     pub mux_url: String,
     /// `COOP_MUX_TOKEN`: the launch's own registration token, only when the mux has a token.
     pub mux_token: Option<String>,
-    /// `COOP_MUX_SESSION_ID`: the id the mux chose.
+    /// `COOP_MUX_SESSION_ID`: the caller's or the one the mux chose ([`session_id`]).
     pub session_id: String,
 }
 
@@ -248,11 +261,28 @@ mod tests {
             ("Coop_Mux_Url", "x"),
             ("COOP_MUX_URL", "x"),
             ("pod_ip", "x"),
-            ("coop_mux_session_id", "x"),
+            ("COOP_MUX_SESSION_ID", "pod-7"),
             ("GIT_REPO", "r"),
         ]))
         .unwrap();
-        assert_eq!(kept, env(&[("GIT_REPO", "r")]));
+        assert_eq!(
+            kept,
+            env(&[("COOP_MUX_SESSION_ID", "pod-7"), ("GIT_REPO", "r")])
+        );
+    }
+
+    #[test]
+    fn the_callers_session_id_is_kept_when_valid() {
+        assert_eq!(
+            session_id(&env(&[("COOP_MUX_SESSION_ID", "pod-7.ns")])).unwrap(),
+            "pod-7.ns"
+        );
+        let chosen = session_id(&env(&[("COOP_MUX_SESSION_ID", "")])).unwrap();
+        assert!(uuid::Uuid::parse_str(&chosen).is_ok(), "{chosen}");
+        for bad in ["a/b", "mux", &"x".repeat(200)] {
+            let err = session_id(&env(&[("COOP_MUX_SESSION_ID", bad)])).unwrap_err();
+            assert!(err.to_string().contains("COOP_MUX_SESSION_ID"), "{err}");
+        }
     }
 
     #[test]

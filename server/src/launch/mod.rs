@@ -54,7 +54,8 @@ pub struct LaunchSettings {
     /// The hub has a token: each child gets its own registration token as `COOP_MUX_TOKEN`
     /// (never the hub's; docs/security.md, "Agents inside sessions").
     pub registration_tokens: bool,
-    /// How long a launch may take to register before it is failed.
+    /// How long a launch may take to register before it shows as `not_registered_yet` (and
+    /// stops counting as pending); it is still watched, never stopped.
     pub timeout: Duration,
     /// Launches allowed to wait for registration at once.
     pub max_pending: usize,
@@ -132,9 +133,10 @@ impl Launcher {
         &self.tracker
     }
 
-    /// Links registrations to launches by consuming `session:online` from the feed. The
-    /// subscription is taken before this returns, so no registration after it is missed;
-    /// after a lag, waiting launches are checked against the registry instead.
+    /// Links registrations to launches by consuming `session:online` from the feed: by the
+    /// session id, else by the registration token the session used (a launch script that
+    /// chose its own id). The subscription is taken before this returns, so no registration
+    /// after it is missed; after a lag, every registered session is offered again.
     pub fn spawn_linker(&self, shutdown: CancellationToken) {
         let mut events = self.registry.subscribe();
         let tracker = self.tracker.clone();
@@ -147,14 +149,12 @@ impl Launcher {
                 };
                 match event {
                     Ok(MuxEvent::SessionOnline { session, .. }) => {
-                        tracker.session_registered(&session);
+                        link(&tracker, &registry, &session);
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
-                        for id in tracker.starting_sessions() {
-                            if registry.get(&id).is_ok() {
-                                tracker.session_registered(&id);
-                            }
+                        for session in registry.sessions() {
+                            link(&tracker, &registry, &session.id);
                         }
                     }
                     Err(RecvError::Closed) => return,
@@ -171,14 +171,19 @@ impl Launcher {
             .as_deref()
             .ok_or(LaunchError::NotConfigured)?;
         let user = env::user_layer(env)?;
+        let session_id = env::session_id(&user)?;
         let launch_id = uuid::Uuid::new_v4().to_string();
-        let session_id = uuid::Uuid::new_v4().to_string();
+        let mux_token = (self.settings.registration_tokens).then(|| self.registry.tokens().issue());
         self.tracker
-            .reserve(&launch_id, &session_id)
+            .reserve(
+                &launch_id,
+                &session_id,
+                mux_token.clone().map(crate::secret::Secret::from),
+            )
             .map_err(|t| LaunchError::Throttled(t.0))?;
         let system = SystemVars {
             mux_url: self.settings.mux_url.clone(),
-            mux_token: (self.settings.registration_tokens).then(|| self.registry.tokens().issue()),
+            mux_token,
             session_id: session_id.clone(),
         };
         let vars = env::layered(
@@ -249,7 +254,16 @@ fn spawn(command: &str, vars: Vec<(String, String)>) -> std::io::Result<tokio::p
     cmd.spawn()
 }
 
-/// Awaits the child (so it is always reaped) and applies the registration deadline.
+/// Offers a registered session to the tracker: linked by id, else by the launch token it
+/// registered with.
+fn link(tracker: &Tracker, registry: &Registry, session_id: &str) {
+    let tokens = registry.tokens();
+    tracker.link(session_id, |token| tokens.covers(token, session_id));
+}
+
+/// Awaits the child (so it is always reaped) and marks the launch overdue at the registration
+/// deadline. Never stops the child: a slow session may still register, and one that did
+/// register must not lose its process because the link was late.
 async fn supervise(
     tracker: Arc<Tracker>,
     registry: Arc<Registry>,
@@ -265,21 +279,14 @@ async fn supervise(
     };
     if let Some(status) = finished {
         record_exit(&tracker, &launch_id, status);
-        // Exited successfully before registering: the session may still come (a pod).
-        if tracker.is_starting(&launch_id) {
+        // Handed off: it counts as pending until the deadline, like a running launch.
+        if tracker.is_waiting(&launch_id) {
             tokio::time::sleep_until(deadline).await;
-            expire(&tracker, &registry, &launch_id, timeout_ms);
+            overdue(&tracker, &registry, &launch_id, timeout_ms);
         }
         return;
     }
-    if expire(&tracker, &registry, &launch_id, timeout_ms) {
-        // The child has not been reaped yet (its `wait` is pending), so its pid, which is
-        // also its process group id, cannot have been reused.
-        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-            let group = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
-        }
-    }
+    overdue(&tracker, &registry, &launch_id, timeout_ms);
     record_exit(&tracker, &launch_id, child.wait().await);
 }
 
@@ -294,17 +301,16 @@ fn record_exit(
     }
 }
 
-/// Fails a launch still waiting at its deadline, unless its session did register (an event
-/// the linker missed). Returns whether it failed now.
-fn expire(tracker: &Tracker, registry: &Registry, launch_id: &str, timeout_ms: u64) -> bool {
+/// The deadline passed: links the launch if its session did register (an event the linker
+/// missed), else marks it overdue.
+fn overdue(tracker: &Tracker, registry: &Registry, launch_id: &str, timeout_ms: u64) {
     let Some(detail) = tracker.get(launch_id) else {
-        return false;
+        return;
     };
-    if registry.get(&detail.info.session_id).is_ok() {
-        tracker.session_registered(&detail.info.session_id);
-        return false;
+    if detail.info.state.is_waiting() && registry.get(&detail.info.session_id).is_ok() {
+        link(tracker, registry, &detail.info.session_id);
     }
-    tracker.timed_out(launch_id, timeout_ms)
+    tracker.overdue(launch_id, timeout_ms);
 }
 
 /// Reads one output stream into the launch's tail, line by line, each line capped at

@@ -1,9 +1,15 @@
 //! Launch tracking: one record per launch with the child's pid, state, exit
 //! status and the last lines of its output, a bounded history, the pending count behind
-//! `--max-pending-launches`, and the `launch:*` events on the mux feed.
+//! `--max-pending-launches`, the link from a registration to its launch, and the `launch:*`
+//! events on the mux feed.
+//!
+//! A launch is never given up on (docs/architecture.md, "The path of a launch"): past the
+//! registration timeout it is `not_registered_yet`, a command that exits 0 first is
+//! `handed_off`, and either becomes registered when its session shows up.
 
 use crate::metrics::Metrics;
 use crate::registry::now_ms;
+use crate::secret::Secret;
 use protocol::launch::{LaunchDetail, LaunchInfo, LaunchState, OutputLine};
 use protocol::mux::MuxEvent;
 use std::collections::VecDeque;
@@ -26,7 +32,7 @@ pub const MAX_LINE_BYTES: usize = 4096;
 pub mod outcome {
     /// The session registered.
     pub const REGISTERED: &str = "registered";
-    /// Exited or timed out before registering.
+    /// Exited with an error before registering.
     pub const FAILED: &str = "failed";
     /// `sh` could not be spawned.
     pub const SPAWN_FAILED: &str = "spawn_failed";
@@ -38,6 +44,11 @@ pub mod outcome {
 struct Record {
     info: LaunchInfo,
     output: VecDeque<OutputLine>,
+    /// The launch's registration token: a script that picks its own session id is linked
+    /// through the token its session registered with.
+    token: Option<Secret>,
+    /// The registration timeout passed: no longer counted as pending.
+    overdue: bool,
 }
 
 impl Record {
@@ -45,6 +56,30 @@ impl Record {
         LaunchDetail {
             info: self.info.clone(),
             output: self.output.iter().cloned().collect(),
+        }
+    }
+
+    /// Counted against `--max-pending-launches`: waiting, within its timeout.
+    fn pending(&self) -> bool {
+        self.info.state.is_waiting() && !self.overdue
+    }
+
+    /// May leave the history: nothing runs and nothing is expected any more (a handed-off
+    /// launch past its timeout has no process left either).
+    fn finished(&self) -> bool {
+        match self.info.state {
+            LaunchState::Exited | LaunchState::Failed => true,
+            LaunchState::HandedOff => self.overdue,
+            _ => false,
+        }
+    }
+
+    fn waiting_event(&self) -> MuxEvent {
+        MuxEvent::LaunchWaiting {
+            launch_id: self.info.launch_id.clone(),
+            session_id: self.info.session_id.clone(),
+            state: self.info.state,
+            reason: self.info.reason.clone().unwrap_or_default(),
         }
     }
 }
@@ -70,6 +105,9 @@ fn describe(status: ExitStatus) -> (Option<i32>, String) {
         (None, None) => (None, "exited".to_owned()),
     }
 }
+
+/// Reason of a launch whose command exited 0 before its session registered.
+const HANDED_OFF: &str = "its command exited 0 before its session registered (handed off)";
 
 impl Tracker {
     /// An empty tracker sending its events into `events`.
@@ -104,23 +142,23 @@ impl Tracker {
         let _ = self.events.send(event);
     }
 
-    /// Launches whose session has not registered yet.
+    /// Launches counted against `--max-pending-launches`: waiting for their session and
+    /// still within the registration timeout.
     pub fn pending(&self) -> usize {
-        let records = self.lock();
-        records
-            .iter()
-            .filter(|r| r.info.state == LaunchState::Starting)
-            .count()
+        self.lock().iter().filter(|r| r.pending()).count()
     }
 
     /// Records a new launch as `starting`, unless the pending limit is reached. Checked and
-    /// inserted under one lock, so concurrent launches cannot overshoot the limit.
-    pub fn reserve(&self, launch_id: &str, session_id: &str) -> Result<(), Throttled> {
+    /// inserted under one lock, so concurrent launches cannot overshoot the limit. `token` is
+    /// the launch's registration token, if it has one.
+    pub fn reserve(
+        &self,
+        launch_id: &str,
+        session_id: &str,
+        token: Option<Secret>,
+    ) -> Result<(), Throttled> {
         let mut records = self.lock();
-        let pending = records
-            .iter()
-            .filter(|r| r.info.state == LaunchState::Starting)
-            .count();
+        let pending = records.iter().filter(|r| r.pending()).count();
         if pending >= self.max_pending {
             drop(records);
             self.metrics.launch(outcome::THROTTLED);
@@ -139,6 +177,8 @@ impl Tracker {
                 reason: None,
             },
             output: VecDeque::new(),
+            token,
+            overdue: false,
         });
         Self::trim(&mut records);
         Ok(())
@@ -148,8 +188,7 @@ impl Tracker {
     fn trim(records: &mut VecDeque<Record>) {
         let mut excess = records.len().saturating_sub(HISTORY);
         records.retain(|r| {
-            let finished = matches!(r.info.state, LaunchState::Exited | LaunchState::Failed);
-            if excess > 0 && finished {
+            if excess > 0 && r.finished() {
                 excess -= 1;
                 false
             } else {
@@ -198,41 +237,59 @@ impl Tracker {
         });
     }
 
-    /// A session registered under `session_id`; links it to its launch, if any is waiting.
-    pub fn session_registered(&self, session_id: &str) {
+    /// A session registered as `session_id`: links it to the launch waiting for that id, else
+    /// to a waiting launch whose registration token it registered with (`token_owns(token)`
+    /// says whether a launch's token is bound to this session). Returns whether one linked.
+    pub fn link(&self, session_id: &str, token_owns: impl Fn(&str) -> bool) -> bool {
         let mut records = self.lock();
-        let Some(record) = records
-            .iter_mut()
-            .find(|r| r.info.session_id == session_id && r.info.state == LaunchState::Starting)
-        else {
-            return;
+        let by_id = records
+            .iter()
+            .position(|r| r.info.state.is_waiting() && r.info.session_id == session_id);
+        let by_token = || {
+            records.iter().position(|r| {
+                r.info.state.is_waiting()
+                    && r.token.as_ref().is_some_and(|t| token_owns(t.expose()))
+            })
         };
-        record.info.state = LaunchState::Registered;
+        let Some(at) = by_id.or_else(by_token) else {
+            return false;
+        };
+        let record = &mut records[at];
+        record.info.session_id = session_id.to_owned();
         record.info.registered_at_ms = Some(now_ms());
-        // A launch script that already exited 0 (it created a pod) is done once the pod's
-        // session registers.
         if record.info.ended_at_ms.is_some() {
+            // A script that handed off (created a pod) is done once the pod registers.
             record.info.state = LaunchState::Exited;
+            record.info.reason = Some(HANDED_OFF.to_owned());
+        } else {
+            record.info.state = LaunchState::Registered;
+            record.info.reason = None;
         }
         self.metrics.launch(outcome::REGISTERED);
         self.send(MuxEvent::LaunchRegistered {
             launch_id: record.info.launch_id.clone(),
             session_id: session_id.to_owned(),
         });
+        true
     }
 
-    /// The child exited. Before registration, a failure fails the launch; a success keeps it
-    /// `starting`, because a launch script may legitimately hand off (e.g. create a pod) and
-    /// exit before the session registers. After registration the launch is `exited`.
+    /// The child exited. Before registration, a failure fails the launch and a success hands
+    /// it off (a launch script may create the session elsewhere, e.g. a pod, and exit); after
+    /// registration the launch is `exited`.
     pub fn exited(&self, launch_id: &str, status: ExitStatus) {
         let (code, how) = describe(status);
         self.with(launch_id, |r| {
             r.info.exit_code = code;
             r.info.ended_at_ms = Some(now_ms());
             match r.info.state {
-                LaunchState::Starting if !status.success() => {
+                LaunchState::Starting | LaunchState::NotRegisteredYet if !status.success() => {
                     let reason = format!("{how} before its session registered");
                     self.fail_locked(r, reason, code, outcome::FAILED);
+                }
+                LaunchState::Starting | LaunchState::NotRegisteredYet => {
+                    r.info.state = LaunchState::HandedOff;
+                    r.info.reason = Some(format!("{HANDED_OFF}; waiting for it"));
+                    self.send(r.waiting_event());
                 }
                 LaunchState::Registered => {
                     r.info.state = LaunchState::Exited;
@@ -243,23 +300,24 @@ impl Tracker {
         });
     }
 
-    /// The registration deadline passed. Returns `true` when the launch was still `starting`
-    /// (it is now `failed`), so that the caller stops the child.
-    pub fn timed_out(&self, launch_id: &str, timeout_ms: u64) -> bool {
+    /// The registration timeout passed: the launch stops counting as pending and, while its
+    /// command still runs unregistered, becomes `not_registered_yet`. Nothing is stopped.
+    pub fn overdue(&self, launch_id: &str, timeout_ms: u64) {
         self.with(launch_id, |r| {
-            if r.info.state != LaunchState::Starting {
-                return false;
+            r.overdue = true;
+            if r.info.state == LaunchState::Starting {
+                r.info.state = LaunchState::NotRegisteredYet;
+                r.info.reason = Some(format!(
+                    "its session has not registered within {timeout_ms} ms; still waiting"
+                ));
+                self.send(r.waiting_event());
             }
-            let reason = format!("its session did not register within {timeout_ms} ms");
-            self.fail_locked(r, reason, None, outcome::FAILED);
-            true
-        })
-        .unwrap_or(false)
+        });
     }
 
-    /// Whether the launch is still waiting for its session.
-    pub fn is_starting(&self, launch_id: &str) -> bool {
-        self.with(launch_id, |r| r.info.state == LaunchState::Starting)
+    /// Whether the launch still waits for its session.
+    pub fn is_waiting(&self, launch_id: &str) -> bool {
+        self.with(launch_id, |r| r.info.state.is_waiting())
             .unwrap_or(false)
     }
 
@@ -274,16 +332,6 @@ impl Tracker {
                 text,
             });
         });
-    }
-
-    /// Session ids of launches still waiting to register.
-    pub fn starting_sessions(&self) -> Vec<String> {
-        let records = self.lock();
-        records
-            .iter()
-            .filter(|r| r.info.state == LaunchState::Starting)
-            .map(|r| r.info.session_id.clone())
-            .collect()
     }
 
     /// Every launch, oldest first.
@@ -320,35 +368,52 @@ mod tests {
         )
     }
 
-    #[test]
-    fn pending_limit_is_enforced_and_released_by_registration() {
-        let (t, _rx) = tracker(2);
-        t.reserve("l1", "s1").unwrap();
-        t.reserve("l2", "s2").unwrap();
-        assert_eq!(t.reserve("l3", "s3"), Err(Throttled(2)));
-        t.session_registered("s1");
-        t.reserve("l3", "s3").unwrap();
-        assert_eq!(t.pending(), 2);
+    fn no_token(_: &str) -> bool {
+        false
     }
 
     #[test]
-    fn failing_exit_fails_success_waits_and_registered_exits() {
+    fn pending_limit_is_released_by_registration_and_by_the_timeout() {
+        let (t, _rx) = tracker(2);
+        t.reserve("l1", "s1", None).unwrap();
+        t.reserve("l2", "s2", None).unwrap();
+        assert_eq!(t.reserve("l3", "s3", None), Err(Throttled(2)));
+        assert!(t.link("s1", no_token));
+        t.reserve("l3", "s3", None).unwrap();
+        assert_eq!(t.pending(), 2);
+        t.overdue("l2", 5);
+        assert_eq!(t.pending(), 1);
+        assert_eq!(
+            t.get("l2").unwrap().info.state,
+            LaunchState::NotRegisteredYet
+        );
+    }
+
+    #[test]
+    fn failing_exit_fails_success_hands_off_and_registered_exits() {
         let (t, mut rx) = tracker(8);
-        t.reserve("a", "sa").unwrap();
-        t.reserve("b", "sb").unwrap();
-        t.reserve("c", "sc").unwrap();
+        t.reserve("a", "sa", None).unwrap();
+        t.reserve("b", "sb", None).unwrap();
+        t.reserve("c", "sc", None).unwrap();
         t.exited("a", ExitStatus::from_raw(1 << 8));
         t.exited("b", ExitStatus::from_raw(0));
-        t.session_registered("sc");
+        assert!(t.link("sc", no_token));
         t.exited("c", ExitStatus::from_raw(0));
         let state = |id: &str| t.get(id).unwrap().info;
         assert_eq!(state("a").state, LaunchState::Failed);
         assert_eq!(state("a").exit_code, Some(1));
-        assert_eq!(state("b").state, LaunchState::Starting);
-        assert!(t.timed_out("b", 5));
-        assert_eq!(state("b").state, LaunchState::Failed);
+        assert_eq!(state("b").state, LaunchState::HandedOff);
+        t.overdue("b", 5);
+        assert_eq!(
+            state("b").state,
+            LaunchState::HandedOff,
+            "no timeout fails it"
+        );
+        assert!(t.link("sb", no_token), "a handed-off launch links late");
+        assert_eq!(state("b").state, LaunchState::Exited);
+        assert!(state("b").registered_at_ms.is_some());
         assert_eq!(state("c").state, LaunchState::Exited);
-        assert!(!t.timed_out("c", 5));
+        assert!(!t.link("sa", no_token), "a failed launch does not link");
         let first = rx.try_recv().unwrap();
         assert!(
             matches!(
@@ -360,6 +425,31 @@ mod tests {
             ),
             "{first:?}"
         );
+        let second = rx.try_recv().unwrap();
+        assert!(
+            matches!(
+                second,
+                MuxEvent::LaunchWaiting {
+                    state: LaunchState::HandedOff,
+                    ..
+                }
+            ),
+            "{second:?}"
+        );
+    }
+
+    #[test]
+    fn an_overdue_launch_links_by_its_id_or_by_its_token() {
+        let (t, _rx) = tracker(8);
+        t.reserve("own", "mux-chosen", Some(Secret::from("tok")))
+            .unwrap();
+        t.overdue("own", 5);
+        assert!(!t.link("elsewhere", |tok| tok == "other"));
+        assert!(t.link("pod-7", |tok| tok == "tok"));
+        let info = t.get("own").unwrap().info;
+        assert_eq!(info.state, LaunchState::Registered);
+        assert_eq!(info.session_id, "pod-7");
+        assert_eq!(info.reason, None);
     }
 
     #[test]
@@ -367,7 +457,7 @@ mod tests {
         let (t, _rx) = tracker(usize::MAX);
         for i in 0..HISTORY + 20 {
             let id = i.to_string();
-            t.reserve(&id, &id).unwrap();
+            t.reserve(&id, &id, None).unwrap();
             if i >= 5 {
                 t.exited(&id, ExitStatus::from_raw(2 << 8));
             }

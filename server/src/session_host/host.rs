@@ -39,6 +39,9 @@ pub struct Host {
     pty: Pty,
     /// The output log; its end is the total written since start.
     log: SharedLog<OutputLog, u64>,
+    /// How far a `/ws` `pty` client may fall behind the log's end before it gets a lag
+    /// replay (the log's capacity unless set).
+    ws_lag_bytes: u64,
     screen: Mutex<Screen>,
     /// Last rendered snapshot, shared by every reader until the screen changes.
     snapshot: Mutex<Option<Arc<coop::Screen>>>,
@@ -74,6 +77,7 @@ impl Host {
             started: std::time::Instant::now(),
             pty,
             log: SharedLog::new(OutputLog::new(log_bytes), 0),
+            ws_lag_bytes: log_bytes as u64,
             screen: Mutex::new(Screen::new(cols, rows)),
             snapshot: Mutex::new(None),
             screen_seq: watch::channel(0).0,
@@ -87,6 +91,17 @@ impl Host {
             shutdown_requested: CancellationToken::new(),
             stopping: CancellationToken::new(),
         }
+    }
+
+    /// Sets how far a `/ws` `pty` client may fall behind before it gets a lag replay.
+    pub fn with_ws_lag_bytes(mut self, bytes: u64) -> Self {
+        self.ws_lag_bytes = bytes;
+        self
+    }
+
+    /// How far a `/ws` `pty` client may fall behind before it gets a lag replay.
+    pub fn ws_lag_bytes(&self) -> u64 {
+        self.ws_lag_bytes
     }
 
     /// The PTY (for signals from the lifecycle code).

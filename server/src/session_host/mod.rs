@@ -48,9 +48,9 @@ const SERVER_DRAIN: Duration = Duration::from_millis(200); // 200 ms
 /// Flags of `coopmux session`.
 #[derive(Debug, Clone, Args)]
 pub struct SessionArgs {
-    /// Address to bind.
+    /// Address or host name to bind (a name binds its first IPv4 address, else IPv6).
     #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    pub host: crate::bind_host::BindHost,
     /// Port to bind (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -82,6 +82,10 @@ pub struct SessionArgs {
     /// Heartbeat period of the mux registration in milliseconds (default: coop's 15 s / 60 s).
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
+    /// Bytes a `/ws` `pty` client may fall behind before it gets a lag replay (default: the
+    /// output log's capacity); tests shrink it to make lag quick.
+    #[arg(long, hide = true)]
+    pub ws_lag_bytes: Option<u64>,
     /// Command and arguments to run on the PTY.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<String>,
@@ -112,7 +116,8 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         addr: format!("{}:{}", args.host, args.port),
         source,
     };
-    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+    let addrs = args.host.resolve(args.port).await.map_err(bind_err)?;
+    let listener = crate::bind_host::BindHost::bind(&addrs)
         .await
         .map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
@@ -123,13 +128,17 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
 
     let spawned = pty::spawn(&args.command, args.cols, args.rows)?;
     let size = (args.cols, args.rows);
-    let host = Arc::new(Host::new(
+    let mut host = Host::new(
         session_id.clone(),
         args.auth_token.clone(),
         spawned.pty,
         size,
         OUTPUT_LOG_BYTES,
-    ));
+    );
+    if let Some(bytes) = args.ws_lag_bytes {
+        host = host.with_ws_lag_bytes(bytes);
+    }
+    let host = Arc::new(host);
     let screen_host = Arc::clone(&host);
     let screen_thread = std::thread::Builder::new()
         .name("pty-screen".into())
@@ -179,7 +188,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     println!("http://{addr}");
     let _ = std::io::stdout().flush();
 
-    let advertised = match args.host {
+    let advertised = match addr.ip() {
         h if h.is_unspecified() => "127.0.0.1".to_owned(),
         IpAddr::V6(h) => format!("[{h}]"),
         IpAddr::V4(h) => h.to_string(),

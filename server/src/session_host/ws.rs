@@ -1,8 +1,8 @@
 //! `/ws`: coop's WebSocket protocol over this session (docs/coop-protocol.md).
 //!
 //! The connection itself is [`crate::coop_ws`]'s; what is the host's own is here: the token
-//! (query, bearer or `auth`), the answers from [`Host`], and the pushes of its screen, agent
-//! state and exit.
+//! (query, bearer or `auth`), the answers from [`Host`], the pushes of its screen, agent
+//! state and exit, and the bound past which a lagging `pty` client gets coop's lag replay.
 
 use super::error::HostError;
 use super::host::Host;
@@ -220,6 +220,10 @@ impl Source for Pushes {
             "session ended"
         }
         .boxed()
+    }
+
+    fn lag_bytes(&self) -> Option<u64> {
+        Some(self.host.ws_lag_bytes())
     }
 
     fn activate(&mut self) -> Vec<String> {

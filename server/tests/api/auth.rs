@@ -306,7 +306,7 @@ async fn non_loopback_bind_without_token_is_refused() {
     let exposed = |tweak: fn(&mut coopmux::cli::ServeArgs)| {
         let mut a = hub_args(|a| a.host = "0.0.0.0".parse().unwrap());
         tweak(&mut a);
-        check_exposure(&a)
+        check_exposure(&a, "0.0.0.0".parse().unwrap())
     };
     assert!(exposed(|a| a.auth_token = Some(TOKEN.into())).is_ok());
     assert!(exposed(|a| a.insecure_no_auth = true).is_ok());

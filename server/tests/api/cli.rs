@@ -2,7 +2,7 @@
 //! SIGTERM, and `coopmux open`.
 
 use crate::support::procs::BIN;
-use crate::support::{client, HubProcess, MockUpstream, TempDir};
+use crate::support::{client, HubProcess, MockUpstream, Session, TempDir, TestServer};
 use serde_json::json;
 use std::io::Read;
 use std::path::Path;
@@ -217,4 +217,27 @@ fn open_uses_the_login_page_and_never_the_token() {
     let (code, stderr) = run_open(failing.path(), None, &["http://h:1"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("Open manually: http://h:1/mux"), "{stderr}");
+}
+
+#[tokio::test]
+async fn host_names_are_accepted_by_the_hub_and_the_session_host() {
+    use clap::Parser as _;
+    use coopmux::commands::Cli;
+    let cli = Cli::try_parse_from(["coopmux", "--host", "localhost"]).expect("--host localhost");
+    assert_eq!(cli.serve.host.to_string(), "localhost");
+    let refused = Cli::try_parse_from(["coopmux", "--host", "not a host"]).unwrap_err();
+    assert!(refused.to_string().contains("invalid host"), "{refused}");
+    // A name binds its IPv4 address first: where coop's sessions look for a hub by default.
+    let mux = TestServer::with(|a| a.host = cli.serve.host.clone()).await;
+    assert!(mux.base.starts_with("http://127.0.0.1:"), "{}", mux.base);
+    let health = client()
+        .get(mux.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // `coopmux session --host localhost` (its helper checks the printed 127.0.0.1 URL).
+    let host = Session::start(&["--host", "localhost"], &["sh", "-c", "exec sleep 60"]).await;
+    assert_eq!(host.get("/health").await.0, 200);
+    host.stop().await;
 }

@@ -192,6 +192,26 @@ impl MockUpstream {
                 ),
             )
             .route(
+                "/api/v1/session/profiles",
+                post(
+                    |State(s): State<Arc<MockState>>, h: HeaderMap, Json(body): Json<Value>| async move {
+                        let registered = body["profiles"].as_array().map_or(0, Vec::len);
+                        record_post(&s, "/api/v1/session/profiles", &h, body).await;
+                        Json(json!({"registered": registered}))
+                    },
+                ),
+            )
+            .route(
+                "/api/v1/session/switch",
+                post(
+                    |State(s): State<Arc<MockState>>, h: HeaderMap, Json(body): Json<Value>| async move {
+                        record_post(&s, "/api/v1/session/switch", &h, body).await;
+                        // Coop accepts a switch with 202 and waits until it can restart.
+                        StatusCode::ACCEPTED
+                    },
+                ),
+            )
+            .route(
                 "/api/v1/upload",
                 post(
                     |State(s): State<Arc<MockState>>, h: HeaderMap, Json(body): Json<Value>| async move {

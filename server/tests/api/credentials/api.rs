@@ -4,7 +4,7 @@
 //! reaches a response or the hub's log.
 
 use super::{hub, start_host, try_hub};
-use crate::support::{wait_for, OAuthServer, TempDir, LONG_WAIT};
+use crate::support::{wait_for, MockUpstream, OAuthServer, TempDir, LONG_WAIT};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
@@ -14,7 +14,15 @@ async fn validation_errors_are_400_envelopes_and_status_is_ordered() {
     let mux = hub(&[]);
     for (body, needle) in [
         (json!({"name":"","provider":"openai"}), "must not be empty"),
-        (json!({"name":"x","provider":"azure"}), "expected one of"),
+        (json!({"name":"x","provider":" "}), "invalid provider"),
+        (
+            json!({"name":"x","provider":"a\u{7}b"}),
+            "control characters",
+        ),
+        (
+            json!({"name":"x","provider":"p".repeat(65)}),
+            "at most 64 bytes",
+        ),
         (
             json!({"name":"x","provider":"openai","env_key":"1BAD"}),
             "env_key",
@@ -227,12 +235,46 @@ async fn a_corrupt_state_file_is_moved_aside_and_reported() {
 async fn an_unusable_config_stops_the_mux_naming_the_file() {
     let dir = TempDir::new("cred-config");
     let path = dir.join("accounts.json");
-    std::fs::write(&path, r#"{"accounts":[{"name":"a","provider":"azure"}]}"#).unwrap();
+    std::fs::write(&path, r#"{"accounts":[{"name":"a","provider":""}]}"#).unwrap();
     let log = try_hub(&["--credential-config", path.to_str().unwrap()])
         .err()
         .expect("the mux must refuse the config");
     assert!(
-        log.contains(path.to_str().unwrap()) && log.contains("azure"),
+        log.contains(path.to_str().unwrap()) && log.contains("invalid provider"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn any_provider_name_is_accepted_and_behaves_like_other() {
+    let dir = TempDir::new("cred-providers");
+    let path = dir.join("accounts.json");
+    std::fs::write(&path, r#"{"accounts":[{"name":"m","provider":"mistral"}]}"#).unwrap();
+    let mux = hub(&["--credential-config", path.to_str().unwrap()]);
+    mux.post_ok(
+        "/api/v1/credentials/new",
+        json!({"name":"c","provider":"Custom","token":"c-key-sekret"}),
+    )
+    .await;
+    assert_eq!(mux.account("m").await["provider"], "mistral");
+    assert_eq!(mux.account("c").await["provider"], "custom");
+    assert_eq!(mux.account("c").await["status"], "healthy");
+    // An unknown provider hands its key out as `API_KEY`, like `other`.
+    let upstream = MockUpstream::start().await;
+    mux.post_ok("/api/v1/sessions", json!({"url": upstream.url, "id": "s"}))
+        .await;
+    let pushed = wait_for(LONG_WAIT, || async {
+        let posts = upstream.state.posts.lock().unwrap();
+        posts
+            .iter()
+            .find(|(path, _)| path == "/api/v1/session/profiles")
+            .map(|(_, body)| body.clone())
+    })
+    .await
+    .expect("the profiles were pushed");
+    assert_eq!(
+        pushed["profiles"],
+        json!([{"name":"c","credentials":{"API_KEY":"c-key-sekret"}}])
+    );
+    mux.stop();
 }

@@ -1,89 +1,107 @@
-//! Distribution to real `coopmux session` hosts: a new key reaches a `working` session at once
-//! but its switch waits until the session is `idle`; `metadata.profiles_needed` limits the
-//! profiles a session receives, and a session without it receives every account.
+//! Distribution: a session that registers gets its profiles and, at once, an unforced switch
+//! to its account even while it is `working` (the session waits, as coop does; the mux never
+//! defers), and so do sessions assigned to an account whose key appears; an agent in `error`
+//! is switched with `force`. `metadata.profiles_needed` limits the profiles a real
+//! `coopmux session` host receives, and a session without it receives every account.
 //!
-//! The session host never reports `error` (its states are starting/working/idle/exited), so
-//! the forced switch of an `error` session is not exercised here.
+//! The switch tests use a coop stand-in ([`MockUpstream`]) that records the requests, so they
+//! do not depend on how a host carries out a switch.
 
 use super::{assert_no_secret, hub, start_host};
-use crate::support::{wait_for, Session, LONG_WAIT};
-use serde_json::json;
-use std::time::{Duration, Instant};
+use crate::support::{wait_for, HubProcess, MockUpstream, Session, LONG_WAIT};
+use serde_json::{json, Value};
 
-/// Prints a line every 100 ms for 5 s (the host is `working`), then stays quiet (`idle`).
-const TICKS: &str =
-    "i=0; while [ $i -lt 50 ]; do echo tick; sleep 0.1; i=$((i+1)); done; exec sleep 600";
+/// A coop stand-in in agent state `state`, registered with `mux` as `id` (with `metadata`).
+async fn stand_in(mux: &HubProcess, id: &str, state: &str, metadata: Value) -> MockUpstream {
+    let upstream = MockUpstream::start().await;
+    *upstream.state.state.lock().unwrap() = state.to_owned();
+    let body = json!({"url": upstream.url, "id": id, "metadata": metadata});
+    mux.post_ok("/api/v1/sessions", body).await;
+    upstream
+}
+
+/// Waits until `upstream` received `n` profile pushes and switches in all; returns them in
+/// order as (path, body).
+async fn credential_calls(upstream: &MockUpstream, n: usize) -> Vec<(String, Value)> {
+    let calls = || -> Vec<(String, Value)> {
+        let posts = upstream.state.posts.lock().unwrap();
+        posts
+            .iter()
+            .filter(|(path, _)| path.starts_with("/api/v1/session/"))
+            .cloned()
+            .collect()
+    };
+    let done = wait_for(LONG_WAIT, || async { (calls().len() >= n).then_some(()) }).await;
+    assert!(done.is_some(), "expected {n} calls, got {:?}", calls());
+    calls()
+}
+
+/// Switches `upstream` was asked for so far.
+fn switches(upstream: &MockUpstream) -> usize {
+    let posts = upstream.state.posts.lock().unwrap();
+    posts
+        .iter()
+        .filter(|(path, _)| path == "/api/v1/session/switch")
+        .count()
+}
+
+fn profile_names(body: &Value) -> Vec<&str> {
+    body["profiles"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default()
+}
 
 #[tokio::test]
-async fn a_working_session_gets_the_key_at_once_and_switches_when_idle() {
-    let mux = hub(&["--switch-retry-ms", "200"]);
+async fn a_busy_session_is_switched_at_registration_and_when_its_key_appears() {
+    let mux = hub(&[]);
     mux.post_ok(
         "/api/v1/credentials/new",
         json!({"name":"a","provider":"openai","token":"a-first-sekret"}),
     )
     .await;
-    let host = start_host(Some(&mux), "busy-1", &["sh", "-c", TICKS]).await;
-    let pushed = || host.log_lines("profiles registered").len();
-    assert!(
-        wait_for(LONG_WAIT, || async { (pushed() == 1).then_some(()) })
-            .await
-            .is_some(),
-        "no initial push"
+    // Registers while working: profiles, then the unforced switch, without waiting for idle.
+    let busy = stand_in(&mux, "busy-1", "working", Value::Null).await;
+    let calls = credential_calls(&busy, 2).await;
+    assert_eq!(calls[0].0, "/api/v1/session/profiles");
+    assert_eq!(profile_names(&calls[0].1), ["a"]);
+    assert_eq!(
+        calls[1],
+        (
+            "/api/v1/session/switch".to_owned(),
+            json!({"profile":"a","force":false})
+        )
     );
-    assert_eq!(host.state().await, "working");
 
+    // A session that may hold only "b" registers before "b" has a key: nothing to hold yet.
+    let waiting = stand_in(&mux, "busy-2", "working", json!({"profiles_needed":["b"]})).await;
+    // An agent in `error` is switched with force (it would never get idle by itself).
+    let broken = stand_in(&mux, "broken", "error", json!({"profiles_needed":["b"]})).await;
     mux.post_ok(
-        "/api/v1/credentials/set",
-        json!({"account":"a","token":"a-second-sekret"}),
+        "/api/v1/credentials/new",
+        json!({"name":"b","provider":"custom","env_key":"B_KEY","token":"b-key-sekret"}),
     )
     .await;
-    // The push happens at once, while the session is still working.
-    assert!(
-        wait_for(Duration::from_secs(2), || async {
-            (pushed() == 2).then_some(())
-        })
-        .await
-        .is_some(),
-        "the new key was not pushed at once"
-    );
-    let push_at = host.log_lines("profiles registered")[1].0;
-    // As long as the host works, no switch arrives.
-    let mut last_working = None;
-    let deadline = Instant::now() + LONG_WAIT;
-    loop {
-        let state = host.state().await;
-        if state == "idle" {
-            break;
+    for (upstream, force) in [(&waiting, false), (&broken, true)] {
+        let calls = credential_calls(upstream, 2).await;
+        // Its registration may still be handled as "b" appears: then both push and switch.
+        assert_eq!(calls[0].0, "/api/v1/session/profiles", "{calls:?}");
+        assert_eq!(profile_names(&calls[0].1), ["b"]);
+        let switched = wait_for(LONG_WAIT, || async {
+            (switches(upstream) > 0).then_some(())
+        });
+        assert!(switched.await.is_some(), "no switch: {calls:?}");
+        let posts = upstream.state.posts.lock().unwrap().clone();
+        for (path, body) in posts {
+            if path == "/api/v1/session/switch" {
+                assert_eq!(body, json!({"profile":"b","force":force}));
+            }
         }
-        assert_eq!(state, "working");
-        last_working = Some(Instant::now());
-        assert!(
-            host.log_lines("profile switch").is_empty(),
-            "switched while working"
-        );
-        assert!(Instant::now() < deadline, "the host never went idle");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let last_working = last_working.expect("the host was working after the push");
-    assert!(push_at < last_working, "the push waited for idle");
-    let switch = wait_for(LONG_WAIT, || async {
-        host.log_lines("profile switch").into_iter().next()
-    })
-    .await
-    .expect("the deferred switch never came");
-    assert!(switch.0 > last_working, "switched before idle");
-    assert!(switch.1.contains("\"a\""), "{}", switch.1);
-    assert_eq!(host.profiles().await["active_profile"], "a");
-    // Without the colour codes of the hub's log.
-    let log = mux
-        .log()
-        .replace("\u{1b}[3m", "")
-        .replace("\u{1b}[2m", "")
-        .replace("\u{1b}[0m", "");
-    assert!(log.contains("deferred=1"), "{log}");
-    assert!(log.contains("deferred switch done"), "{log}");
-    assert_no_secret("the host log", &host.log());
-    host.stop().await;
+    // "a"'s session received "b" as well, but stays on "a": no second switch.
+    let calls = credential_calls(&busy, 3).await;
+    assert_eq!(profile_names(&calls[2].1), ["a", "b"]);
+    assert_eq!(switches(&busy), 1);
     assert_no_secret("the hub log", &mux.stop());
 }
 

@@ -117,6 +117,12 @@ async fn rebalance_pushes_then_switches_and_moves_only_successful_sessions() {
         })
         .await;
         assert!(active.is_some(), "{id} is not on {account}");
+        // Each registration ends with a switch to the assigned account.
+        let switched = wait_for(LONG_WAIT, || async {
+            (host.log_lines("profile switch").len() == 1).then_some(())
+        })
+        .await;
+        assert!(switched.is_some(), "{id} got no switch at registration");
     }
     assert_eq!(
         calls.lock().unwrap()[0],
@@ -149,9 +155,8 @@ async fn rebalance_pushes_then_switches_and_moves_only_successful_sessions() {
     let seen = calls.lock().unwrap().clone();
     let switch = seen
         .iter()
-        .position(|(what, _)| what == "switch")
-        .expect("the fake was asked to switch");
-    assert_eq!(seen[switch].1, "b");
+        .position(|(what, to)| what == "switch" && to == "b")
+        .expect("the fake was asked to switch to b");
     assert!(
         seen[..switch]
             .iter()
@@ -181,20 +186,18 @@ async fn rebalance_pushes_then_switches_and_moves_only_successful_sessions() {
     );
     let body: Value = bare.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE", "{body}");
-    let (status, body) = mux
-        .post(
+    // As with coop, an unknown account has no sessions to move.
+    let unknown = mux
+        .post_ok(
             "/api/v1/credentials/pool/rebalance",
             json!({"from_account":"zz"}),
         )
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("BAD_REQUEST"))
-    );
+    assert_eq!(unknown, json!({"rebalanced":0,"failed":0}));
     assert_eq!(
         counts(&mux).await,
         (4, 1, 3),
-        "refused requests move nothing"
+        "refused requests and unknown accounts move nothing"
     );
 
     for host in [&h1, &h2, &h3] {

@@ -27,7 +27,6 @@ async fn launch_registers_with_filtered_env_and_no_mux_secrets() {
         "MY_VAR": "hello world",
         "COOP_MUX_URL": "http://evil.example:1",
         "Coop_Mux_Url": "http://evil2.example:1",
-        "COOP_MUX_SESSION_ID": "hijacked",
         "GEMINI_API_KEY": "user-value",
     }});
     let reply: Value = client
@@ -92,7 +91,6 @@ async fn launch_registers_with_filtered_env_and_no_mux_secrets() {
         "mux-secret-token",
         "evil",
         "Coop_Mux_Url",
-        "hijacked",
         "COOP_MUX_AUTH_TOKEN",
         "sk-from-the-mux",
         "sk-openai-from-the-mux",

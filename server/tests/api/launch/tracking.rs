@@ -1,5 +1,6 @@
 //! Launch tracking inside one process: states, output capture, events on the mux feed,
-//! timeouts, the 400 without a launch command, and the OpenAPI document.
+//! the registration timeout (which stops nothing), the 400 without a launch command, and the
+//! OpenAPI document.
 
 use crate::support::{TestServer, WAIT};
 use protocol::mux::MuxEvent;
@@ -94,46 +95,56 @@ async fn failing_launch_is_failed_with_its_output_and_events() {
 }
 
 #[tokio::test]
-async fn unregistered_launches_time_out_and_are_stopped() {
+async fn unregistered_launches_are_kept_running_and_waiting_until_they_fail() {
     let mux = start(Some("sleep 30"), 300).await;
+    let mut events = mux.hub.registry.subscribe();
     let (status, reply) = launch(&mux.base).await;
     assert_eq!(status, 200);
     let launch_id = reply["launch_id"].as_str().unwrap();
-    let detail = wait_state(&mux.base, launch_id, "failed").await;
+    let detail = wait_state(&mux.base, launch_id, "not_registered_yet").await;
+    assert_eq!(detail["state"], "not_registered_yet", "{detail}");
     assert!(
         detail["reason"]
             .as_str()
             .unwrap_or("")
-            .contains("did not register within 300 ms"),
+            .contains("has not registered within 300 ms; still waiting"),
         "{detail}"
     );
-    // The child's process group was terminated, and the child reaped.
+    // Announced on the feed, so the dashboard's recent launches show it.
+    let waiting = loop {
+        match tokio::time::timeout(WAIT, events.recv()).await {
+            Ok(Ok(MuxEvent::LaunchWaiting {
+                launch_id: l,
+                state,
+                ..
+            })) if l == launch_id => break state,
+            Ok(Ok(_)) => {}
+            other => panic!("no launch:waiting: {other:?}"),
+        }
+    };
+    assert_eq!(waiting, protocol::launch::LaunchState::NotRegisteredYet);
+    // Nothing was stopped: the child runs until something else ends it, and an exit other
+    // than 0 before registering still fails the launch.
     let pid = detail["pid"].as_u64().unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "launch child {pid} still exists"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let group = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let failed = wait_state(&mux.base, launch_id, "failed").await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("killed by signal 9 before its session registered"),
+        "{failed}"
+    );
 
     // A launch script that exits 0 (it handed off, e.g. created a pod) waits for the session.
-    let mux = start(Some("exit 0"), 3_000).await;
+    let mux = start(Some("exit 0"), 300).await;
     let (_, reply) = launch(&mux.base).await;
     let launch_id = reply["launch_id"].as_str().unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let early = loop {
-        let detail = get(format!("{}/api/v1/launches/{launch_id}", mux.base)).await;
-        if detail["exit_code"] == 0 || tokio::time::Instant::now() > deadline {
-            break detail;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
-    assert_eq!(early["exit_code"], 0, "{early}");
-    assert_eq!(early["state"], "starting", "{early}");
-    let late = wait_state(&mux.base, launch_id, "failed").await;
-    assert_eq!(late["state"], "failed", "{late}");
+    let handed = wait_state(&mux.base, launch_id, "handed_off").await;
+    assert_eq!(handed["state"], "handed_off", "{handed}");
+    assert_eq!(handed["exit_code"], 0, "{handed}");
 }
 
 #[tokio::test]

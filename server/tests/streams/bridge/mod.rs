@@ -1,7 +1,12 @@
-//! `/ws/{id}`: byte-exact PTY streams, pushes by subscription, request ids, upstream drops
-//! and slow clients.
+//! `/ws/{id}`: byte-exact PTY streams, coop's lag replays, pushes by subscription, clients
+//! joining with other flags, request ids and reply order, unknown ids, upstream drops and slow
+//! clients.
 
+mod join;
+mod lag;
+mod not_found;
 mod offsets;
+mod order;
 mod pushes;
 mod reconnect;
 mod request_ids;
