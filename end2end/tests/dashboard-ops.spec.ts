@@ -238,6 +238,7 @@ test('inspector: hidden by default, resizable, state and actions reach the sessi
 test('inspector config: profiles and switch, restart, shutdown after a confirmation', async ({ page }) => {
   const mux = await hub();
   const s = session(mux, ['bash', '--norc']);
+  await expect.poll(async () => (await api(mux, 'GET', '/api/v1/sessions')).length).toBe(1);
   const [info] = await api(mux, 'GET', '/api/v1/sessions');
   const res = await fetch(`${info.url}/api/v1/session/profiles`, {
     method: 'POST',
