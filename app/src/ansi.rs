@@ -208,9 +208,54 @@ pub fn parse_line(line: &str) -> Vec<Segment> {
     out
 }
 
+/// Rows of text with SGR sequences as HTML: one line per row, styled runs as `<span>`s,
+/// text escaped (safe for `inner_html`).
+pub fn rows_html<S: AsRef<str>>(rows: &[S]) -> String {
+    let mut html = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            html.push('\n');
+        }
+        for seg in parse_line(row.as_ref()) {
+            let css = seg.style.css();
+            if css.is_empty() {
+                escape_into(&seg.text, &mut html);
+            } else {
+                html.push_str("<span style=\"");
+                escape_into(&css, &mut html);
+                html.push_str("\">");
+                escape_into(&seg.text, &mut html);
+                html.push_str("</span>");
+            }
+        }
+    }
+    html
+}
+
+fn escape_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_become_escaped_styled_html() {
+        let rows = ["\x1b[31m<b>&\x1b[0m ok", "$"];
+        assert_eq!(
+            rows_html(&rows),
+            "<span style=\"color:#cd3131;\">&lt;b&gt;&amp;</span> ok\n$"
+        );
+    }
 
     #[test]
     fn plain_text_is_one_default_segment() {

@@ -10,7 +10,7 @@ use protocol::credentials::{
     NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
 };
 use protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
-use protocol::mux::SessionInfo;
+use protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
 // Arguments travel as JSON: form encoding cannot express an empty map or nested enums.
 use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -72,6 +72,17 @@ pub enum SessionAction {
         /// Base64 of the content.
         data: String,
     },
+    /// The session's credential profiles (`GET …/session/profiles`).
+    Profiles,
+    /// Switch to a registered profile (`POST …/session/switch`; coop waits for idle).
+    Switch {
+        /// Profile name.
+        profile: String,
+    },
+    /// Restart the agent (`POST …/session/restart`).
+    Restart,
+    /// Stop the session (`POST …/shutdown`).
+    Shutdown,
 }
 
 #[cfg(feature = "ssr")]
@@ -101,6 +112,13 @@ mod server_side {
         /// Forwards `action` to session `id`; answers the upstream's JSON.
         fn session_action(&self, id: String, action: SessionAction)
             -> ApiFuture<serde_json::Value>;
+        /// The current status of each of `ids` that is registered and answers, read from
+        /// the sessions in parallel.
+        fn session_states(&self, ids: Vec<String>) -> ApiFuture<BTreeMap<String, CachedStatus>>;
+        /// `GET /api/v1/sessions/{id}/screen`.
+        fn session_screen(&self, id: String) -> ApiFuture<CachedScreen>;
+        /// Shuts an exited session down and removes it from the registry.
+        fn dismiss_session(&self, id: String) -> ApiFuture<()>;
         /// `GET /api/v1/credentials/status`.
         fn credential_status(&self) -> Result<Vec<AccountStatus>, ApiFailure>;
         /// `POST /api/v1/credentials/new`.
@@ -160,6 +178,27 @@ pub async fn act_on_session(
     action: SessionAction,
 ) -> Result<serde_json::Value, ApiFailure> {
     mux_api()?.session_action(id, action).await
+}
+
+/// The status (state, exit code) of each of `ids` that answers: the dashboard refreshes every
+/// session at once after (re)connecting, and reads the exit code of a session that exited.
+#[server(prefix = "/api/fn", endpoint = "session_states", input = Json)]
+pub async fn session_states(
+    ids: Vec<String>,
+) -> Result<BTreeMap<String, CachedStatus>, ApiFailure> {
+    mux_api()?.session_states(ids).await
+}
+
+/// A session's current screen (the mux's cache), painted when a replay shows nothing.
+#[server(prefix = "/api/fn", endpoint = "session_screen", input = Json)]
+pub async fn session_screen(id: String) -> Result<CachedScreen, ApiFailure> {
+    mux_api()?.session_screen(id).await
+}
+
+/// Dismisses an exited session: shuts its host down and removes it from the registry.
+#[server(prefix = "/api/fn", endpoint = "dismiss_session", input = Json)]
+pub async fn dismiss_session(id: String) -> Result<(), ApiFailure> {
+    mux_api()?.dismiss_session(id).await
 }
 
 /// Every credential account with its status (no secrets).

@@ -17,6 +17,8 @@ use web_sys::{EventTarget, MessageEvent, WebSocket};
 pub struct Listener {
     target: EventTarget,
     event: &'static str,
+    /// Registered for the capture phase (it runs before the target's own listeners).
+    capture: bool,
     callback: Closure<dyn FnMut(web_sys::Event)>,
 }
 
@@ -26,15 +28,39 @@ impl Listener {
     pub fn new<E: JsCast + 'static>(
         target: &EventTarget,
         event: &'static str,
+        handler: impl FnMut(E) + 'static,
+    ) -> Self {
+        Self::install(target, event, false, handler)
+    }
+
+    /// [`Listener::new`] for the capture phase: `handler` sees the event before the element
+    /// it is meant for (xterm.js, say) and may stop it.
+    pub fn capture<E: JsCast + 'static>(
+        target: &EventTarget,
+        event: &'static str,
+        handler: impl FnMut(E) + 'static,
+    ) -> Self {
+        Self::install(target, event, true, handler)
+    }
+
+    fn install<E: JsCast + 'static>(
+        target: &EventTarget,
+        event: &'static str,
+        capture: bool,
         mut handler: impl FnMut(E) + 'static,
     ) -> Self {
         let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
             handler(ev.unchecked_into::<E>());
         });
-        let _ = target.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
+        let _ = target.add_event_listener_with_callback_and_bool(
+            event,
+            callback.as_ref().unchecked_ref(),
+            capture,
+        );
         Self {
             target: target.clone(),
             event,
+            capture,
             callback,
         }
     }
@@ -42,9 +68,10 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback(
+        let _ = self.target.remove_event_listener_with_callback_and_bool(
             self.event,
             self.callback.as_ref().unchecked_ref(),
+            self.capture,
         );
     }
 }

@@ -37,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The import map must precede the hydration module that imports "xterm".
                 <script type="importmap" inner_html=IMPORT_MAP></script>
                 <link rel="stylesheet" href="/vendor/xterm.css"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.ico"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

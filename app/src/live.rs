@@ -154,11 +154,7 @@ mod browser {
             };
             match crate::model::decode(&text) {
                 Some(MuxEvent::ScreenBatch { screens }) => super::previews::queue(feed, screens),
-                Some(event) => {
-                    if let FollowUp::Subscribe(sessions) = feed.fleet.apply(event) {
-                        send(&MuxRequest::Subscribe { sessions });
-                    }
-                }
+                Some(event) => follow_up(feed, feed.fleet.apply(event)),
                 None => {}
             }
         };
@@ -178,6 +174,39 @@ mod browser {
         // Replacing the previous socket drops its handlers.
         let previous = SOCKET.with_borrow_mut(|s| s.replace(socket));
         drop(previous);
+    }
+
+    /// Does what folding an event asked for. After a snapshot (every connect) every session's
+    /// state is read at once, and the credential alerts from the accounts' status: the feed
+    /// only tells of changes, and a hub that just restarted knows no states yet.
+    fn follow_up(feed: LiveFeed, follow: FollowUp) {
+        let refresh = match follow {
+            FollowUp::None => return,
+            FollowUp::Subscribe(sessions) => {
+                send(&MuxRequest::Subscribe { sessions });
+                return;
+            }
+            FollowUp::Resync(sessions) => {
+                send(&MuxRequest::Subscribe {
+                    sessions: sessions.clone(),
+                });
+                leptos::task::spawn_local(async move {
+                    if let Ok(accounts) = crate::api::credential_status().await {
+                        feed.fleet.alerts_from_status(&accounts);
+                    }
+                });
+                sessions
+            }
+            FollowUp::Refresh(sessions) => sessions,
+        };
+        if refresh.is_empty() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            if let Ok(states) = crate::api::session_states(refresh).await {
+                feed.fleet.apply_states(states);
+            }
+        });
     }
 
     fn schedule_retry(feed: LiveFeed, retry_ms: u64, generation: u64) {

@@ -3,13 +3,17 @@
 //!
 //! Membership lives in one signal; each session's state, last message and screen live in
 //! signals of their own, so a screen batch for 50 sessions re-renders only the tiles whose
-//! screen changed.
+//! screen changed. [`fleet`] folds the events; this module holds one session's view and the
+//! rules the components share (titles, attention order, badges, the filter).
+
+mod fleet;
+
+pub use fleet::{decode, preview, CredentialAlert, Fleet, FollowUp, OAuthPrompt};
 
 use leptos::prelude::*;
-use protocol::mux::{MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
+use protocol::mux::SessionSummary;
 use protocol::AgentState;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The last screen of a session, as a tile shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +22,8 @@ pub struct Preview {
     pub rows: Vec<String>,
     /// Width of the source terminal.
     pub cols: u16,
+    /// The plain text of the rows, for the filter.
+    pub text: String,
 }
 
 /// One session as the dashboard knows it.
@@ -35,6 +41,8 @@ pub struct SessionView {
     pub last_message: ArcRwSignal<Option<String>>,
     /// Latest screen.
     pub preview: ArcRwSignal<Option<Preview>>,
+    /// The program's exit code, once it exited (read from the session's status).
+    pub exit_code: ArcRwSignal<Option<i32>>,
 }
 
 /// Two views are the same row when they show the same session (their signals carry the rest).
@@ -53,6 +61,7 @@ impl SessionView {
             state: ArcRwSignal::new(summary.state),
             last_message: ArcRwSignal::new(None),
             preview: ArcRwSignal::new(None),
+            exit_code: ArcRwSignal::new(None),
         }
     }
 
@@ -88,6 +97,32 @@ impl SessionView {
             }
         }
         pairs.join(" · ")
+    }
+
+    /// Whether the session matches the filter `query` (lower case, trimmed): every word must
+    /// occur in its title, labels, id, state or screen text. Tracks state and screen.
+    pub fn matches(&self, query: &str) -> bool {
+        if query.is_empty() {
+            return true;
+        }
+        let state = self.state.with(|s| state_label(s.as_ref())).to_lowercase();
+        let known = format!(
+            "{} {} {} {} {state}",
+            self.title(),
+            self.subtitle(),
+            self.labels(),
+            self.id
+        )
+        .to_lowercase();
+        self.preview.with(|p| {
+            let screen = p
+                .as_ref()
+                .map(|p| p.text.to_lowercase())
+                .unwrap_or_default();
+            query
+                .split_whitespace()
+                .all(|word| known.contains(word) || screen.contains(word))
+        })
     }
 }
 
@@ -125,6 +160,12 @@ pub fn attention(state: Option<&AgentState>) -> u8 {
     }
 }
 
+/// Whether a session in `state` waits for the operator (a prompt or an error): these are
+/// counted in the page title.
+pub fn waits_for_operator(state: Option<&AgentState>) -> bool {
+    state.is_some_and(|s| s.is_prompt() || s.is_error())
+}
+
 /// A state as badges and the sidebar show it: upper case, or `UNKNOWN`.
 pub fn state_label(state: Option<&AgentState>) -> String {
     state.map_or("UNKNOWN".to_owned(), |s| s.as_str().to_uppercase())
@@ -132,12 +173,15 @@ pub fn state_label(state: Option<&AgentState>) -> String {
 
 /// CSS class of a state's badge and dot.
 pub fn state_class(state: Option<&AgentState>) -> &'static str {
-    match attention(state) {
-        0 => "st-prompt",
-        1 => "st-error",
-        2 => "st-idle",
-        3 => "st-working",
-        _ => "st-other",
+    match state {
+        Some(AgentState::Exited) => "st-exited",
+        _ => match attention(state) {
+            0 => "st-prompt",
+            1 => "st-error",
+            2 => "st-idle",
+            3 => "st-working",
+            _ => "st-other",
+        },
     }
 }
 
@@ -146,224 +190,26 @@ pub fn is_healthy(state: Option<&AgentState>) -> bool {
     matches!(state, Some(s) if !s.as_str().is_empty() && *s != AgentState::Exited && !s.is_error())
 }
 
-/// An unresolved credential problem, keyed by account.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CredentialAlert {
-    /// A refresh failed.
-    Failed {
-        /// The broker's reason.
-        error: String,
-    },
-    /// A person must authorise the account again.
-    Reauth {
-        /// Where to authorise.
-        auth_url: String,
-        /// Code to type there.
-        user_code: Option<String>,
-    },
+/// How an exit reads on a tile: `exit 3`, or `exit ?` while the code is not known yet.
+pub fn exit_label(code: Option<i32>) -> String {
+    code.map_or_else(|| "exit ?".to_owned(), |c| format!("exit {c}"))
 }
 
-/// Everything the live feed maintains.
-#[derive(Debug, Clone, Copy)]
-pub struct Fleet {
-    /// Sessions in registration order; `None` until the first snapshot.
-    pub sessions: RwSignal<Option<Vec<SessionView>>>,
-    /// Credential alerts by account.
-    pub alerts: RwSignal<BTreeMap<String, CredentialAlert>>,
-    /// Bumped on every `launch:*` event, so the recent launches refetch.
-    pub launches_changed: RwSignal<u64>,
-    /// Bumped on every `credential:*` event.
-    pub credentials_changed: RwSignal<u64>,
-}
-
-/// What folding an event asks the socket to do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FollowUp {
-    /// Nothing.
-    None,
-    /// Watch these sessions (transitions and screens).
-    Subscribe(Vec<String>),
-}
-
-impl Fleet {
-    /// An empty fleet.
-    pub fn new() -> Self {
-        Self {
-            sessions: RwSignal::new(None),
-            alerts: RwSignal::new(BTreeMap::new()),
-            launches_changed: RwSignal::new(0),
-            credentials_changed: RwSignal::new(0),
-        }
+/// A session summary as the hub sends it, for the tests of this module and [`fleet`].
+#[cfg(test)]
+fn summary(id: &str, state: Option<&str>) -> SessionSummary {
+    SessionSummary {
+        id: id.into(),
+        url: format!("http://127.0.0.1:1/{id}"),
+        state: state.map(Into::into),
+        metadata: serde_json::json!({}),
     }
-
-    /// The session with `id`, if known.
-    pub fn get(&self, id: &str) -> Option<SessionView> {
-        self.sessions
-            .with_untracked(|s| s.as_ref()?.iter().find(|v| v.id == id).cloned())
-    }
-
-    /// Folds one `/ws/mux` event in.
-    pub fn apply(&self, event: MuxEvent) -> FollowUp {
-        match event {
-            MuxEvent::Sessions { sessions } => {
-                let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
-                let known = self.sessions.get_untracked().unwrap_or_default();
-                let next = sessions
-                    .into_iter()
-                    .map(|summary| match known.iter().find(|v| v.id == summary.id) {
-                        Some(view) => {
-                            view.state.set(summary.state.clone());
-                            view.clone()
-                        }
-                        None => SessionView::new(summary),
-                    })
-                    .collect();
-                self.sessions.set(Some(next));
-                FollowUp::Subscribe(ids)
-            }
-            MuxEvent::SessionOnline {
-                session,
-                url,
-                metadata,
-            } => {
-                if self.get(&session).is_some() {
-                    return FollowUp::None;
-                }
-                let view = SessionView::new(SessionSummary {
-                    id: session.clone(),
-                    url,
-                    state: None,
-                    metadata,
-                });
-                self.sessions
-                    .update(|list| list.get_or_insert_with(Vec::new).push(view));
-                FollowUp::Subscribe(vec![session])
-            }
-            MuxEvent::SessionOffline { session } => {
-                if self.get(&session).is_some() {
-                    self.sessions.update(|list| {
-                        if let Some(list) = list {
-                            list.retain(|s| s.id != session);
-                        }
-                    });
-                }
-                FollowUp::None
-            }
-            MuxEvent::Transition(t) => {
-                self.transition(t);
-                FollowUp::None
-            }
-            MuxEvent::ScreenBatch { screens } => {
-                for screen in screens {
-                    if let Some(view) = self.get(&screen.session) {
-                        view.preview.set(Some(preview(screen)));
-                    }
-                }
-                FollowUp::None
-            }
-            MuxEvent::CredentialRefreshed { account } => {
-                self.alerts.update(|a| {
-                    a.remove(&account);
-                });
-                self.credentials_changed.update(|n| *n += 1);
-                FollowUp::None
-            }
-            MuxEvent::CredentialRefreshFailed { account, error } => {
-                self.alerts
-                    .update(|a| drop(a.insert(account, CredentialAlert::Failed { error })));
-                self.credentials_changed.update(|n| *n += 1);
-                FollowUp::None
-            }
-            MuxEvent::CredentialReauthRequired {
-                account,
-                auth_url,
-                user_code,
-            } => {
-                let alert = CredentialAlert::Reauth {
-                    auth_url,
-                    user_code,
-                };
-                self.alerts.update(|a| drop(a.insert(account, alert)));
-                self.credentials_changed.update(|n| *n += 1);
-                FollowUp::None
-            }
-            MuxEvent::LaunchStarted { .. }
-            | MuxEvent::LaunchRegistered { .. }
-            | MuxEvent::LaunchWaiting { .. }
-            | MuxEvent::LaunchFailed { .. } => {
-                self.launches_changed.update(|n| *n += 1);
-                FollowUp::None
-            }
-            MuxEvent::Error { .. } => FollowUp::None,
-        }
-    }
-
-    fn transition(&self, t: MuxTransition) {
-        let Some(view) = self.get(&t.session) else {
-            return;
-        };
-        if view.state.get_untracked().as_ref() != Some(&t.next) {
-            view.state.set(Some(t.next));
-        }
-        if let Some(msg) = t.last_message.filter(|m| !m.trim().is_empty()) {
-            view.last_message.set(Some(msg));
-        }
-    }
-}
-
-impl Default for Fleet {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Decodes one `/ws/mux` frame. Screen batches, the bulk of the traffic, skip serde's
-/// buffering of internally tagged enums, which would parse the whole batch twice.
-pub fn decode(text: &str) -> Option<MuxEvent> {
-    if text.starts_with(r#"{"event":"screen_batch""#) {
-        #[derive(serde::Deserialize)]
-        struct Batch {
-            screens: Vec<ScreenEntry>,
-        }
-        let batch: Batch = serde_json::from_str(text).ok()?;
-        return Some(MuxEvent::ScreenBatch {
-            screens: batch.screens,
-        });
-    }
-    serde_json::from_str(text).ok()
-}
-
-/// Drops trailing blank rows (keeping one) from a screen, ANSI rows falling back to plain.
-pub fn preview(screen: ScreenEntry) -> Preview {
-    let ScreenEntry {
-        lines, ansi, cols, ..
-    } = screen;
-    let keep = lines
-        .iter()
-        .rposition(|l| !l.trim().is_empty())
-        .map_or(1, |i| i + 1);
-    let mut rows = if ansi.len() == lines.len() {
-        ansi
-    } else {
-        lines
-    };
-    rows.truncate(keep.max(1));
-    Preview { rows, cols }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn summary(id: &str, state: Option<&str>) -> SessionSummary {
-        SessionSummary {
-            id: id.into(),
-            url: format!("http://127.0.0.1:1/{id}"),
-            state: state.map(Into::into),
-            metadata: json!({}),
-        }
-    }
 
     #[test]
     fn attention_orders_prompt_error_idle_working_rest() {
@@ -375,6 +221,12 @@ mod tests {
         assert_eq!(attention(None), 4);
         assert!(is_healthy(Some(&AgentState::Idle)) && !is_healthy(Some(&AgentState::Exited)));
         assert!(!is_healthy(Some(&AgentState::Error)) && !is_healthy(None));
+        assert!(waits_for_operator(Some(&AgentState::Prompt)));
+        assert!(waits_for_operator(Some(&AgentState::parse(
+            "provider_error"
+        ))));
+        assert!(!waits_for_operator(Some(&AgentState::Parked)) && !waits_for_operator(None));
+        assert_eq!(state_class(Some(&AgentState::Exited)), "st-exited");
     }
 
     #[test]
@@ -390,79 +242,30 @@ mod tests {
     }
 
     #[test]
-    fn membership_follows_snapshot_online_and_offline() {
+    fn the_filter_matches_title_labels_id_state_and_screen_text() {
         let owner = Owner::new();
         owner.with(|| {
-            let fleet = Fleet::new();
-            let follow = fleet.apply(MuxEvent::Sessions {
-                sessions: vec![summary("a", Some("idle")), summary("b", None)],
-            });
-            assert_eq!(follow, FollowUp::Subscribe(vec!["a".into(), "b".into()]));
-            let online = MuxEvent::SessionOnline {
-                session: "c".into(),
-                url: "http://h:1".into(),
-                metadata: json!({}),
-            };
-            assert_eq!(
-                fleet.apply(online.clone()),
-                FollowUp::Subscribe(vec!["c".into()])
-            );
-            assert_eq!(fleet.apply(online), FollowUp::None, "duplicates are normal");
-            fleet.apply(MuxEvent::SessionOffline {
-                session: "a".into(),
-            });
-            let ids: Vec<String> = fleet
-                .sessions
-                .get_untracked()
-                .unwrap()
-                .iter()
-                .map(|s| s.id.clone())
-                .collect();
-            assert_eq!(ids, vec!["b", "c"]);
-        });
-    }
-
-    #[test]
-    fn frames_decode_with_and_without_the_fast_path() {
-        let batch = MuxEvent::ScreenBatch {
-            screens: vec![ScreenEntry {
-                session: "a".into(),
-                lines: vec!["x".into()],
-                ansi: vec!["\x1b[1mx".into()],
+            let mut view = SessionView::new(summary("abc-123", Some("prompt")));
+            view.metadata = json!({"team": "infra"});
+            view.preview.set(Some(Preview {
+                rows: vec!["\x1b[1mcargo build".into()],
                 cols: 80,
-                rows: 1,
-                seq: 7,
-            }],
-        };
-        let text = serde_json::to_string(&batch).unwrap();
-        assert!(text.starts_with(r#"{"event":"screen_batch""#), "{text}");
-        assert_eq!(decode(&text), Some(batch));
-        let offline = MuxEvent::SessionOffline {
-            session: "a".into(),
-        };
-        assert_eq!(
-            decode(&serde_json::to_string(&offline).unwrap()),
-            Some(offline)
-        );
-        assert_eq!(decode("{not json"), None);
-    }
-
-    #[test]
-    fn previews_drop_trailing_blank_rows() {
-        let screen = ScreenEntry {
-            session: "a".into(),
-            lines: vec!["$ ls".into(), "x".into(), "  ".into(), "".into()],
-            ansi: vec!["\x1b[1m$ ls".into(), "x".into(), "  ".into(), "".into()],
-            cols: 80,
-            rows: 4,
-            seq: 1,
-        };
-        assert_eq!(preview(screen.clone()).rows, vec!["\x1b[1m$ ls", "x"]);
-        let blank = ScreenEntry {
-            lines: vec!["".into(), "".into()],
-            ansi: vec![],
-            ..screen
-        };
-        assert_eq!(preview(blank).rows, vec![""]);
+                text: "cargo build".into(),
+            }));
+            for query in [
+                "",
+                "infra",
+                "abc-1",
+                "prompt",
+                "cargo",
+                "infra cargo",
+                "127.0.0.1",
+            ] {
+                assert!(view.matches(query), "{query:?} should match");
+            }
+            for query in ["idle", "infra npm", "xyz"] {
+                assert!(!view.matches(query), "{query:?} should not match");
+            }
+        });
     }
 }

@@ -55,6 +55,17 @@ impl Cursor {
         self.next.is_some()
     }
 
+    /// Starts over when the session's output restarted (a new process under the same id, say
+    /// after its host came back): a replay reporting fewer bytes ever written than this view
+    /// already wrote. Returns whether it did; the next replay then resets the terminal.
+    pub fn restarted(&mut self, total_written: u64) -> bool {
+        let restarted = self.next.is_some_and(|next| total_written < next);
+        if restarted {
+            self.next = None;
+        }
+        restarted
+    }
+
     /// Cuts a `replay {data, offset}` reply against the mark.
     pub fn replay<'a>(&mut self, offset: u64, data: &'a [u8]) -> Step<'a> {
         let end = offset + data.len() as u64;
@@ -141,6 +152,16 @@ mod tests {
         assert_eq!(c.replay(7, b"789abc"), Step::Write(b"abc"));
         // An empty replay exactly at the mark writes nothing.
         assert_eq!(c.replay(13, b""), Step::Skip);
+    }
+
+    #[test]
+    fn a_restarted_output_starts_over() {
+        let mut c = Cursor::new();
+        c.replay(0, b"0123456789");
+        assert!(!c.restarted(10), "the same output, nothing new");
+        assert!(!c.restarted(50));
+        assert!(c.restarted(4), "fewer bytes than written: a new process");
+        assert_eq!(c.replay(0, b"new!"), Step::ResetAndWrite(b"new!"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! On every (re)connect it sends `resize`, then `replay:get` from the last offset it
 //! rendered; `pty` frames are cut against the same offset ([`crate::stream::Cursor`]), so a
-//! reconnect or a reload shows every byte exactly once. Keystrokes go as `input:send:raw`.
+//! reconnect or a reload shows every byte exactly once. It keeps reconnecting while the
+//! session is away (a hub restart), and resumes where it stopped. Keystrokes go as
+//! `input:send:raw`. The inspector's requests travel on the same socket ([`request_focused`]).
 
 use leptos::{html, prelude::*};
 use protocol::coop::Agent;
@@ -15,7 +17,7 @@ const SCROLLBACK_LINES: u32 = 10_000;
 /// State of the terminal's socket, shown in the overlay's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TermStatus {
-    /// Opening the socket.
+    /// Opening the socket; nothing replayed yet (the overlay shows the cached screen).
     Connecting,
     /// Replayed and following live output.
     Live,
@@ -48,6 +50,9 @@ pub struct TermSignals {
     pub log: RwSignal<Vec<String>>,
 }
 
+/// Entries the event log keeps.
+const LOG_ENTRIES: usize = 50;
+
 impl TermSignals {
     /// Fresh signals.
     pub fn new() -> Self {
@@ -58,11 +63,11 @@ impl TermSignals {
         }
     }
 
-    /// Appends a line to the log (keeping the last 50).
+    /// Appends a line to the log (keeping the last [`LOG_ENTRIES`]).
     pub fn note(&self, line: String) {
         self.log.update(|log| {
             log.push(line);
-            let excess = log.len().saturating_sub(50);
+            let excess = log.len().saturating_sub(LOG_ENTRIES);
             log.drain(..excess);
         });
     }
@@ -73,6 +78,10 @@ impl Default for TermSignals {
         Self::new()
     }
 }
+
+/// The answer to a request on the session's socket: the reply frame, or why there is none
+/// (`CODE: message` from the session, or the connection's own failure).
+pub type Reply = Result<serde_json::Value, String>;
 
 /// The terminal of session `id`.
 #[component]
@@ -103,16 +112,22 @@ pub fn type_into_focused(bytes: &[u8]) -> bool {
     }
 }
 
-/// Sends a request (a `WsRequest` as JSON) on the focused terminal's socket.
-pub fn send_to_focused(request: serde_json::Value) -> bool {
+/// Sends `request` (a `/ws` request, e.g. a `WsRequest`) on the focused terminal's socket
+/// with a request id of its own; `on_reply` gets the session's answer, or the reason there is
+/// none (not connected, connection lost, no answer in time).
+pub fn request_focused(request: &impl serde::Serialize, on_reply: impl FnOnce(Reply) + 'static) {
     #[cfg(feature = "hydrate")]
     {
-        browser::with_focused(|conn| conn.send_json(&request)).unwrap_or(false)
+        let on_reply: Box<dyn FnOnce(Reply)> = Box::new(on_reply);
+        match browser::focused() {
+            Some(conn) => conn.request(request, on_reply),
+            None => on_reply(Err("no terminal open".into())),
+        }
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = request;
-        false
+        on_reply(Err("no terminal open".into()));
     }
 }
 

@@ -21,6 +21,10 @@ test('login page, then the dashboard; no token in any URL', async ({ page }) => 
   try {
     await page.goto(`${mux.url}/mux`);
     await expect(page).toHaveURL(/\/mux\/login$/);
+    // Styled like the dashboard (its stylesheet needs a login), with the icon.
+    await expect(page.locator('main')).toHaveCSS('background-color', 'rgb(23, 26, 33)');
+    await expect(page.locator('link[rel="icon"]')).toHaveAttribute('href', '/favicon.ico');
+    expect((await page.request.get(`${mux.url}/favicon.ico`)).status()).toBe(200);
     await page.getByLabel('Token').fill('wrong');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect(page).toHaveURL(/\/mux\/login$/);

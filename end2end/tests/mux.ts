@@ -14,9 +14,10 @@ export interface Mux {
   stop: () => Promise<void>;
 }
 
-/** Starts `coopmux --port 0 …args` and resolves once it logs its address. */
-export async function startMux(args: string[] = [], env: Record<string, string> = {}): Promise<Mux> {
-  const proc = spawn(COOPMUX, ['--host', '127.0.0.1', '--port', '0', ...args], {
+/** Starts `coopmux --port 0 …args` (or `port`: a hub restarted where its sessions expect it)
+ * and resolves once it logs its address. */
+export async function startMux(args: string[] = [], env: Record<string, string> = {}, port = 0): Promise<Mux> {
+  const proc = spawn(COOPMUX, ['--host', '127.0.0.1', '--port', String(port), ...args], {
     // Each mux keeps its credentials in a fresh directory, never the developer's home.
     env: { ...process.env, RUST_LOG: 'info', COOP_MUX_STATE_DIR: mkdtempSync(path.join(tmpdir(), 'coopmux-e2e-')), ...env, PATH: `${path.dirname(COOPMUX)}:${process.env.PATH}` },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,11 +65,11 @@ export interface Session {
 let sessionCounter = 0;
 
 /** Starts a real `coopmux session` host running `cmd` that registers with `mux` as `id`. */
-export function startSession(mux: Mux, cmd: string[] = ['bash', '--norc', '--noprofile'], opts: { id?: string; labels?: string[]; env?: Record<string, string> } = {}): Session {
+export function startSession(mux: Mux, cmd: string[] = ['bash', '--norc', '--noprofile'], opts: { id?: string; labels?: string[]; env?: Record<string, string>; args?: string[] } = {}): Session {
   // Random first: tiles show the first 8 characters, which must tell sessions apart.
   const id = opts.id ?? `${Math.random().toString(36).slice(2, 10).padEnd(8, '0')}-e2e-${++sessionCounter}`;
   const labels = (opts.labels ?? []).flatMap((l) => ['--label', l]);
-  const proc = spawn(COOPMUX, ['session', '--port', '0', ...labels, '--', ...cmd], {
+  const proc = spawn(COOPMUX, ['session', '--port', '0', ...labels, ...(opts.args ?? []), '--', ...cmd], {
     // Its own directory: uploads land in `uploads/` beside the program, never in the repo.
     cwd: mkdtempSync(path.join(tmpdir(), 'coopmux-e2e-session-')),
     env: { ...process.env, COOP_MUX_URL: mux.url, COOP_MUX_SESSION_ID: id, PS1: '$ ', TERM: 'xterm-256color', ...opts.env },

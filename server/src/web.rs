@@ -12,7 +12,7 @@ use axum::Router;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 /// Name cargo-leptos gives the WASM, JS and CSS bundles (`[[workspace.metadata.leptos]] name`).
 const OUTPUT_NAME: &str = "coopmux";
@@ -57,8 +57,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         // Server functions read their whole body themselves: bound it as the REST API does.
         .layer(middleware::from_fn(limit_body))
+        // A failed server function answers with its REST status, not Leptos's blanket 500.
+        .layer(middleware::from_fn(crate::dashboard::failure_status))
         .nest_service("/pkg", static_dir(root.join("pkg")))
         .nest_service("/vendor", static_dir(root.join("vendor")))
+        // The icon (`public/favicon.svg`) at the path browsers ask for unprompted, which the
+        // login page may use before any login.
+        .route_service("/favicon.ico", ServeFile::new(root.join("favicon.svg")))
 }
 
 /// Buffers a request body within the router's body limit ([`crate::routes::MAX_BODY_BYTES`]); a larger one

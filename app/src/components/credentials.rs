@@ -1,6 +1,6 @@
 //! The credentials panel: accounts with provider, status and expiry; add an account; set a
 //! key; start reauth (device code, or authorization URL plus pasted code); push to sessions;
-//! alerts from `credential:*` events.
+//! alerts from `credential:*` events and from the accounts' status read on load.
 
 use super::use_ui;
 use crate::api::{
@@ -35,6 +35,16 @@ pub fn expiry(secs: u64) -> String {
     }
 }
 
+/// How an account's expiry reads: "expired" once it is (never "expires in 0s"), else
+/// "expires in 12m"; nothing for a key without an expiry.
+pub fn expiry_label(status: CredentialStatus, expires_in_secs: Option<u64>) -> Option<String> {
+    match (status, expires_in_secs) {
+        (CredentialStatus::Expired, _) | (_, Some(0)) => Some("expired".to_owned()),
+        (_, Some(secs)) => Some(format!("expires in {}", expiry(secs))),
+        (_, None) => None,
+    }
+}
+
 /// The panel (rendered only while open).
 #[component]
 pub fn CredentialsPanel() -> impl IntoView {
@@ -51,7 +61,10 @@ fn Panel() -> impl IntoView {
     let refresh = move || {
         leptos::task::spawn_local(async move {
             match credential_status().await {
-                Ok(list) => accounts.set(list),
+                Ok(list) => {
+                    ui.feed.fleet.alerts_from_status(&list);
+                    accounts.set(list);
+                }
                 Err(err) => message.set(Some((false, err.message))),
             }
         });
@@ -100,6 +113,9 @@ fn Alerts() -> impl IntoView {
                 match alert {
             CredentialAlert::Failed { error } => view! {
                 <p class="error">{format!("{account}: refresh failed — {error}")}</p>
+            }.into_any(),
+            CredentialAlert::Expired => view! {
+                <p class="error">{format!("{account}: key expired")}</p>
             }.into_any(),
             CredentialAlert::Reauth { auth_url, user_code } => view! {
                 <p class="warn">
@@ -212,7 +228,7 @@ fn AccountRow(
             <span class="name">{name.clone()}</span>
             <span class="tag">{account.provider.clone()}</span>
             <span class=format!("badge cred-{status}")>{status}</span>
-            {account.expires_in_secs.map(|s| view! { <span class="expiry">{expiry(s)}</span> })}
+            {expiry_label(account.status, account.expires_in_secs).map(|e| view! { <span class="expiry">{e}</span> })}
             {healthy.then(|| view! { <button on:click=push>"Push"</button> })}
             {can_reauth.then(|| view! { <button on:click=reauth>"Reauth"</button> })}
             <span class="set-key">
@@ -281,12 +297,35 @@ fn open_tab(url: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::expiry;
+    use super::{expiry, expiry_label};
+    use protocol::credentials::CredentialStatus;
 
     #[test]
     fn expiry_reads_like_the_reference() {
         assert_eq!(expiry(45), "45s");
         assert_eq!(expiry(720), "12m");
         assert_eq!(expiry(3 * 3600 + 300), "3h 5m");
+    }
+
+    #[test]
+    fn an_expired_key_reads_expired() {
+        let label = |s, e| expiry_label(s, e);
+        assert_eq!(
+            label(CredentialStatus::Expired, Some(0)).as_deref(),
+            Some("expired")
+        );
+        assert_eq!(
+            label(CredentialStatus::Expired, None).as_deref(),
+            Some("expired")
+        );
+        assert_eq!(
+            label(CredentialStatus::Healthy, Some(0)).as_deref(),
+            Some("expired")
+        );
+        assert_eq!(
+            label(CredentialStatus::Healthy, Some(720)).as_deref(),
+            Some("expires in 12m")
+        );
+        assert_eq!(label(CredentialStatus::Missing, None), None);
     }
 }

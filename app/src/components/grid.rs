@@ -1,10 +1,14 @@
 //! The grid of session tiles: title, subtitle, state badge and a live ANSI preview of the
-//! screen (from `screen_batch`, no terminal per tile), plus the "+" launch card.
+//! screen (from `screen_batch`, no terminal per tile) as wide as the session's terminal,
+//! narrowed by the filter, plus the "+" launch card. A session whose program exited keeps its
+//! tile, with the last screen and the exit code, until it is dismissed or goes away.
 
 use super::use_ui;
-use crate::ansi::parse_line;
-use crate::model::{prefix, state_class, state_label, Preview, SessionView};
+use crate::ansi::rows_html;
+use crate::api::dismiss_session;
+use crate::model::{exit_label, prefix, state_class, state_label, Preview, SessionView};
 use leptos::prelude::*;
+use protocol::AgentState;
 
 /// The grid.
 #[component]
@@ -12,22 +16,39 @@ pub fn Grid() -> impl IntoView {
     let ui = use_ui();
     let fleet = ui.feed.fleet;
     let tiles = move || fleet.sessions.get().unwrap_or_default();
+    // Only a snapshot can say there is nothing: before it (the server-rendered page) the
+    // grid says nothing rather than contradict the session count.
     let empty = move || {
         fleet
             .sessions
-            .with(|s| s.as_ref().is_none_or(Vec::is_empty))
+            .with(|s| s.as_ref().is_some_and(Vec::is_empty))
             && !ui.can_launch()
+    };
+    let no_match = move || {
+        !ui.filter.with(|f| f.trim().is_empty())
+            && fleet
+                .sessions
+                .with(|s| s.as_ref().is_some_and(|s| !s.is_empty()))
+            && ui.ordered().is_empty()
     };
     view! {
      <main class="grid" aria-label="Session tiles">
          <Show when=empty>
              <p class="empty">"Waiting for connections…"</p>
          </Show>
+         <Show when=no_match>
+             <p class="empty">"No session matches the filter."</p>
+         </Show>
          <For each=tiles key=|v| v.id.clone() let:view>
              <Tile view/>
          </For>
          <Show when=move || ui.can_launch()>
-             <button class="tile launch-card" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
+             <button
+                 class="tile launch-card"
+                 title="Launch new session"
+                 disabled=move || !ui.online()
+                 on:click=move |_| ui.launch_open.set(true)
+             >
                  <span class="plus">"+"</span>
              </button>
          </Show>
@@ -61,13 +82,49 @@ fn Tile(view: SessionView) -> impl IntoView {
     };
     let hidden = {
         let id = id.clone();
-        move || ui.focused.with(|f| f.as_deref() == Some(id.as_str()))
+        let matches = {
+            let view = view.clone();
+            move || view.matches(&ui.query())
+        };
+        move || ui.focused.with(|f| f.as_deref() == Some(id.as_str())) || !matches()
+    };
+    let exited = {
+        let state = view.state.clone();
+        move || state.with(|s| s.as_ref() == Some(&AgentState::Exited))
+    };
+    let exit_code = view.exit_code.clone();
+    let dismiss_id = id.clone();
+    let dismiss = move |ev: leptos::ev::MouseEvent| {
+        // The tile itself opens the session on a click.
+        ev.stop_propagation();
+        let id = dismiss_id.clone();
+        leptos::task::spawn_local(async move {
+            if let Err(err) = dismiss_session(id.clone()).await {
+                ui.notice
+                    .set(Some(format!("Dismissing {id} failed: {}", err.message)));
+            }
+        });
+    };
+    let exit_info = {
+        let exited = exited.clone();
+        move || {
+            exited().then(|| {
+                let code = exit_code.clone();
+                let dismiss = dismiss.clone();
+                view! {
+                    <span class="exit-code" data-testid="exit-code">{move || exit_label(code.get())}</span>
+                    <button class="dismiss" title="Dismiss: shut the exited session down and remove it"
+                        aria-label="Dismiss" on:click=dismiss>"×"</button>
+                }
+            })
+        }
     };
     let (click_id, key_id) = (id.clone(), id.clone());
     view! {
         <div
             class="tile"
             class:hidden=hidden
+            class:exited=exited
             role="button"
             tabindex="0"
             aria-label=label
@@ -86,8 +143,10 @@ fn Tile(view: SessionView) -> impl IntoView {
                     <div class="tile-sub">{subtitle}</div>
                 </div>
                 <span class=badge>{state_text}</span>
+                {exit_info}
             </div>
-            // The flex box anchors the rows to the bottom; the <pre> keeps each row on one line.
+            // The flex box anchors the rows to the bottom; the <pre> keeps each row on one line
+            // and is as wide as the session's terminal (`--cols`), scaled to fit the tile.
             <div class="preview" style=cols aria-hidden="true">
                 <pre inner_html=html></pre>
             </div>
@@ -97,52 +156,5 @@ fn Tile(view: SessionView) -> impl IntoView {
 
 /// The preview as HTML: one line per row, SGR runs as styled spans, text escaped.
 pub fn preview_html(preview: &Preview) -> String {
-    let mut html = String::new();
-    for (i, row) in preview.rows.iter().enumerate() {
-        if i > 0 {
-            html.push('\n');
-        }
-        for seg in parse_line(row) {
-            let css = seg.style.css();
-            if css.is_empty() {
-                escape_into(&seg.text, &mut html);
-            } else {
-                html.push_str("<span style=\"");
-                escape_into(&css, &mut html);
-                html.push_str("\">");
-                escape_into(&seg.text, &mut html);
-                html.push_str("</span>");
-            }
-        }
-    }
-    html
-}
-
-fn escape_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn previews_escape_text_and_style_runs() {
-        let p = Preview {
-            rows: vec!["\x1b[31m<b>&\x1b[0m ok".into(), "$".into()],
-            cols: 80,
-        };
-        assert_eq!(
-            preview_html(&p),
-            "<span style=\"color:#cd3131;\">&lt;b&gt;&amp;</span> ok\n$"
-        );
-    }
+    rows_html(&preview.rows)
 }

@@ -1,4 +1,5 @@
-//! The top bar (title, counts, credentials button, sidebar toggle) and the bottom status bar.
+//! The top bar (sidebar toggle, title, counts, filter, notifications, credentials button) and
+//! the bottom status bar.
 
 use super::use_ui;
 use crate::api::session_count;
@@ -29,14 +30,15 @@ pub fn Header() -> impl IntoView {
             .get()
             .map(|fetched| sessions_label(live.or(fetched.ok()).unwrap_or(0)))
     };
+    // Unknown until the first snapshot (the server renders no states).
     let healthy = move || {
         fleet.sessions.with(|s| {
             let n = s
+                .as_ref()?
                 .iter()
-                .flatten()
                 .filter(|v| v.state.with(|st| is_healthy(st.as_ref())))
                 .count();
-            format!("{n} healthy")
+            Some(format!("{n} healthy"))
         })
     };
     let alerts = move || fleet.alerts.with(|a| a.len());
@@ -51,7 +53,8 @@ pub fn Header() -> impl IntoView {
              class="sidebar-toggle"
              title="Toggle sidebar (Ctrl+B)"
              aria-pressed=move || ui.sidebar_open.get().to_string()
-             on:click=move |_| ui.sidebar_open.update(|open| *open = !*open)
+             aria-expanded=move || ui.drawer_open.get().to_string()
+             on:click=move |_| ui.toggle_sidebar()
          >
              "☰"
          </button>
@@ -61,6 +64,16 @@ pub fn Header() -> impl IntoView {
          </span>
          <span class="stat" data-testid="healthy-count">{healthy}</span>
          <span class="spacer"></span>
+         <input
+             id="session-filter"
+             class="filter"
+             type="search"
+             placeholder="Filter (/)"
+             aria-label="Filter sessions"
+             title="Label, state, id or screen text"
+             bind:value=ui.filter
+         />
+         <super::attention::NotifyButton/>
          <button
              class=move || { if alerts() > 0 { "creds-button alert" } else { "creds-button" } }
              aria-expanded=move || ui.creds_open.get().to_string()

@@ -1,16 +1,21 @@
 //! Dashboard components. [`Dashboard`] owns the UI state ([`Ui`]) and hands it down as
 //! context; each child module owns one part of the page.
 
+mod attention;
+mod banner;
 mod credentials;
 mod focus;
 mod grid;
 mod header;
 mod inspector;
+mod keys;
 mod launch;
 mod sidebar;
+mod toast;
 mod upload;
 
-use crate::live::{use_mux_feed, LiveFeed};
+use crate::live::{use_mux_feed, ConnState, LiveFeed};
+use crate::model::{attention, SessionView};
 use leptos::prelude::*;
 use protocol::launch::LaunchConfig;
 
@@ -25,6 +30,16 @@ pub struct Ui {
     pub pending_link: RwSignal<Option<String>>,
     /// Whether the sidebar is expanded.
     pub sidebar_open: RwSignal<bool>,
+    /// Whether the sidebar is open as a drawer over the page (phone widths).
+    pub drawer_open: RwSignal<bool>,
+    /// Whether the focused session's inspector is shown (hidden by default).
+    pub inspector_open: RwSignal<bool>,
+    /// Width of the inspector in CSS pixels.
+    pub inspector_width: RwSignal<u32>,
+    /// The filter over tiles and sidebar, as typed.
+    pub filter: RwSignal<String>,
+    /// A failure to show as a toast until dismissed.
+    pub notice: RwSignal<Option<String>>,
     /// Whether the launch dialog is open.
     pub launch_open: RwSignal<bool>,
     /// Whether the credentials panel is open.
@@ -59,6 +74,62 @@ impl Ui {
         } else {
             self.open(id);
         }
+    }
+
+    /// Whether the hub is reachable right now (actions that need it are disabled otherwise).
+    pub fn online(&self) -> bool {
+        self.feed.conn.get() == ConnState::Connected
+    }
+
+    /// The filter as matched: trimmed, lower case.
+    pub fn query(&self) -> String {
+        self.filter.with(|f| f.trim().to_lowercase())
+    }
+
+    /// The sessions the filter lets through, by attention (prompt, error, idle, working, the
+    /// rest; first seen first within a group): the sidebar's order and the order the
+    /// next/previous session keys follow.
+    pub fn ordered(&self) -> Vec<SessionView> {
+        let query = self.query();
+        let mut list: Vec<(u8, usize, SessionView)> = self.feed.fleet.sessions.with(|s| {
+            s.iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, v)| v.matches(&query))
+                .map(|(i, v)| (v.state.with(|st| attention(st.as_ref())), i, v.clone()))
+                .collect()
+        });
+        list.sort_by_key(|(group, i, _)| (*group, *i));
+        list.into_iter().map(|(_, _, v)| v).collect()
+    }
+
+    /// Toggles the sidebar: folds it on a wide screen, opens it as a drawer on a phone.
+    pub fn toggle_sidebar(&self) {
+        if is_phone() {
+            self.drawer_open.update(|open| *open = !*open);
+        } else {
+            self.sidebar_open.update(|open| *open = !*open);
+        }
+    }
+}
+
+/// Widths at or below this many CSS pixels get the phone layout (keep in step with the
+/// `@media` rule in `style/main.css`).
+const PHONE_MAX_WIDTH_PX: f64 = 700.0;
+
+/// Whether the page has the phone layout (never on the server).
+fn is_phone() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.inner_width().ok())
+            .and_then(|w| w.as_f64())
+            .is_some_and(|w| w <= PHONE_MAX_WIDTH_PX)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = PHONE_MAX_WIDTH_PX;
+        false
     }
 }
 
@@ -107,6 +178,11 @@ pub fn Dashboard() -> impl IntoView {
         focused: RwSignal::new(None),
         pending_link: RwSignal::new(None),
         sidebar_open: RwSignal::new(true),
+        drawer_open: RwSignal::new(false),
+        inspector_open: RwSignal::new(false),
+        inspector_width: RwSignal::new(inspector::DEFAULT_WIDTH_PX),
+        filter: RwSignal::new(String::new()),
+        notice: RwSignal::new(None),
         launch_open: RwSignal::new(false),
         creds_open: RwSignal::new(false),
         launch_config: RwSignal::new(None),
@@ -129,21 +205,13 @@ pub fn Dashboard() -> impl IntoView {
             ui.open(&id);
         }
     });
-    // The overlay closes when its session goes away.
-    Effect::new(move |_| {
-        let Some(id) = ui.focused.get() else { return };
-        let gone = ui
-            .feed
-            .fleet
-            .sessions
-            .with(|s| s.as_ref().is_some_and(|s| !s.iter().any(|v| v.id == id)));
-        if gone {
-            ui.close();
-        }
-    });
+    // The overlay stays while its session is away (a hub restart, a host that re-registers):
+    // it shows the session offline and resumes from its last offset when it returns.
     view! {
+        <attention::PageTitle/>
         <header::Header/>
-        <div class="layout">
+        <banner::Disconnected/>
+        <div class="layout" class:offline=move || !ui.online()>
             <sidebar::Sidebar/>
             <grid::Grid/>
         </div>
@@ -151,6 +219,8 @@ pub fn Dashboard() -> impl IntoView {
         <launch::LaunchDialog/>
         <credentials::CredentialsPanel/>
         <upload::DropZone/>
+        <toast::OAuthToast/>
+        <toast::NoticeToast/>
         <header::StatusBar/>
     }
 }
@@ -168,6 +238,7 @@ mod browser {
     pub fn start(ui: Ui) {
         Effect::new(move |_| {
             take_hash(ui);
+            super::keys::listen(ui);
             leptos::task::spawn_local(async move {
                 if let Ok(config) = crate::api::get_launch_config().await {
                     ui.launch_config.set(Some(config));
@@ -219,13 +290,15 @@ mod browser {
         }
         if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("b") {
             ev.prevent_default();
-            ui.sidebar_open.update(|open| *open = !*open);
+            ui.toggle_sidebar();
             return;
         }
         if ev.key() != "Escape" {
             return;
         }
-        if ui.creds_open.get_untracked() {
+        if ui.drawer_open.get_untracked() {
+            ui.drawer_open.set(false);
+        } else if ui.creds_open.get_untracked() {
             ui.creds_open.set(false);
         } else if ui.launch_open.get_untracked() {
             ui.launch_open.set(false);

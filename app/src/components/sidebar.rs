@@ -1,9 +1,10 @@
 //! The sidebar: sessions sorted by how much they need a person (prompt, then error/parked,
-//! then idle, then working, then the rest), each with a coloured dot, its labels and last
-//! message. Collapsed, only the dots show.
+//! then idle, then working, then the rest), each a button with a coloured dot, its labels and
+//! last message, narrowed by the filter. Collapsed, only the dots show. On a phone it opens
+//! as a drawer over the page (☰), and picking a session closes the drawer.
 
-use super::use_ui;
-use crate::model::{attention, state_class, state_label, SessionView};
+use super::{is_phone, use_ui};
+use crate::model::{state_class, state_label, SessionView};
 use leptos::prelude::*;
 
 /// The sidebar.
@@ -11,29 +12,27 @@ use leptos::prelude::*;
 pub fn Sidebar() -> impl IntoView {
     let ui = use_ui();
     let fleet = ui.feed.fleet;
-    let sorted = Memo::new(move |_| {
-        let mut list: Vec<(u8, usize, SessionView)> = fleet.sessions.with(|s| {
-            s.iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, v)| (v.state.with(|st| attention(st.as_ref())), i, v.clone()))
-                .collect()
-        });
-        // Stable within a group: registration order.
-        list.sort_by_key(|(group, i, _)| (*group, *i));
-        list.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>()
-    });
-    let collapsed = move || !ui.sidebar_open.get();
+    let sorted = Memo::new(move |_| ui.ordered());
+    let collapsed = move || !ui.sidebar_open.get() && !ui.drawer_open.get();
     let hidden = move || {
         fleet
             .sessions
             .with(|s| s.as_ref().is_none_or(Vec::is_empty))
             && !ui.can_launch()
     };
+    let drawer = move || ui.drawer_open.get();
     view! {
-     <aside class="sidebar" class:collapsed=collapsed class:hidden=hidden aria-label="Sessions">
+     <Show when=drawer>
+         <div class="drawer-backdrop" on:click=move |_| ui.drawer_open.set(false)></div>
+     </Show>
+     <aside class="sidebar" class:collapsed=collapsed class:hidden=move || hidden() && !drawer() class:drawer=drawer aria-label="Sessions">
          <Show when=move || ui.can_launch()>
-             <button class="new-session" title="Launch new session" on:click=move |_| ui.launch_open.set(true)>
+             <button
+                 class="new-session"
+                 title="Launch new session"
+                 disabled=move || !ui.online()
+                 on:click=move |_| ui.launch_open.set(true)
+             >
                  {move || if collapsed() { "+" } else { "+ New Session" }}
              </button>
          </Show>
@@ -71,27 +70,39 @@ fn SidebarRow(view: SessionView, collapsed: Signal<bool>) -> impl IntoView {
         let id = id.clone();
         move || ui.focused.with(|f| f.as_deref() == Some(id.as_str()))
     };
+    let current = {
+        let active = active.clone();
+        move || active().then_some("true")
+    };
     let text = move || {
         (!collapsed.get()).then(|| {
             let labels = (!labels.is_empty())
-                .then(|| view! { <div class="row-labels">{labels.clone()}</div> });
+                .then(|| view! { <span class="row-labels">{labels.clone()}</span> });
             let last = last.clone();
             view! {
-                <div class="row-text">
-                    <div class="row-head">
+                <span class="row-text">
+                    <span class="row-head">
                         <span class="row-title">{title.clone()}</span>
                         <span class="row-state">{state_text.clone()}</span>
-                    </div>
+                    </span>
                     {labels}
-                    <div class="row-msg">{move || last.get().unwrap_or_default()}</div>
-                </div>
+                    <span class="row-msg">{move || last.get().unwrap_or_default()}</span>
+                </span>
             }
         })
     };
+    let pick = move |_| {
+        ui.toggle(&id);
+        if is_phone() {
+            ui.drawer_open.set(false);
+        }
+    };
     view! {
-        <li class="row" class:active=active title=tooltip on:click=move |_| ui.toggle(&id)>
-            <span class=class></span>
-            {text}
+        <li>
+            <button class="row" class:active=active aria-current=current title=tooltip data-session=view.id.clone() on:click=pick>
+                <span class=class></span>
+                {text}
+            </button>
         </li>
     }
 }

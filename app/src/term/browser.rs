@@ -1,4 +1,8 @@
-//! The browser half of the terminal: xterm.js, the `/ws/{id}` socket, reconnects.
+//! The browser half of the terminal: xterm.js, the `/ws/{id}` socket, reconnects, and the
+//! requests that travel on it.
+
+mod rpc;
+mod xterm;
 
 use super::{TermSignals, TermStatus, SCROLLBACK_LINES};
 use crate::handlers::{Listener, Socket};
@@ -6,34 +10,22 @@ use crate::live::{self, ws_url};
 use crate::stream::{Cursor, Step};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use leptos::prelude::*;
-use protocol::coop::WsEvent;
+use protocol::coop::{Correlated, InputRaw, Resize, WsEvent, WsRequest};
 use protocol::mux::MuxRequest;
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
+use xterm::write;
 use xterm_js_rs::{addons::fit::FitAddon, Disposable, Terminal, TerminalOptions, Theme};
 
 /// First reconnect delay, in milliseconds (doubles up to [`MAX_RETRY_MS`]).
 const FIRST_RETRY_MS: u64 = 250;
-/// Longest reconnect delay, in milliseconds.
+/// Longest reconnect delay, in milliseconds: also how long a session that comes back after a
+/// hub restart may wait to be shown again.
 const MAX_RETRY_MS: u64 = 4_000;
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// The `write` of an xterm.js 5+ `Terminal`, which takes bytes (the binding's `writeUtf8`
-    /// is gone from xterm.js).
-    type ByteWriter;
-    #[wasm_bindgen(method, js_name = "write")]
-    fn write(this: &ByteWriter, data: &js_sys::Uint8Array);
-}
-
-/// Queues `bytes` for the terminal. The array is a copy: xterm queues it and parses later.
-fn write(term: &Terminal, bytes: &[u8]) {
-    term.unchecked_ref::<ByteWriter>()
-        .write(&js_sys::Uint8Array::from(bytes));
-}
 
 thread_local! {
     /// Open terminals by handle; the newest is the focused one (the dashboard shows one).
@@ -41,9 +33,14 @@ thread_local! {
     static NEXT_HANDLE: Cell<u64> = const { Cell::new(1) };
 }
 
+/// The focused terminal, if any.
+pub fn focused() -> Option<Rc<Conn>> {
+    OPEN.with_borrow(|open| open.last().map(|(_, c)| c.clone()))
+}
+
 /// Runs `f` on the focused terminal, if any.
 pub fn with_focused<T>(f: impl FnOnce(&Conn) -> T) -> Option<T> {
-    let conn = OPEN.with_borrow(|open| open.last().map(|(_, c)| c.clone()))?;
+    let conn = focused()?;
     Some(f(&conn))
 }
 
@@ -98,7 +95,8 @@ pub struct Conn {
     /// Set when the overlay closed: no more reconnects.
     disposed: Cell<bool>,
     retry_ms: Cell<u64>,
-    next_request: Cell<u64>,
+    /// Requests waiting for their answer.
+    pending: rpc::Pending,
     signals: TermSignals,
     /// Handlers bound to the terminal and the window, dropped by [`Conn::dispose`].
     bindings: RefCell<Option<Bindings>>,
@@ -128,7 +126,7 @@ impl Conn {
             socket: RefCell::new(None),
             disposed: Cell::new(false),
             retry_ms: Cell::new(FIRST_RETRY_MS),
-            next_request: Cell::new(1),
+            pending: rpc::Pending::default(),
             signals,
             bindings: RefCell::new(None),
         });
@@ -140,6 +138,7 @@ impl Conn {
     /// Closes the socket for good, removes every handler and frees the terminal.
     fn dispose(&self) {
         self.disposed.set(true);
+        self.pending.fail_all("the terminal closed");
         // Dropping the socket detaches its handlers before it closes (no reconnect).
         let socket = self.socket.borrow_mut().take();
         drop(socket);
@@ -212,8 +211,11 @@ impl Conn {
                 me.retry_ms.set(FIRST_RETRY_MS);
                 me.send_resize();
                 let offset = me.cursor.borrow().resume_offset();
-                me.send_json(&serde_json::json!({"event": "replay:get", "offset": offset}));
-                me.request(serde_json::json!({"event": "agent:get"}));
+                me.send(&WsRequest::ReplayGet {
+                    offset,
+                    limit: None,
+                });
+                me.refresh_agent();
             }
         };
         let weak = Rc::downgrade(me);
@@ -225,7 +227,11 @@ impl Conn {
         let weak = Rc::downgrade(me);
         let on_close = move || {
             if let Some(me) = weak.upgrade() {
-                if !me.disposed.get() && me.signals.status.get_untracked() != TermStatus::Exited {
+                me.pending
+                    .fail_all("the connection to the session was lost");
+                // Before the first replay the overlay keeps showing the cached screen.
+                let status = me.signals.status.get_untracked();
+                if !me.disposed.get() && status == TermStatus::Live {
                     me.signals.status.set(TermStatus::Reconnecting);
                 }
                 Self::schedule_reconnect(&me);
@@ -255,7 +261,7 @@ impl Conn {
         );
     }
 
-    fn on_frame(&self, text: &str) {
+    fn on_frame(self: &Rc<Self>, text: &str) {
         // `pty` frames are nearly all the traffic: decode them without serde's buffering of
         // internally tagged enums.
         if text.starts_with(r#"{"event":"pty""#) {
@@ -269,7 +275,13 @@ impl Conn {
             }
             return;
         }
-        let Ok(event) = serde_json::from_str::<WsEvent>(text) else {
+        let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        // A reply to a request of the inspector goes to it (and is still handled below).
+        let answered =
+            rpc::reply_of(&frame).is_some_and(|(id, reply)| self.pending.answer(&id, reply));
+        let Ok(event) = serde_json::from_value::<WsEvent>(Value::Object(frame)) else {
             return;
         };
         match event {
@@ -277,7 +289,11 @@ impl Conn {
                 let Ok(data) = B64.decode(r.data.as_bytes()) else {
                     return;
                 };
-                let step = self.cursor.borrow_mut().replay(r.offset, &data);
+                let step = {
+                    let mut cursor = self.cursor.borrow_mut();
+                    cursor.restarted(r.total_written);
+                    cursor.replay(r.offset, &data)
+                };
                 self.apply(step);
                 if self.signals.status.get_untracked() != TermStatus::Exited {
                     self.signals.status.set(TermStatus::Live);
@@ -288,41 +304,56 @@ impl Conn {
             WsEvent::Transition(t) => {
                 self.signals
                     .note(format!("transition {} → {}", t.prev, t.next));
-                self.request(serde_json::json!({"event": "agent:get"}));
+                if t.next != protocol::AgentState::Exited
+                    && self.signals.status.get_untracked() == TermStatus::Exited
+                {
+                    // The program was started again (a restart or a switch).
+                    self.signals.status.set(TermStatus::Live);
+                }
+                self.refresh_agent();
             }
             WsEvent::Exit(exit) => {
                 self.signals.status.set(TermStatus::Exited);
                 let code = exit.code.map_or("signal".to_owned(), |c| c.to_string());
                 self.signals.note(format!("exited ({code})"));
             }
-            WsEvent::Error { code, message } => self.signals.note(format!("{code}: {message}")),
-            WsEvent::InputSent(_) | WsEvent::Resized(_) | WsEvent::Pong => {}
-            other => {
-                if let Ok(json) = serde_json::to_string(&other) {
-                    self.signals.note(json);
-                }
+            WsEvent::Error { code, message } if !answered => {
+                self.signals.note(format!("{code}: {message}"));
             }
+            _ => {}
         }
     }
 
-    fn on_pty(&self, data: &str, offset: u64) {
+    fn on_pty(self: &Rc<Self>, data: &str, offset: u64) {
         if let Ok(data) = B64.decode(data.as_bytes()) {
             let step = self.cursor.borrow_mut().pty(offset, &data);
             self.apply(step);
         }
     }
 
-    fn apply(&self, step: Step<'_>) {
+    fn apply(self: &Rc<Self>, step: Step<'_>) {
         match step {
             Step::Skip => {}
             Step::Write(bytes) => write(&self.term, bytes),
             Step::ResetAndWrite(bytes) => {
                 self.term.reset();
-                write(&self.term, bytes);
+                // A replay can be blank though the screen is not: a full-screen program whose
+                // drawing fell out of the output log. Then paint the session's `/screen`.
+                let me = Rc::downgrade(self);
+                xterm::write_then(&self.term, bytes, move || {
+                    if let Some(me) = me.upgrade() {
+                        if !me.disposed.get() && xterm::is_blank(&me.term) {
+                            me.paint_screen();
+                        }
+                    }
+                });
                 self.term.focus();
             }
             Step::Gap { from, .. } => {
-                self.send_json(&serde_json::json!({"event": "replay:get", "offset": from}));
+                self.send(&WsRequest::ReplayGet {
+                    offset: from,
+                    limit: None,
+                });
             }
             Step::Dropped { lost, data } => {
                 self.term.write(&format!(
@@ -333,10 +364,28 @@ impl Conn {
         }
     }
 
+    /// Paints the session's current screen (the mux's cache of its `/screen`).
+    fn paint_screen(self: &Rc<Self>) {
+        let me = Rc::downgrade(self);
+        let id = self.id.clone();
+        leptos::task::spawn_local(async move {
+            let Ok(screen) = crate::api::session_screen(id).await else {
+                return;
+            };
+            if let Some(me) = me.upgrade() {
+                if !me.disposed.get() && xterm::is_blank(&me.term) {
+                    me.term.write(&xterm::screen_bytes(&screen));
+                }
+            }
+        });
+    }
+
     /// Sends typed bytes: on the session socket when open, else through `/ws/mux`.
     pub fn send_input(&self, bytes: &[u8]) -> bool {
-        let raw = serde_json::json!({"event": "input:send:raw", "data": B64.encode(bytes)});
-        if self.send_json(&raw) {
+        let raw = WsRequest::InputSendRaw(InputRaw {
+            data: B64.encode(bytes),
+        });
+        if self.send(&raw) {
             return true;
         }
         live::send(&MuxRequest::InputSend {
@@ -347,25 +396,59 @@ impl Conn {
     }
 
     fn send_resize(&self) {
-        let (cols, rows) = (self.term.get_cols(), self.term.get_rows());
-        if cols > 0 && rows > 0 {
-            self.send_json(&serde_json::json!({"event": "resize", "cols": cols, "rows": rows}));
+        let size = (
+            u16::try_from(self.term.get_cols()),
+            u16::try_from(self.term.get_rows()),
+        );
+        if let (Ok(cols), Ok(rows)) = size {
+            if cols > 0 && rows > 0 {
+                self.send(&WsRequest::Resize(Resize { cols, rows }));
+            }
         }
     }
 
-    /// Sends a request that expects a reply (the bridge answers only those with an id).
-    fn request(&self, mut body: serde_json::Value) {
-        let n = self.next_request.get();
-        self.next_request.set(n + 1);
-        body["request_id"] = serde_json::json!(format!("dash-{n}"));
-        self.send_json(&body);
+    /// Asks for the agent (answered by an `agent` frame that fills [`TermSignals::agent`]).
+    fn refresh_agent(&self) {
+        let ask = Correlated {
+            message: WsRequest::AgentGet,
+            request_id: Some("dash-agent".into()),
+        };
+        self.send(&ask);
     }
 
-    /// Sends a JSON frame; false when the socket is not open.
-    pub fn send_json(&self, value: &serde_json::Value) -> bool {
+    /// Sends `request` with a request id of its own; `on_reply` gets the answer, or the reason
+    /// there is none.
+    pub fn request(self: &Rc<Self>, request: &impl serde::Serialize, on_reply: rpc::OnReply) {
+        let Some((id, frame)) = self.pending.frame(request) else {
+            on_reply(Err("the request cannot be encoded".into()));
+            return;
+        };
+        if !self.send_text(&frame) {
+            on_reply(Err("not connected to the session".into()));
+            return;
+        }
+        self.pending.wait(id.clone(), on_reply);
+        let me = Rc::downgrade(self);
+        set_timeout(
+            move || {
+                if let Some(me) = me.upgrade() {
+                    let why = format!("no answer within {} s", rpc::TIMEOUT_MS / 1000);
+                    me.pending.answer(&id, Err(why));
+                }
+            },
+            Duration::from_millis(rpc::TIMEOUT_MS),
+        );
+    }
+
+    /// Sends a message as JSON; false when the socket is not open.
+    fn send(&self, message: &impl serde::Serialize) -> bool {
+        serde_json::to_string(message).is_ok_and(|text| self.send_text(&text))
+    }
+
+    fn send_text(&self, text: &str) -> bool {
         self.socket.borrow().as_ref().is_some_and(|s| {
             let ws = s.ws();
-            ws.ready_state() == WebSocket::OPEN && ws.send_with_str(&value.to_string()).is_ok()
+            ws.ready_state() == WebSocket::OPEN && ws.send_with_str(text).is_ok()
         })
     }
 }

@@ -78,6 +78,23 @@ pub struct LoginForm {
     token: String,
 }
 
+/// The login page's own style (the dashboard's colours; the stylesheet itself needs a login).
+const LOGIN_STYLE: &str = "\
+:root{color-scheme:dark;font-family:system-ui,-apple-system,'Segoe UI',sans-serif}\
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;\
+background:#0f1115;color:#d7dae0;font-size:14px}\
+main{width:min(360px,90vw);padding:1.5rem 1.75rem;background:#171a21;\
+border:1px solid #2a2f3a;border-radius:8px}\
+h1{margin:0 0 1rem;font-size:1.3rem}\
+form{display:flex;flex-direction:column;gap:.75rem}\
+label{display:flex;flex-direction:column;gap:.3rem;color:#8a91a0}\
+input{background:#0f1115;color:#d7dae0;border:1px solid #2a2f3a;border-radius:4px;\
+padding:.45rem .5rem;font:inherit}\
+input:focus{outline:none;border-color:#6cb6ff}\
+button{background:#1f6feb;border:1px solid #1f6feb;color:#fff;border-radius:4px;\
+padding:.45rem;font:inherit;cursor:pointer}\
+.error{color:#f85149;margin:0 0 .75rem}";
+
 fn login_page(error: Option<&str>) -> Html<String> {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{e}</p>"))
@@ -85,7 +102,8 @@ fn login_page(error: Option<&str>) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>coopmux login</title></head><body><main>\
+         <title>coopmux login</title><link rel=\"icon\" href=\"/favicon.ico\">\
+         <style>{LOGIN_STYLE}</style></head><body><main>\
          <h1>coopmux</h1>{error}\
          <form method=\"post\" action=\"/mux/login\">\
          <label>Token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" autofocus required></label> \

@@ -7,14 +7,31 @@ use serde_json::{json, Value};
 
 /// Starts `coopmux session -- sh` registering with `mux` as `id`.
 async fn spawn_host(mux: &TestServer, id: &str) -> Session {
+    spawn_host_with(mux, id, &[], &["sh"]).await
+}
+
+/// Starts `coopmux session FLAGS -- CMD` registering with `mux` as `id`.
+async fn spawn_host_with(mux: &TestServer, id: &str, flags: &[&str], cmd: &[&str]) -> Session {
     let opts = Opts {
         env: vec![
             ("COOP_MUX_URL", mux.base.clone()),
             ("COOP_MUX_SESSION_ID", id.to_owned()),
         ],
+        flags: flags.iter().map(|f| f.to_string()).collect(),
         ..Opts::default()
     };
-    Session::start_with(opts, &["sh"]).await
+    Session::start_with(opts, cmd).await
+}
+
+/// Calls the dashboard's server function `name` with a JSON `body`: status and JSON answer.
+async fn server_fn(mux: &TestServer, name: &str, body: Value) -> (u16, Value) {
+    let res = client()
+        .post(format!("{}/api/fn/{name}", mux.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
 }
 
 async fn session_ids(mux: &TestServer) -> Vec<String> {
@@ -117,4 +134,40 @@ async fn killed_session_host_is_evicted_with_one_offline_event() {
         }
     }
     assert_eq!(offline, ["doomed"]);
+}
+
+#[tokio::test]
+async fn the_dashboard_reads_exit_codes_and_dismisses_only_exited_sessions() {
+    let mux = TestServer::with(|_| {}).await;
+    let _running = spawn_host(&mux, "running").await;
+    // The host keeps answering after its child exited, as coop does.
+    let flags = ["--exit-grace-ms", "600000"];
+    let mut exited = spawn_host_with(&mux, "exited", &flags, &["sh", "-c", "exit 3"]).await;
+    eventually("both registered", || async {
+        (session_ids(&mux).await.len() == 2).then_some(())
+    })
+    .await;
+    let states = eventually("the exit in the states", || async {
+        let ids = json!({"ids": ["running", "exited", "unknown"]});
+        let (status, states) = server_fn(&mux, "session_states", ids).await;
+        assert_eq!(status, 200, "{states}");
+        (states["exited"]["state"] == "exited").then_some(states)
+    })
+    .await;
+    assert_eq!(states["exited"]["exit_code"], 3, "{states}");
+    assert_ne!(states["running"]["state"], "exited", "{states}");
+    assert!(states.get("unknown").is_none(), "{states}");
+
+    // A session still running is not dismissed.
+    let (status, failure) = server_fn(&mux, "dismiss_session", json!({"id": "running"})).await;
+    assert_eq!(status, 409, "{failure}");
+    assert!(session_ids(&mux).await.contains(&"running".to_owned()));
+    // The exited one is shut down and removed.
+    let (status, reply) = server_fn(&mux, "dismiss_session", json!({"id": "exited"})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(session_ids(&mux).await, ["running"]);
+    assert_eq!(
+        exited.wait_exit(std::time::Duration::from_secs(10)).await,
+        Some(3)
+    );
 }

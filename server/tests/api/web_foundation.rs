@@ -151,19 +151,65 @@ async fn launch_server_function_answers_like_the_rest_endpoint() {
             .body(body)
             .send()
     };
-    // A refused variable: the failure carries the REST status and message.
+    // A refused variable: the failure carries the REST status and message, and the
+    // response has that status too (not Leptos's blanket 500).
     let res = call(r#"{"env":{"LD_PRELOAD":"/tmp/x.so"}}"#).await.unwrap();
-    assert!(!res.status().is_success());
+    assert_eq!(res.status(), 400);
     let failure: serde_json::Value = res.json().await.unwrap();
     assert_eq!(failure["status"], 400, "{failure}");
     assert!(
         failure["message"].as_str().unwrap().contains("LD_PRELOAD"),
         "{failure}"
     );
+    // Arguments that do not decode are the caller's mistake: 400, with the reason.
+    for body in [r#"{"env":5}"#, "not json", r#"{}"#] {
+        let res = call(body).await.unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        let failure: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(failure["status"], 400, "{body}: {failure}");
+        assert!(
+            !failure["message"].as_str().unwrap().is_empty(),
+            "{failure}"
+        );
+    }
     // An empty map is a valid launch.
     let res = call(r#"{"env":{}}"#).await.unwrap();
     assert_eq!(res.status(), 200);
     let done: serde_json::Value = res.json().await.unwrap();
     assert_eq!(done["launched"], true, "{done}");
     assert!(done["session_id"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[tokio::test]
+async fn dashboard_session_functions_answer_for_unknown_sessions() {
+    let hub = start(&[]).await;
+    let url = &hub.base;
+    let call = |name: &str, body: &'static str| {
+        client()
+            .post(format!("{url}/api/fn/{name}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Sessions that are not registered are left out of the states.
+    let res = call("session_states", r#"{"ids":["nope","also-nope"]}"#)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let states: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(states, serde_json::json!({}));
+    // An unknown session is a 404, as on the REST routes.
+    for name in ["session_screen", "dismiss_session"] {
+        let res = call(name, r#"{"id":"nope"}"#).await.unwrap();
+        assert_eq!(res.status(), 404, "{name}");
+        let failure: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(failure["status"], 404, "{name}: {failure}");
+    }
+    let res = call(
+        "session_action",
+        r#"{"id":"nope","action":{"action":"restart"}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
 }
