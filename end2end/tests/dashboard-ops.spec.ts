@@ -129,7 +129,7 @@ test('a successful launch links its session from the recent launches', async ({ 
 test('an exited session keeps its tile with the last screen and exit code until dismissed', async ({ page }) => {
   const mux = await hub();
   // The host keeps answering after its child exited (as coop does).
-  const s = session(mux, ['sh', '-c', 'echo goodbye-marker; sleep 1; exit 3'], { args: ['--exit-grace-ms', '600000'] });
+  const s = session(mux, ['sh', '-c', 'echo goodbye-marker; sleep 1; exit 3']);
   await open(page, mux);
   const t = tile(page, s.id);
   await expect(t.locator('.badge')).toHaveText('EXITED', { timeout: 15_000 });

@@ -141,8 +141,7 @@ async fn the_dashboard_reads_exit_codes_and_dismisses_only_exited_sessions() {
     let mux = TestServer::with(|_| {}).await;
     let _running = spawn_host(&mux, "running").await;
     // The host keeps answering after its child exited, as coop does.
-    let flags = ["--exit-grace-ms", "600000"];
-    let mut exited = spawn_host_with(&mux, "exited", &flags, &["sh", "-c", "exit 3"]).await;
+    let mut exited = spawn_host_with(&mux, "exited", &[], &["sh", "-c", "exit 3"]).await;
     eventually("both registered", || async {
         (session_ids(&mux).await.len() == 2).then_some(())
     })
