@@ -54,6 +54,15 @@ pub fn ConfigTab(id: String) -> impl IntoView {
         });
     };
     load_profiles();
+    // An unforced switch is applied when the session is next idle (coop's contract), after its
+    // 202: keep reading which profile is active.
+    #[cfg(feature = "hydrate")]
+    {
+        let every = std::time::Duration::from_millis(super::state::REFRESH_MS);
+        if let Ok(handle) = set_interval_with_handle(load_profiles, every) {
+            on_cleanup(move || handle.clear());
+        }
+    }
     request_focused(
         &Ask {
             event: "stop:config:get",

@@ -8,7 +8,7 @@ use protocol::coop::WsRequest;
 
 /// How often the shown state is read again, in milliseconds.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const REFRESH_MS: u64 = 2_000;
+pub(super) const REFRESH_MS: u64 = 2_000;
 
 /// The state tab.
 #[component]
