@@ -250,13 +250,6 @@ pub struct Upload {
     pub data: String,
 }
 
-/// `POST /api/v1/agent/nudge` body: a message typed to an idle agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentNudge {
-    /// Text to send.
-    pub message: String,
-}
-
 /// Reply of `POST /api/v1/upload`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uploaded {

@@ -56,41 +56,9 @@ pub struct SessionState {
     pub extra: Map<String, Value>,
 }
 
-/// `{prefix}.session.{id}.input`: text to type. coop drops anything else sent there (raw bytes
-/// and keys go over HTTP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputText {
-    /// Text to type.
-    pub text: String,
-    /// Press Enter after the text.
-    #[serde(default)]
-    pub enter: bool,
-}
-
-/// `{prefix}.session.{id}.nudge`: a message for the agent; empty means "continue".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Nudge {
-    /// The message.
-    #[serde(default)]
-    pub message: String,
-}
-
-/// `{prefix}.session.{id}.respond`: an answer to the agent's prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Respond {
-    /// Accept the prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accept: Option<bool>,
-    /// Number of the chosen option.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub option: Option<u32>,
-    /// Free text answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Answers to a multi-question prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answers: Option<Value>,
-}
+// `{prefix}.session.{id}.input`, `.nudge` and `.respond` carry coop's own HTTP bodies:
+// `coop::InputText` (coop drops raw bytes and keys sent there), `coop::NudgeRequest` and
+// `coop::RespondRequest`.
 
 /// The mux's answer to input, a nudge or a respond it published on NATS for a session without
 /// a reachable url: NATS has no reply, so this only says where it went.

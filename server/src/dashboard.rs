@@ -176,7 +176,7 @@ fn upstream_call(action: SessionAction) -> (Method, &'static str, Option<Bytes>)
     match action {
         SessionAction::Nudge { message } => post(
             "/api/v1/agent/nudge",
-            to_body(&coop::AgentNudge { message }),
+            to_body(&coop::NudgeRequest { message }),
         ),
         // Coop's respond body is passed on as the dashboard built it.
         SessionAction::Respond { body } => post("/api/v1/agent/respond", to_body(&body)),

@@ -79,7 +79,7 @@ pub struct RespondRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Answers to a multi-question prompt.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<Value>,
 }
 

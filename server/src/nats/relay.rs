@@ -11,7 +11,8 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use protocol::nats::{session_subject, InputText, Nudge, Relayed, Respond};
+use protocol::coop::{InputText, NudgeRequest, RespondRequest};
+use protocol::nats::{session_subject, Relayed};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Answers `upstream_path` for `session`, which has no url.
@@ -37,8 +38,8 @@ pub async fn forward(
     let body = body.unwrap_or_default();
     let (kind, payload) = match upstream_path {
         "/api/v1/input" => ("input", reencode::<InputText>(&body)?),
-        "/api/v1/agent/nudge" => ("nudge", reencode::<Nudge>(&body)?),
-        "/api/v1/agent/respond" => ("respond", reencode::<Respond>(&body)?),
+        "/api/v1/agent/nudge" => ("nudge", reencode::<NudgeRequest>(&body)?),
+        "/api/v1/agent/respond" => ("respond", reencode::<RespondRequest>(&body)?),
         _ => return Ok(no_url()),
     };
     let Some(client) = registry.nats().and_then(|link| link.try_client()) else {

@@ -10,9 +10,7 @@ use super::register::{metadata, SelfInfo};
 use crate::nats::{Link, NatsAuth};
 use futures_util::StreamExt;
 use protocol::coop;
-use protocol::nats::{
-    session_subject, Announce, AnnounceEvent, InputText, Nudge, Respond, SessionState, COOP_PREFIX,
-};
+use protocol::nats::{session_subject, Announce, AnnounceEvent, SessionState, COOP_PREFIX};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -165,18 +163,18 @@ impl<T: Serialize> ErasedBody for T {
 
 /// `.input`: only `{text,enter}`; anything else is dropped, as coop does.
 async fn on_input(host: &Arc<Host>, payload: &[u8]) {
-    let Ok(InputText { text, enter }) = serde_json::from_slice(payload) else {
+    let Ok(input) = serde_json::from_slice::<coop::InputText>(payload) else {
         tracing::debug!("dropping NATS input that is not {{text,enter}}");
         return;
     };
-    if let Err(err) = host.input_text(coop::InputText { text, enter }).await {
+    if let Err(err) = host.input_text(input).await {
         tracing::warn!(%err, "NATS input not written");
     }
 }
 
 /// `.nudge`: the message typed and entered (empty means "continue").
 async fn on_nudge(host: &Arc<Host>, payload: &[u8]) {
-    let Ok(Nudge { message }) = serde_json::from_slice(payload) else {
+    let Ok(coop::NudgeRequest { message }) = serde_json::from_slice(payload) else {
         return;
     };
     let text = if message.is_empty() {
@@ -192,7 +190,7 @@ async fn on_nudge(host: &Arc<Host>, payload: &[u8]) {
 /// `.respond`: this host detects no prompts, so there is nothing to answer (coop's HTTP
 /// endpoint says `NO_PROMPT`; NATS has no reply).
 fn on_respond(payload: &[u8]) {
-    if serde_json::from_slice::<Respond>(payload).is_ok() {
+    if serde_json::from_slice::<coop::RespondRequest>(payload).is_ok() {
         tracing::info!("NATS respond ignored: no prompt to answer");
     }
 }
