@@ -247,3 +247,101 @@ async fn startup_hooks_of_shells_and_runtimes_are_refused() {
     }
     assert!(!marker.exists());
 }
+
+/// The session host's coop endpoints added beside the original API: each must sit behind the
+/// same Host, Origin and token checks (docs/security.md), and a refused call changes nothing.
+#[tokio::test]
+async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_checks() {
+    let reads = [
+        "/output",
+        "/session/usage",
+        "/session/profiles/mode",
+        "/config/stop",
+        "/config/start",
+    ];
+    let writes = [
+        ("POST", "/session/profiles/mode", json!({"mode": "manual"})),
+        ("POST", "/session/restart", json!({})),
+        ("PUT", "/config/stop", json!({"mode": "evil"})),
+        ("POST", "/config/stop", json!({"mode": "evil"})),
+        ("PUT", "/config/start", json!({"command": "evil"})),
+        ("POST", "/agent/nudge", json!({"message": "evil"})),
+        ("POST", "/agent/respond", json!({"accept": true})),
+    ];
+    let http = client();
+    let send = |method: &str, url: String| {
+        http.request(method.parse().expect("method"), url)
+            .header("content-type", "application/json")
+    };
+
+    // Token-less (the default): a foreign page may not write, a rebound name may not read.
+    let dir = TempDir::new("host-routes");
+    let open = Session::sh("exec sh", dir.path(), &[]).await;
+    let pid = open.get_ok("/health").await["pid"].clone();
+    for (method, path, body) in &writes {
+        let reply = send(method, open.api(path))
+            .header("origin", "http://evil.example")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        expect_envelope(reply, 403, "FORBIDDEN").await;
+    }
+    for path in reads.iter().chain(["/livez", "/ready"].iter()) {
+        let reply = send("GET", open.api(path))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        expect_envelope(reply, 403, "FORBIDDEN").await;
+    }
+    assert_eq!(open.get_ok("/config/stop").await, json!({}), "stop config");
+    assert_eq!(
+        open.get_ok("/config/start").await,
+        json!({}),
+        "start config"
+    );
+    assert_eq!(open.get_ok("/health").await["pid"], pid, "restarted");
+    open.stop().await;
+
+    // With a token: every one of them but the probes needs it.
+    let guarded = Session::sh("exec sh", dir.path(), &["--auth-token", "host-secret"]).await;
+    for path in reads {
+        let reply = send("GET", guarded.api(path)).send().await.unwrap();
+        expect_envelope(reply, 401, "UNAUTHORIZED").await;
+    }
+    for (method, path, body) in &writes {
+        let reply = send(method, guarded.api(path))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        expect_envelope(reply, 401, "UNAUTHORIZED").await;
+    }
+    for probe in ["/livez", "/ready"] {
+        let reply = send("GET", guarded.api(probe)).send().await.unwrap();
+        assert_eq!(reply.status().as_u16(), 200, "{probe}");
+    }
+    guarded.stop().await;
+}
+
+/// The favicon route is served through the default (token-less) hub's Host check like every
+/// other path: a rebound name gets nothing.
+#[tokio::test]
+async fn the_favicon_is_behind_the_host_check() {
+    let server = TestServer::with(|_| {}).await;
+    let icon = server.url("/favicon.ico");
+    let served = client().get(&icon).send().await.unwrap();
+    assert_ne!(
+        served.status().as_u16(),
+        403,
+        "the hub's own name was refused"
+    );
+    let rebound = client()
+        .get(&icon)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    expect_envelope(rebound, 403, "FORBIDDEN").await;
+}
