@@ -7,6 +7,7 @@
 pub mod agent_state;
 pub mod coop;
 pub mod credentials;
+pub mod fleet;
 pub mod launch;
 pub mod mux;
 pub mod nats;

@@ -17,6 +17,11 @@ pub struct Health {
     /// not configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nats: Option<String>,
+    /// Where the registry lives with NATS on: `shared` (a JetStream bucket every replica
+    /// sees), `local` (no JetStream: this hub's memory only) or `pending` (not known yet);
+    /// absent without NATS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<String>,
 }
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.

@@ -180,6 +180,25 @@ pub struct NatsArgs {
         default_value_t = 90_000
     )]
     pub announce_timeout_ms: u64,
+    /// Prefix of the JetStream key-value buckets the replicas share the fleet through
+    /// (`{prefix}-sessions`, `-tokens`, `-launches`; docs/scaling.md).
+    #[arg(
+        long = "nats-kv-prefix",
+        env = "COOP_MUX_NATS_KV_PREFIX",
+        default_value = crate::fleet::DEFAULT_BUCKET_PREFIX,
+        value_parser = bucket_prefix
+    )]
+    pub kv_prefix: String,
+}
+
+/// A bucket prefix: letters, digits, `-` and `_` (JetStream's bucket name rules).
+fn bucket_prefix(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    ok.then(|| raw.to_owned())
+        .ok_or_else(|| "use letters, digits, - and _ only".to_owned())
 }
 
 impl ServeArgs {

@@ -22,6 +22,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod fleet;
 pub mod guard;
 pub mod launch;
 pub mod listener;

@@ -54,7 +54,7 @@ pub async fn register(
         // A launch's own token names its session; the id is fixed before registering.
         let scoped = id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
         ids::validate(scoped).map_err(ApiError::BadRequest)?;
-        if !registry.tokens().permits(&token, scoped) {
+        if !registry.tokens().permits_shared(&token, scoped).await {
             return Err(ApiError::Forbidden(
                 "this registration token belongs to another session".to_owned(),
             ));

@@ -20,6 +20,7 @@ pub async fn health(State(registry): State<Arc<Registry>>) -> Json<Health> {
         status: "running".to_owned(),
         session_count: registry.len(),
         nats: registry.nats().map(|link| link.state().as_str().to_owned()),
+        fleet: registry.fleet().map(|f| f.mode().as_str().to_owned()),
     })
 }
 

@@ -28,7 +28,7 @@ impl SentScreens {
             let Some(cached) = session.cached_screen() else {
                 continue;
             };
-            let key = (session.order, cached.value.seq);
+            let key = (session.order_us(), cached.value.seq);
             if self.sent.get(id) == Some(&key) {
                 continue;
             }

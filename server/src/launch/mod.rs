@@ -151,6 +151,20 @@ impl Launcher {
                     Ok(MuxEvent::SessionOnline { session, .. }) => {
                         link(&tracker, &registry, &session);
                     }
+                    // Recorded create-only in the fleet, so a launch maps to one session
+                    // for every replica (docs/scaling.md).
+                    Ok(MuxEvent::LaunchRegistered {
+                        launch_id,
+                        session_id,
+                    }) => {
+                        if let Some(fleet) = registry.fleet().cloned() {
+                            tokio::spawn(async move {
+                                if !fleet.link_launch(&launch_id, &session_id).await {
+                                    tracing::debug!(launch = %launch_id, "launch link not recorded in the fleet");
+                                }
+                            });
+                        }
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         for session in registry.sessions() {

@@ -160,7 +160,7 @@ async fn expire(registry: Arc<Registry>, timeout: Duration, shutdown: Cancellati
         for session in registry.sessions() {
             if session.nats_prefix().is_some()
                 && session.since_announce() > timeout
-                && registry.evict(&session)
+                && registry.evict_shared(&session).await
             {
                 tracing::info!(session = %session.id, ?timeout, "NATS session removed: no announce within the timeout");
             }

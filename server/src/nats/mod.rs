@@ -28,6 +28,8 @@ pub struct Settings {
     pub events_prefix: String,
     /// A NATS session without an announce for this long is removed.
     pub announce_timeout: Duration,
+    /// Prefix of the fleet's JetStream key-value buckets (docs/scaling.md).
+    pub bucket_prefix: String,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
             discovery_prefixes,
             events_prefix: args.prefix.trim().trim_end_matches('.').to_owned(),
             announce_timeout: Duration::from_millis(args.announce_timeout_ms.max(1)),
+            bucket_prefix: args.kv_prefix.trim().to_owned(),
         })
     }
 }
@@ -73,6 +76,9 @@ pub fn start(settings: Settings, registry: &Arc<Registry>, shutdown: &Cancellati
     let link = Link::new(settings.url.clone(), settings.auth.clone());
     link.spawn(shutdown.clone());
     registry.set_nats(link.clone());
+    let fleet = crate::fleet::Fleet::new(link.clone(), &settings.bucket_prefix);
+    registry.set_fleet(fleet.clone());
+    fleet.start(registry.clone(), shutdown.clone());
     let settings = Arc::new(settings);
     // Subscribed to the mux feed before the first request, so no credential event is missed.
     let credential_events = registry.subscribe();

@@ -81,7 +81,7 @@ impl Registry {
         if failures < self.settings.max_health_failures {
             return (false, false);
         }
-        let evicted = self.evict(&session);
+        let evicted = self.evict_shared(&session).await;
         if evicted {
             self.metrics.eviction();
             tracing::warn!(session = %session.id, failures, "session evicted after failed health checks");

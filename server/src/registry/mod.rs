@@ -10,6 +10,7 @@ mod health;
 pub mod ids;
 mod prewarm;
 mod session;
+mod shared;
 pub mod tokens;
 mod watch;
 
@@ -108,7 +109,8 @@ struct Inner {
     sessions: HashMap<String, Arc<Session>>,
     watchers: HashMap<String, Watcher>,
     prewarm: Lru,
-    next_order: u64,
+    /// Last fleet order key handed out (epoch µs), so local registrations stay in order.
+    last_order_us: u64,
 }
 
 /// All registered sessions, their watchers, caches and the mux event feed.
@@ -122,6 +124,7 @@ pub struct Registry {
     shutdown: CancellationToken,
     tokens: Arc<RegistrationTokens>,
     nats: std::sync::OnceLock<Arc<crate::nats::Link>>,
+    fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
 }
 
 impl Registry {
@@ -146,6 +149,7 @@ impl Registry {
             shutdown,
             tokens: Arc::default(),
             nats: std::sync::OnceLock::new(),
+            fleet: std::sync::OnceLock::new(),
         }
     }
 
@@ -219,10 +223,11 @@ impl Registry {
             .ok_or(RegistryError::NotFound)
     }
 
-    /// Every session in registration order.
+    /// Every session in registration order (the fleet's order: registration time, then id,
+    /// the same on every replica).
     pub fn sessions(&self) -> Vec<Arc<Session>> {
         let mut all: Vec<_> = self.lock().sessions.values().cloned().collect();
-        all.sort_by_key(|s| s.order);
+        all.sort_by(|a, b| (a.order_us(), &a.id).cmp(&(b.order_us(), &b.id)));
         all
     }
 
@@ -262,14 +267,18 @@ impl Registry {
             metadata: registration.metadata,
         };
         let mut inner = self.lock();
-        if let Some(existing) = inner.sessions.get(&id) {
+        if let Some(existing) = inner.sessions.get(&id).cloned() {
             existing.refresh(connection);
             // Reachable over HTTP now: health checks judge it from here on.
             existing.set_transport(Transport::Http);
+            drop(inner);
+            self.share(&existing);
             return Ok(id);
         }
-        self.insert_locked(&mut inner, &id, connection, Transport::Http)?;
+        let order = self.next_order(&mut inner);
+        let stale = self.insert_locked(&mut inner, &id, connection, Transport::Http, order)?;
         drop(inner);
+        self.shared_insert(&id, &stale);
         tracing::info!(session = %id, "session registered");
         Ok(id)
     }
@@ -305,21 +314,35 @@ impl Registry {
         let transport = Transport::Nats {
             prefix: prefix.to_owned(),
         };
-        self.insert_locked(&mut inner, id, connection, transport)?;
+        let order = self.next_order(&mut inner);
+        let stale = self.insert_locked(&mut inner, id, connection, transport, order)?;
         drop(inner);
+        self.shared_insert(id, &stale);
         tracing::info!(session = %id, prefix, "session discovered on NATS");
         Ok(true)
     }
 
+    /// The fleet order key of a registration now: `(epoch µs, epoch ms)`, the µs strictly
+    /// increasing on this replica.
+    fn next_order(&self, inner: &mut Inner) -> (u64, u64) {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        inner.last_order_us = now_us.max(inner.last_order_us + 1);
+        (inner.last_order_us, now_ms())
+    }
+
     /// A new session: evicts every other id with the same URL (a restarted coop), emits
-    /// `session:online`.
+    /// `session:online`. Returns the evicted ids.
     fn insert_locked(
         self: &Arc<Self>,
         inner: &mut Inner,
         id: &str,
         connection: Connection,
         transport: Transport,
-    ) -> Result<(), RegistryError> {
+        order: (u64, u64),
+    ) -> Result<Vec<String>, RegistryError> {
         if inner.sessions.len() >= self.settings.max_sessions {
             return Err(RegistryError::Full(self.settings.max_sessions));
         }
@@ -329,12 +352,10 @@ impl Registry {
             .filter(|s| !connection.url.is_empty() && s.url() == connection.url)
             .map(|s| s.id.clone())
             .collect();
-        for stale_id in stale {
+        for stale_id in &stale {
             tracing::info!(session = %stale_id, replaced_by = %id, "evicting session with the same url");
-            self.remove_locked(inner, &stale_id);
+            self.remove_locked(inner, stale_id);
         }
-        let order = inner.next_order;
-        inner.next_order += 1;
         let reachable = !connection.url.is_empty();
         let session = Arc::new(Session::new(
             id.to_owned(),
@@ -358,21 +379,32 @@ impl Registry {
             url: connection.url,
             metadata: connection.metadata,
         });
-        Ok(())
+        Ok(stale)
     }
 
     /// Deregisters a session everywhere; `false` when the id is unknown.
     pub fn remove(&self, id: &str) -> bool {
         let removed = self.remove_locked(&mut self.lock(), id).is_some();
         if removed {
+            self.shared_delete(id);
             tracing::info!(session = %id, "session removed");
         }
         removed
     }
 
     /// Removes `session` only if it is still the entry registered under its id (a heartbeat
-    /// keeps the same entry; a delete-then-register makes a new one that must survive).
+    /// keeps the same entry; a delete-then-register makes a new one that must survive), here
+    /// and in the shared fleet.
     pub(crate) fn evict(&self, session: &Arc<Session>) -> bool {
+        let evicted = self.evict_local(session);
+        if evicted {
+            self.shared_delete(&session.id);
+        }
+        evicted
+    }
+
+    /// [`Registry::evict`] on this replica only.
+    pub(crate) fn evict_local(&self, session: &Arc<Session>) -> bool {
         let mut inner = self.lock();
         let current = inner.sessions.get(&session.id);
         if !current.is_some_and(|c| Arc::ptr_eq(c, session)) {

@@ -3,7 +3,7 @@
 
 use protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
 use serde_json::Value;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -65,9 +65,10 @@ struct Cache {
 pub struct Session {
     /// Session id.
     pub id: String,
-    /// Registration order (monotonic across the hub's life).
-    pub(crate) order: u64,
-    registered_at_ms: u64,
+    /// Fleet order: the registration time in epoch µs, strictly increasing per replica, so
+    /// that every replica orders the fleet alike (ties broken by id).
+    order_us: AtomicU64,
+    registered_at_ms: AtomicU64,
     connection: RwLock<Connection>,
     health_failures: AtomicU32,
     cache: Mutex<Cache>,
@@ -88,15 +89,15 @@ pub fn now_ms() -> u64 {
 impl Session {
     pub(crate) fn new(
         id: String,
-        order: u64,
+        (order_us, registered_at_ms): (u64, u64),
         connection: Connection,
         transport: Transport,
         cancel: CancellationToken,
     ) -> Self {
         Self {
             id,
-            order,
-            registered_at_ms: now_ms(),
+            order_us: AtomicU64::new(order_us),
+            registered_at_ms: AtomicU64::new(registered_at_ms),
             connection: RwLock::new(connection),
             health_failures: AtomicU32::new(0),
             cache: Mutex::new(Cache::default()),
@@ -136,6 +137,22 @@ impl Session {
         if url_changed {
             *self.lock_cache() = Cache::default();
         }
+    }
+
+    /// When it first registered, epoch ms.
+    pub fn registered_at_ms(&self) -> u64 {
+        self.registered_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// The fleet order key (registration time in epoch µs).
+    pub fn order_us(&self) -> u64 {
+        self.order_us.load(Ordering::Relaxed)
+    }
+
+    /// The bucket's registration time of the same session wins (the fleet's order).
+    pub(crate) fn set_registered(&self, order_us: u64, at_ms: u64) {
+        self.order_us.store(order_us, Ordering::Relaxed);
+        self.registered_at_ms.store(at_ms, Ordering::Relaxed);
     }
 
     /// How the session reached the hub.
@@ -228,7 +245,7 @@ impl Session {
             id: self.id.clone(),
             url: connection.url,
             metadata: connection.metadata,
-            registered_at_ms: self.registered_at_ms,
+            registered_at_ms: self.registered_at_ms(),
             health_failures: self.health_failures(),
             cached_state: self
                 .lock_cache()

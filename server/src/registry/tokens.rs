@@ -5,9 +5,15 @@
 //! so an agent that reads its environment cannot list, read or drive other sessions. A token
 //! is revoked when its session is deregistered; an eviction keeps it, so the session's next
 //! heartbeat can bring it back.
+//!
+//! Tokens are kept by their SHA-256 only, so that replicas can share them through the fleet's
+//! tokens bucket (docs/scaling.md) without the bucket ever holding a usable token.
 
+use crate::fleet::Fleet;
+use protocol::fleet::TokenRecord;
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Tokens kept at once; the oldest is forgotten beyond that (its session can no longer
 /// re-register without the hub token, which only a runaway launcher would reach).
@@ -15,16 +21,25 @@ pub const MAX_REGISTRATION_TOKENS: usize = 32_768;
 
 #[derive(Debug, Default)]
 struct Tokens {
-    /// Token → the session id it is bound to (`None` until its first registration).
+    /// Token hash → the session id it is bound to (`None` until its first registration).
     scopes: HashMap<String, Option<String>>,
-    /// Issue order, for the bound above.
+    /// Issue order of the hashes, for the bound above.
     order: VecDeque<String>,
+}
+
+/// The hex SHA-256 of a token: how it is kept here and named in the tokens bucket.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The registration tokens handed to launches. No `Debug` of the values: they are secrets.
 #[derive(Default)]
 pub struct RegistrationTokens {
     inner: Mutex<Tokens>,
+    fleet: OnceLock<Arc<Fleet>>,
 }
 
 impl std::fmt::Debug for RegistrationTokens {
@@ -40,6 +55,11 @@ impl RegistrationTokens {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Shares tokens with the other replicas from now on.
+    pub fn attach(&self, fleet: Arc<Fleet>) {
+        let _ = self.fleet.set(fleet);
+    }
+
     /// A new token, not yet bound to a session.
     pub fn issue(&self) -> String {
         let token = format!(
@@ -47,25 +67,49 @@ impl RegistrationTokens {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
+        let hash = token_hash(&token);
+        self.learn_hash(&hash, None);
+        if let Some(fleet) = self.fleet.get() {
+            fleet.put_token(&hash, TokenRecord::default());
+        }
+        token
+    }
+
+    /// A token (by hash) issued or bound by another replica; a binding is never undone by
+    /// an older unbound record.
+    pub fn learn_hash(&self, hash: &str, session: Option<String>) {
         let mut tokens = self.lock();
+        if let Some(scope) = tokens.scopes.get_mut(hash) {
+            if session.is_some() {
+                *scope = session;
+            }
+            return;
+        }
         if tokens.order.len() >= MAX_REGISTRATION_TOKENS {
             if let Some(oldest) = tokens.order.pop_front() {
                 tokens.scopes.remove(&oldest);
             }
         }
-        tokens.scopes.insert(token.clone(), None);
-        tokens.order.push_back(token.clone());
-        token
+        tokens.scopes.insert(hash.to_owned(), session);
+        tokens.order.push_back(hash.to_owned());
+    }
+
+    /// A token (by hash) revoked by another replica.
+    pub fn forget_hash(&self, hash: &str) {
+        let mut tokens = self.lock();
+        if tokens.scopes.remove(hash).is_some() {
+            tokens.order.retain(|h| h != hash);
+        }
     }
 
     /// Whether `token` is a registration token at all.
     pub fn is_known(&self, token: &str) -> bool {
-        self.lock().scopes.contains_key(token)
+        self.lock().scopes.contains_key(&token_hash(token))
     }
 
     /// Whether `token` may act for `session_id`; an unbound token becomes bound to it.
     pub fn permits(&self, token: &str, session_id: &str) -> bool {
-        match self.lock().scopes.get_mut(token) {
+        match self.lock().scopes.get_mut(&token_hash(token)) {
             Some(Some(bound)) => bound == session_id,
             Some(scope @ None) => {
                 *scope = Some(session_id.to_owned());
@@ -75,19 +119,55 @@ impl RegistrationTokens {
         }
     }
 
-    /// Whether `token` is already bound to `session_id` (never binds: for deregistration).
-    pub fn covers(&self, token: &str, session_id: &str) -> bool {
-        matches!(self.lock().scopes.get(token), Some(Some(bound)) if bound == session_id)
+    /// [`RegistrationTokens::permits`], then the same question to the fleet: a token bound
+    /// through another replica first (compare-and-set on its record) belongs to that session.
+    pub async fn permits_shared(&self, token: &str, session_id: &str) -> bool {
+        if !self.permits(token, session_id) {
+            return false;
+        }
+        let Some(fleet) = self.fleet.get() else {
+            return true;
+        };
+        let hash = token_hash(token);
+        match fleet.bind_token(&hash, session_id).await {
+            Some(permitted) => permitted,
+            None => {
+                fleet.put_token(
+                    &hash,
+                    TokenRecord {
+                        session: Some(session_id.to_owned()),
+                    },
+                );
+                true
+            }
+        }
     }
 
-    /// Revokes every token bound to `session_id`.
+    /// Whether `token` is already bound to `session_id` (never binds: for deregistration).
+    pub fn covers(&self, token: &str, session_id: &str) -> bool {
+        matches!(self.lock().scopes.get(&token_hash(token)), Some(Some(bound)) if bound == session_id)
+    }
+
+    /// Revokes every token bound to `session_id`, on every replica.
     pub fn revoke_session(&self, session_id: &str) {
-        let mut tokens = self.lock();
-        tokens
-            .scopes
-            .retain(|_, bound| bound.as_deref() != Some(session_id));
-        let Tokens { scopes, order } = &mut *tokens;
-        order.retain(|t| scopes.contains_key(t));
+        let revoked: Vec<String> = {
+            let mut tokens = self.lock();
+            let revoked: Vec<String> = (tokens.scopes.iter())
+                .filter(|(_, bound)| bound.as_deref() == Some(session_id))
+                .map(|(hash, _)| hash.clone())
+                .collect();
+            let Tokens { scopes, order } = &mut *tokens;
+            for hash in &revoked {
+                scopes.remove(hash);
+            }
+            order.retain(|t| scopes.contains_key(t));
+            revoked
+        };
+        if let Some(fleet) = self.fleet.get() {
+            for hash in &revoked {
+                fleet.delete_token(hash);
+            }
+        }
     }
 }
 
