@@ -48,25 +48,41 @@ pub(super) async fn run(fleet: Arc<Fleet>, registry: Arc<Registry>, shutdown: Ca
     }
 }
 
+/// Opens (creating when missing) the three buckets. The stream is made here with the
+/// key-value conventions rather than by `create_key_value`, whose account query cannot read
+/// a 2.9 server's reply; `get_key_value` then opens it as a bucket.
 async fn open(fleet: &Fleet, client: &async_nats::Client) -> Result<Buckets, String> {
     let js = jetstream::new(client.clone());
-    let bucket = |suffix: &str| kv::Config {
-        bucket: format!("{}-{suffix}", fleet.bucket_prefix),
-        history: 1,
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
+    let open = |suffix: &'static str| {
+        let js = js.clone();
+        let bucket = format!("{}-{suffix}", fleet.bucket_prefix);
+        async move {
+            let config = jetstream::stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                max_messages: -1,
+                max_bytes: -1,
+                max_message_size: -1,
+                storage: jetstream::stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: jetstream::stream::DiscardPolicy::New,
+                num_replicas: 1,
+                ..Default::default()
+            };
+            js.get_or_create_stream(config)
+                .await
+                .map_err(|e| e.to_string())?;
+            js.get_key_value(bucket).await.map_err(|e| e.to_string())
+        }
     };
     let open = async {
-        let sessions = js.create_key_value(bucket("sessions")).await;
-        let sessions = sessions.map_err(|e| e.to_string())?;
-        let tokens = js.create_key_value(bucket("tokens")).await;
-        let tokens = tokens.map_err(|e| e.to_string())?;
-        let launches = js.create_key_value(bucket("launches")).await;
-        let launches = launches.map_err(|e| e.to_string())?;
         Ok(Buckets {
-            sessions,
-            tokens,
-            launches,
+            sessions: open("sessions").await?,
+            tokens: open("tokens").await?,
+            launches: open("launches").await?,
         })
     };
     tokio::time::timeout(super::FLEET_OP_TIMEOUT * 3, open)

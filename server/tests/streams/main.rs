@@ -6,3 +6,4 @@ mod support;
 mod bridge;
 mod feed;
 mod nats;
+mod replicas;

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 /// Where Debian's package puts the server; `PATH` is tried when it is not there.
 const DEBIAN_BIN: &str = "/usr/sbin/nats-server";
 
-/// A running `nats-server -js -a 127.0.0.1 -p PORT`.
+/// A running `nats-server -js -a 127.0.0.1 -p PORT -sd DIR` (or without `-js`).
 pub struct NatsServer {
     child: Child,
     /// Its port.
@@ -28,17 +28,29 @@ impl NatsServer {
         Self::start_on(free_port()).await
     }
 
+    /// Starts a server without JetStream (plain NATS) on a free port.
+    pub async fn start_plain() -> NatsServer {
+        Self::launch(free_port(), false).await
+    }
+
     /// Starts a server on `port` and waits until it accepts connections.
     pub async fn start_on(port: u16) -> NatsServer {
+        Self::launch(port, true).await
+    }
+
+    async fn launch(port: u16, jetstream: bool) -> NatsServer {
         let bin = if std::path::Path::new(DEBIAN_BIN).exists() {
             DEBIAN_BIN
         } else {
             "nats-server"
         };
         let store = TempDir::new("nats");
-        let child = Command::new(bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
+        let mut cmd = Command::new(bin);
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        if jetstream {
+            cmd.arg("-js").arg("-sd").arg(store.path());
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
