@@ -155,7 +155,13 @@ async fn main() {
     for n in 0..LATENCY_SESSIONS {
         let id = format!("lat{n}");
         let started = Instant::now();
-        register(&client, &a.base, &id, &session_url(FANOUT_SESSIONS + n, port)).await;
+        register(
+            &client,
+            &a.base,
+            &id,
+            &session_url(FANOUT_SESSIONS + n, port),
+        )
+        .await;
         let (la, lb) = tokio::join!(
             async {
                 online(&mut on_a, &id).await;

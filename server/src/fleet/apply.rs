@@ -182,12 +182,7 @@ fn reconcile(fleet: &Fleet, registry: &Registry, present: &HashSet<String>) {
 
 /// One value of the sessions bucket. In the snapshot, deletes are skipped (reconcile decides
 /// what this replica's sessions the bucket misses become).
-fn apply_session(
-    fleet: &Fleet,
-    registry: &Arc<Registry>,
-    entry: kv::Entry,
-    snapshot: bool,
-) {
+fn apply_session(fleet: &Fleet, registry: &Arc<Registry>, entry: kv::Entry, snapshot: bool) {
     let key = entry.key;
     let put = entry.operation == kv::Operation::Put;
     let record: Option<SessionRecord> = if put {
@@ -210,7 +205,9 @@ fn apply_session(
         }
         match (keys.pending.get(&key).copied(), &record) {
             // Our own latest write came back: the local state already is this.
-            (Some(Pending::Put(seq)), Some(r)) if r.origin == fleet.replica && r.origin_seq == seq => {
+            (Some(Pending::Put(seq)), Some(r))
+                if r.origin == fleet.replica && r.origin_seq == seq =>
+            {
                 keys.pending.remove(&key);
                 return;
             }

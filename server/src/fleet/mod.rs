@@ -244,7 +244,9 @@ impl Fleet {
         let Some(revision) = revision else {
             return Eviction::Lost;
         };
-        let delete = buckets.sessions.delete_expect_revision(&key, Some(revision));
+        let delete = buckets
+            .sessions
+            .delete_expect_revision(&key, Some(revision));
         match tokio::time::timeout(FLEET_OP_TIMEOUT, delete).await {
             Ok(Ok(())) => {
                 self.keys().pending.insert(key, Pending::Delete);

@@ -27,7 +27,10 @@ pub(super) async fn run(
                 let value = serde_json::to_vec(&record).unwrap_or_default();
                 let put = buckets.sessions.put(&key, value.into());
                 let outcome = tokio::time::timeout(super::FLEET_OP_TIMEOUT, put).await;
-                (Some(key), outcome.map(|r| r.map(|_| ()).map_err(|e| e.to_string())))
+                (
+                    Some(key),
+                    outcome.map(|r| r.map(|_| ()).map_err(|e| e.to_string())),
+                )
             }
             Write::DeleteSession(id) => {
                 let key = kv_key(&id);
@@ -39,7 +42,10 @@ pub(super) async fn run(
                 let value = serde_json::to_vec(&record).unwrap_or_default();
                 let put = buckets.tokens.put(&hash, value.into());
                 let outcome = tokio::time::timeout(super::FLEET_OP_TIMEOUT, put).await;
-                (None, outcome.map(|r| r.map(|_| ()).map_err(|e| e.to_string())))
+                (
+                    None,
+                    outcome.map(|r| r.map(|_| ()).map_err(|e| e.to_string())),
+                )
             }
             Write::DeleteToken(hash) => {
                 let delete = buckets.tokens.delete(&hash);

@@ -107,7 +107,9 @@ impl Registry {
         }
         let order = (record.order_us, record.registered_at_ms);
         match self.insert_locked(&mut inner, &record.id, connection, transport, order) {
-            Ok(_) => tracing::info!(session = %record.id, "session registered through another replica"),
+            Ok(_) => {
+                tracing::info!(session = %record.id, "session registered through another replica")
+            }
             Err(RegistryError::Full(max)) => {
                 tracing::warn!(session = %record.id, max, "fleet session not taken: --max-sessions reached");
             }

@@ -92,7 +92,11 @@ async fn registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted
     let reply = register(&a, &host.url, Some("r1"), json!({"metadata": {"v": 1}})).await;
     assert_eq!(reply.status(), 200);
     let seen = listed_within(&b, "r1", VISIBLE_WITHIN, |_| true).await;
-    assert!(seen.is_some(), "r1 not on B within a second: {:?}", ids(&b).await);
+    assert!(
+        seen.is_some(),
+        "r1 not on B within a second: {:?}",
+        ids(&b).await
+    );
     assert_eq!(seen.unwrap()["url"], host.url);
 
     // Proxied on B: B opens its own connection to the upstream.
@@ -128,7 +132,12 @@ async fn registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted
             e["event"] == "session:offline" && e["session"] == "r1"
         })
         .await;
-    assert_eq!(count(&a_events, "session:online", "r1"), 1, "{}", a_events.text());
+    assert_eq!(
+        count(&a_events, "session:online", "r1"),
+        1,
+        "{}",
+        a_events.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,10 +150,20 @@ async fn a_dead_upstream_is_evicted_exactly_once_across_replicas() {
     let a = replica_with(&nats, "shared", checks).await;
     let b = replica_with(&nats, "shared", checks).await;
     let mut upstream = MockUpstream::start().await;
-    let (a_events, b_events) = (Events::connect(&a.base).await, Events::connect(&b.base).await);
-    assert_eq!(register(&a, &upstream.url, Some("dead"), json!({})).await.status(), 200);
+    let (a_events, b_events) = (
+        Events::connect(&a.base).await,
+        Events::connect(&b.base).await,
+    );
+    assert_eq!(
+        register(&a, &upstream.url, Some("dead"), json!({}))
+            .await
+            .status(),
+        200
+    );
     b_events
-        .wait("online on B", |e| e["event"] == "session:online" && e["session"] == "dead")
+        .wait("online on B", |e| {
+            e["event"] == "session:online" && e["session"] == "dead"
+        })
         .await;
 
     upstream.kill().await;
@@ -163,8 +182,18 @@ async fn a_dead_upstream_is_evicted_exactly_once_across_replicas() {
     })
     .await;
     assert_eq!(evictions, 1.0, "exactly one replica evicts");
-    assert_eq!(count(&a_events, "session:offline", "dead"), 1, "{}", a_events.text());
-    assert_eq!(count(&b_events, "session:offline", "dead"), 1, "{}", b_events.text());
+    assert_eq!(
+        count(&a_events, "session:offline", "dead"),
+        1,
+        "{}",
+        a_events.text()
+    );
+    assert_eq!(
+        count(&b_events, "session:offline", "dead"),
+        1,
+        "{}",
+        b_events.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,11 +207,18 @@ async fn the_mux_snapshot_has_the_same_order_on_both_replicas() {
     for (i, id) in names.iter().enumerate() {
         let upstream = MockUpstream::start().await;
         let through = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(register(through, &upstream.url, Some(id), json!({})).await.status(), 200);
+        assert_eq!(
+            register(through, &upstream.url, Some(id), json!({}))
+                .await
+                .status(),
+            200
+        );
         upstreams.push(upstream);
         // Each registration is seen on both before the next, so the order is the test's.
         for server in [&a, &b] {
-            assert!(listed_within(server, id, VISIBLE_WITHIN, |_| true).await.is_some());
+            assert!(listed_within(server, id, VISIBLE_WITHIN, |_| true)
+                .await
+                .is_some());
         }
     }
     let snapshot = |events: Events| {
@@ -204,7 +240,10 @@ async fn the_mux_snapshot_has_the_same_order_on_both_replicas() {
 async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
     const TOKEN: &str = "replica-test-token";
     let nats = NatsServer::start().await;
-    let b = replica_with(&nats, "shared", |a| a.auth_token = Some(TOKEN.to_owned().into())).await;
+    let b = replica_with(&nats, "shared", |a| {
+        a.auth_token = Some(TOKEN.to_owned().into())
+    })
+    .await;
     let dir = TempDir::new("replica-launch");
     let env_file = dir.join("env");
     let command = format!(
@@ -231,7 +270,13 @@ async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
     let launch_id = reply["launch_id"].as_str().expect("launch id").to_owned();
     let record = wait_for(LONG_WAIT, || async {
         let url = a.url(&format!("/api/v1/launches/{launch_id}"));
-        let record: Value = authed(client().get(url)).send().await.ok()?.json().await.ok()?;
+        let record: Value = authed(client().get(url))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (record["state"] == "registered").then_some(record)
     })
     .await;
@@ -260,7 +305,11 @@ async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
     assert_eq!(list.status(), 200);
     let fleet = a.hub.registry.fleet().expect("fleet").clone();
     let linked = wait_for(WAIT, || async { fleet.launch_session(&launch_id).await }).await;
-    assert_eq!(linked.as_deref(), Some("launched-1"), "launch link in the bucket");
+    assert_eq!(
+        linked.as_deref(),
+        Some("launched-1"),
+        "launch link in the bucket"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,9 +318,17 @@ async fn plain_nats_keeps_the_registry_local() {
     let a = replica_with(&nats, "local", |_| {}).await;
     let b = replica_with(&nats, "local", |_| {}).await;
     let upstream = MockUpstream::start().await;
-    assert_eq!(register(&a, &upstream.url, Some("solo"), json!({})).await.status(), 200);
+    assert_eq!(
+        register(&a, &upstream.url, Some("solo"), json!({}))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(ids(&a).await, ["solo"]);
     let (_, health) = get(&a, "/api/v1/health").await;
     assert_eq!(health["nats"], "connected", "{health}");
-    assert!(ids(&b).await.is_empty(), "B shares nothing without JetStream");
+    assert!(
+        ids(&b).await.is_empty(),
+        "B shares nothing without JetStream"
+    );
 }
