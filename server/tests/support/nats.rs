@@ -1,4 +1,5 @@
-//! A real `nats-server` (JetStream on) on a free loopback port, stopped on drop.
+//! A real `nats-server` (JetStream on, or off for a plain bus) on a free loopback port,
+//! stopped on drop.
 
 use super::{wait_for, TempDir, WAIT};
 use std::process::{Child, Command, Stdio};
@@ -30,15 +31,29 @@ impl NatsServer {
 
     /// Starts a server on `port` and waits until it accepts connections.
     pub async fn start_on(port: u16) -> NatsServer {
+        Self::start_with(port, true).await
+    }
+
+    /// Starts a server without JetStream (a plain NATS bus) on a free port.
+    pub async fn start_plain() -> NatsServer {
+        Self::start_with(free_port(), false).await
+    }
+
+    /// Starts a server on `port`, with JetStream (`-js`, a private store) or without, and
+    /// waits until it accepts connections.
+    pub async fn start_with(port: u16, jetstream: bool) -> NatsServer {
         let bin = if std::path::Path::new(DEBIAN_BIN).exists() {
             DEBIAN_BIN
         } else {
             "nats-server"
         };
         let store = TempDir::new("nats");
-        let child = Command::new(bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
+        let mut cmd = Command::new(bin);
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        if jetstream {
+            cmd.arg("-js").arg("-sd").arg(store.path());
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
