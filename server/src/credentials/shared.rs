@@ -109,8 +109,8 @@ pub struct Shared {
     /// Lifetime of a refresh lease.
     pub(super) lease_ttl: Duration,
     buckets: RwLock<Option<Buckets>>,
-    /// Last bucket revision seen per account (applied or written by us).
-    known: Mutex<HashMap<String, u64>>,
+    /// Last bucket revision and value seen per account (applied or written by us).
+    known: Mutex<HashMap<String, (u64, SharedAccount)>>,
     state: watch::Sender<SyncState>,
     /// Serialises writes, so a slower write never lands after a newer one.
     push_lock: tokio::sync::Mutex<()>,
@@ -155,7 +155,12 @@ pub fn start(
     shared
 }
 
-async fn run(shared: Arc<Shared>, link: Arc<Link>, broker: Arc<Broker>, shutdown: CancellationToken) {
+async fn run(
+    shared: Arc<Shared>,
+    link: Arc<Link>,
+    broker: Arc<Broker>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Backoff::new(REOPEN);
     loop {
         let Some(client) = link.client(&shutdown).await else {
@@ -193,7 +198,11 @@ async fn open(js: &jetstream::Context, lease_ttl: Duration) -> Result<Buckets, S
     })
 }
 
-async fn open_bucket(js: &jetstream::Context, name: &str, max_age: Duration) -> Result<kv::Store, String> {
+async fn open_bucket(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<kv::Store, String> {
     if let Ok(Ok(store)) = tokio::time::timeout(OP_TIMEOUT, js.get_key_value(name)).await {
         return Ok(store);
     }
@@ -237,7 +246,8 @@ impl Shared {
     }
 
     fn set_state(&self, state: SyncState) {
-        self.state.send_if_modified(|s| std::mem::replace(s, state) != state);
+        self.state
+            .send_if_modified(|s| std::mem::replace(s, state) != state);
     }
 
     /// Waits (at most [`OP_TIMEOUT`]) until the first synchronisation decided whether the
@@ -253,17 +263,26 @@ impl Shared {
     }
 
     pub(super) fn buckets(&self) -> Option<Buckets> {
-        self.buckets.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.buckets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    fn note_revision(&self, name: &str, revision: u64) -> bool {
+    /// Records `value` at `revision` unless a later revision is known; whether it was newer.
+    fn note(&self, name: &str, revision: u64, value: &SharedAccount) -> bool {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = known.entry(name.to_owned()).or_default();
-        if revision <= *seen {
+        if known.get(name).is_some_and(|(seen, _)| revision <= *seen) {
             return false;
         }
-        *seen = revision;
+        known.insert(name.to_owned(), (revision, value.clone()));
         true
+    }
+
+    /// Whether the bucket already holds `value` for `name` (as far as this replica knows).
+    fn holds(&self, name: &str, value: &SharedAccount) -> bool {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.get(name).is_some_and(|(_, v)| v == value)
     }
 
     /// One synchronisation: writes what changed here (seeding accounts the bucket lacks),
@@ -276,6 +295,8 @@ impl Shared {
         buckets: &Buckets,
         shutdown: &CancellationToken,
     ) -> Result<(), String> {
+        // The bucket may be a new one (a replaced server): its revisions start again.
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.seed(broker, buckets).await?;
         self.push_changes(broker, buckets).await?;
         let mut watch = tokio::time::timeout(OP_TIMEOUT, buckets.accounts.watch_with_history(">"))
@@ -315,9 +336,14 @@ impl Shared {
         for value in local {
             let name = value.config.name.clone();
             let payload = serde_json::to_vec(&value).unwrap_or_default();
-            match tokio::time::timeout(OP_TIMEOUT, buckets.accounts.create(key_of(&name), payload.into())).await {
+            match tokio::time::timeout(
+                OP_TIMEOUT,
+                buckets.accounts.create(key_of(&name), payload.into()),
+            )
+            .await
+            {
                 Ok(Ok(revision)) => {
-                    self.note_revision(&name, revision);
+                    self.note(&name, revision, &value);
                 }
                 Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
                 Ok(Err(e)) => return Err(format!("cannot seed account {name}: {e}")),
@@ -349,7 +375,9 @@ impl Shared {
         if self.state() != SyncState::Shared {
             return;
         }
-        let Some(buckets) = self.buckets() else { return };
+        let Some(buckets) = self.buckets() else {
+            return;
+        };
         if let Err(e) = self.push_to(broker, &buckets, name).await {
             tracing::warn!(account = %name, "cannot write the credential to NATS: {e}");
             broker.changes.mark(name);
@@ -361,10 +389,18 @@ impl Shared {
         let Some(value) = broker.read().get(name).map(snapshot) else {
             return Ok(());
         };
+        if self.holds(name, &value) {
+            return Ok(());
+        }
         let payload = serde_json::to_vec(&value).unwrap_or_default();
-        match tokio::time::timeout(OP_TIMEOUT, buckets.accounts.put(key_of(name), payload.into())).await {
+        match tokio::time::timeout(
+            OP_TIMEOUT,
+            buckets.accounts.put(key_of(name), payload.into()),
+        )
+        .await
+        {
             Ok(Ok(revision)) => {
-                self.note_revision(name, revision);
+                self.note(name, revision, &value);
                 tracing::debug!(account = %name, revision, "credential written to NATS");
                 Ok(())
             }
@@ -387,7 +423,7 @@ impl Shared {
             }
         };
         let name = value.config.name.clone();
-        if key_of(&name) != entry.key || !self.note_revision(&name, entry.revision) {
+        if key_of(&name) != entry.key || !self.note(&name, entry.revision, &value) {
             return;
         }
         if broker.changes.contains(&name) {
