@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub enum Acquired {
     /// This replica holds it: refresh, write the bucket, then release.
-    Held(Lease),
+    Held(Box<Lease>),
     /// Another replica holds it: wait for its new key (the watch brings it) or for the lease
     /// to lapse.
     Busy,
@@ -107,7 +107,7 @@ impl Shared {
         {
             self.apply_entry(broker, entry).await;
         }
-        Acquired::Held(lease)
+        Acquired::Held(Box::new(lease))
     }
 }
 

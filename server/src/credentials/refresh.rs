@@ -90,7 +90,7 @@ async fn refresh_due(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Next 
     let lease = match broker.shared() {
         None => None,
         Some(shared) => match shared.acquire(broker, name).await {
-            Acquired::Held(lease) => Some(lease),
+            Acquired::Held(lease) => Some(*lease),
             Acquired::Busy => return Next::Wait(Some(shared.lease_retry())),
             Acquired::Local => None,
         },
