@@ -22,6 +22,11 @@ pub struct Health {
     /// absent without NATS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<String>,
+    /// Credential sharing between replicas (docs/scaling.md): `shared` (through the NATS
+    /// bucket), `local` (NATS down or without JetStream: this hub's own), `connecting`; absent
+    /// when NATS is not configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.

@@ -114,6 +114,15 @@ pub struct ServeArgs {
         hide = true
     )]
     pub refresh_backoff_ms: u64,
+    /// Lifetime of a refresh lease shared by replicas through NATS, in milliseconds
+    /// (docs/scaling.md). Hidden: tests shorten it.
+    #[arg(
+        long,
+        env = "COOP_MUX_CREDENTIAL_LEASE_MS",
+        default_value_t = 30_000,
+        hide = true
+    )]
+    pub credential_lease_ms: u64,
     /// NATS connection and discovery (docs/scaling.md).
     #[command(flatten)]
     pub nats: NatsArgs,

@@ -96,6 +96,9 @@ impl Bound {
             registry.clone(),
             shutdown.clone(),
         )?);
+        if let Some(link) = registry.nats() {
+            credentials.share(link.clone(), shutdown.clone());
+        }
         // Subscribed before the first request, so no registration misses its profiles.
         credentials.start();
         let launcher = Arc::new(

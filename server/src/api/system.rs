@@ -1,5 +1,6 @@
 //! Hub-level routes: health, metrics and the OpenAPI document.
 
+use crate::credentials::Credentials;
 use crate::registry::Registry;
 use axum::{
     extract::State,
@@ -15,12 +16,16 @@ use std::sync::Arc;
     get, path = "/api/v1/health", tag = "system",
     responses((status = 200, body = Health))
 )]
-pub async fn health(State(registry): State<Arc<Registry>>) -> Json<Health> {
+pub async fn health(
+    State(registry): State<Arc<Registry>>,
+    State(credentials): State<Arc<Credentials>>,
+) -> Json<Health> {
     Json(Health {
         status: "running".to_owned(),
         session_count: registry.len(),
         nats: registry.nats().map(|link| link.state().as_str().to_owned()),
         fleet: registry.fleet().map(|f| f.mode().as_str().to_owned()),
+        credentials: credentials.sharing().map(str::to_owned),
     })
 }
 

@@ -6,6 +6,7 @@
 use super::config::{self, AccountConfig, Endpoints};
 use super::flows::Reauth;
 use super::oauth::{OAuthClient, TokenGrant};
+use super::shared::{ChangeLog, Shared};
 use super::store::{Loaded, Store, StoredAccount, StoredState};
 use super::{now_secs, BrokerSettings, BrokerTimings, CredentialError};
 use crate::metrics::Metrics;
@@ -13,7 +14,7 @@ use crate::registry::Registry;
 use protocol::credentials::{AccountStatus, CredentialStatus, NewAccountRequest, SecretString};
 use protocol::mux::MuxEvent;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +38,8 @@ pub struct Account {
 }
 
 impl Account {
-    fn stored(&self) -> StoredAccount {
+    /// The secrets as the state file and the shared bucket hold them.
+    pub fn stored(&self) -> StoredAccount {
         StoredAccount {
             access_token: self.api_key.clone(),
             refresh_token: self.refresh_token.clone(),
@@ -74,9 +76,13 @@ pub struct Broker {
     metrics: Arc<Metrics>,
     /// Cancelled on shutdown; refresh tasks and device pollers stop.
     pub shutdown: CancellationToken,
+    /// Accounts changed here and not yet written to the shared bucket.
+    pub changes: ChangeLog,
+    /// The shared bucket and refresh lease, once NATS is configured (docs/scaling.md).
+    shared: OnceLock<Arc<Shared>>,
 }
 
-fn status_of(key: bool, expires_at: Option<u64>, refresh: bool) -> CredentialStatus {
+pub(super) fn status_of(key: bool, expires_at: Option<u64>, refresh: bool) -> CredentialStatus {
     match (key, expires_at) {
         (true, None) => CredentialStatus::Healthy,
         (true, Some(at)) if at > now_secs() => CredentialStatus::Healthy,
@@ -194,15 +200,27 @@ impl Broker {
             orphans,
             metrics: registry.metrics().clone(),
             shutdown,
+            changes: ChangeLog::default(),
+            shared: OnceLock::new(),
         }))
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Account>> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Account>> {
         self.accounts.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Account>> {
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Account>> {
         self.accounts.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Attaches the shared bucket (once, at startup).
+    pub fn set_shared(&self, shared: Arc<Shared>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// The shared bucket and lease, when NATS is configured.
+    pub fn shared(&self) -> Option<&Arc<Shared>> {
+        self.shared.get()
     }
 
     /// Sends a credential event into the mux feed (no secret in any of them).
@@ -321,6 +339,7 @@ impl Broker {
             );
         }
         tracing::info!(account = %name, "credential account added");
+        self.changes.mark(&name);
         on_added(self, &name);
         self.persist_logged().await;
         if has_token {
@@ -376,6 +395,7 @@ impl Broker {
             account.status = CredentialStatus::Healthy;
             account.wake.notify_one();
         }
+        self.changes.mark(name);
         self.persist_logged().await;
         self.emit(MuxEvent::CredentialRefreshed {
             account: name.to_owned(),
@@ -424,6 +444,7 @@ impl Broker {
         if let Some(account) = self.write().get_mut(name) {
             account.refresh_token = None;
         }
+        self.changes.mark(name);
         self.persist_logged().await;
     }
 

@@ -15,10 +15,12 @@ pub mod broker;
 pub mod config;
 pub mod distribute;
 pub mod flows;
+pub mod lease;
 pub mod oauth;
 pub mod pool;
 pub mod reauth;
 pub mod refresh;
+pub mod shared;
 pub mod store;
 
 use crate::backoff;
@@ -93,6 +95,8 @@ pub struct BrokerTimings {
     pub failed_retry: Duration,
     /// How long a pending reauth flow (PKCE state) stays valid.
     pub pending_flow_ttl: Duration,
+    /// Lifetime of a refresh lease in the shared bucket (`--credential-lease-ms`).
+    pub lease_ttl: Duration,
 }
 
 /// Wait after a refresh failed for good before the next try.
@@ -111,6 +115,7 @@ impl BrokerTimings {
             },
             failed_retry: Duration::from_secs(FAILED_RETRY_SECS),
             pending_flow_ttl: Duration::from_secs(PENDING_FLOW_TTL_SECS),
+            lease_ttl: Duration::from_millis(args.credential_lease_ms.max(100)),
         }
     }
 }
@@ -172,6 +177,18 @@ impl Credentials {
             pool,
             distributor,
         })
+    }
+
+    /// Shares accounts and keys with the other replicas on `link` (docs/scaling.md). Call
+    /// before [`Credentials::start`], so the first refresh already asks for the lease.
+    pub fn share(&self, link: Arc<crate::nats::Link>, shutdown: CancellationToken) {
+        shared::start(link, &self.broker, &self.distributor, shutdown);
+    }
+
+    /// `credentials` of `/api/v1/health`: `shared`, `local` or `connecting`; `None` without
+    /// NATS.
+    pub fn sharing(&self) -> Option<&'static str> {
+        self.broker.shared().map(|s| s.state().as_str())
     }
 
     /// Starts the refresh tasks and the distributor. The distributor subscribes to the feed

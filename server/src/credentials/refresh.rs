@@ -4,6 +4,7 @@
 //! sections, so status answers at once during a refresh.
 
 use super::broker::{Broker, RefreshJob};
+use super::lease::Acquired;
 use super::now_secs;
 use crate::backoff::Backoff;
 use protocol::credentials::CredentialStatus;
@@ -48,11 +49,10 @@ async fn run(broker: Arc<Broker>, name: String) {
                 if due > now {
                     Some(Duration::from_secs(due - now))
                 } else {
-                    match refresh(&broker, &name, job).await {
-                        Outcome::Refreshed => continue,
-                        Outcome::Failed => Some(broker.timings.failed_retry),
-                        Outcome::Refused => None,
-                        Outcome::Gone => return,
+                    match refresh_due(&broker, &name, job).await {
+                        Next::Plan => continue,
+                        Next::Wait(wait) => wait,
+                        Next::Stop => return,
                     }
                 }
             }
@@ -70,6 +70,61 @@ async fn run(broker: Arc<Broker>, name: String) {
             () = wake.notified() => {}
             () = sleep => {}
         }
+    }
+}
+
+/// What the task does after a due refresh.
+enum Next {
+    /// Plan again at once.
+    Plan,
+    /// Sleep this long (`None`: until woken).
+    Wait(Option<Duration>),
+    /// The account is gone or the mux is stopping.
+    Stop,
+}
+
+/// A due refresh. With a shared bucket only the holder of the account's lease refreshes
+/// (docs/scaling.md): another replica's new key reaches this one through the watch, which
+/// wakes the task.
+async fn refresh_due(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Next {
+    let lease = match broker.shared() {
+        None => None,
+        Some(shared) => match shared.acquire(broker, name).await {
+            Acquired::Held(lease) => Some(*lease),
+            Acquired::Busy => return Next::Wait(Some(shared.lease_retry())),
+            Acquired::Local => None,
+        },
+    };
+    let job = match &lease {
+        None => job,
+        // The entry was read again under the lease: another replica may have just refreshed.
+        Some(_) => match broker.refresh_plan(name) {
+            Some((due, job)) if due <= now_secs() => job,
+            _ => {
+                if let Some(lease) = lease {
+                    lease.release().await;
+                }
+                return Next::Plan;
+            }
+        },
+    };
+    let outcome = refresh(broker, name, job).await;
+    if let (Some(lease), Some(shared)) = (lease, broker.shared()) {
+        if !matches!(outcome, Outcome::Gone) {
+            // The new key (or the dropped refresh token) is in the bucket before anyone else
+            // can take the lease.
+            shared.push(broker, name).await;
+        }
+        // After a failure the lease lapses by itself, so the replicas do not retry at once.
+        if !matches!(outcome, Outcome::Failed) {
+            lease.release().await;
+        }
+    }
+    match outcome {
+        Outcome::Refreshed => Next::Plan,
+        Outcome::Failed => Next::Wait(Some(broker.timings.failed_retry)),
+        Outcome::Refused => Next::Wait(None),
+        Outcome::Gone => Next::Stop,
     }
 }
 

@@ -1,4 +1,5 @@
-//! A real `nats-server` (JetStream on) on a free loopback port, stopped on drop.
+//! A real `nats-server` (JetStream on, or off for a plain bus) on a free loopback port,
+//! stopped on drop.
 
 use super::{wait_for, TempDir, WAIT};
 use std::process::{Child, Command, Stdio};

@@ -8,6 +8,7 @@ mod distribution;
 mod launch;
 mod oauth;
 mod rebalance;
+mod shared;
 mod store;
 
 use crate::support::hub_process::DEBUG_LOG;
