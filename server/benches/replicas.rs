@@ -180,15 +180,15 @@ async fn main() {
     remote.sort();
     println!();
     println!("registration on A -> session:online ({LATENCY_SESSIONS} sessions, one at a time)");
-    println!("{:>24} | {:>9} | {:>9}", "", "p50 ms", "p99 ms");
+    println!("{:>26} | {:>9} | {:>9}", "", "p50 ms", "p99 ms");
     println!(
-        "{:>24} | {:>9.2} | {:>9.2}",
+        "{:>26} | {:>9.2} | {:>9.2}",
         "POST + A's /ws/mux",
         percentile(&local, 0.5),
         percentile(&local, 0.99)
     );
     println!(
-        "{:>24} | {:>9.2} | {:>9.2}",
+        "{:>26} | {:>9.2} | {:>9.2}",
         "POST + B's /ws/mux",
         percentile(&remote, 0.5),
         percentile(&remote, 0.99)
@@ -213,21 +213,21 @@ async fn main() {
     let (snap_b, count_b) = snap(b.base.clone()).await;
     println!();
     println!("/ws/mux fan-out: {FANOUT_SESSIONS} registrations through A, {REGISTER_CONCURRENCY} at a time (all POSTs done in {:.0} ms)", registered.as_secs_f64() * 1000.0);
-    println!("{:>24} | {:>14} | {:>14}", "", "replica A", "replica B");
+    println!("{:>26} | {:>14} | {:>14}", "", "replica A", "replica B");
     println!(
-        "{:>24} | {:>14.0} | {:>14.0}",
+        "{:>26} | {:>14.0} | {:>14.0}",
         "all online on a client ms",
         all_a.as_secs_f64() * 1000.0,
         all_b.as_secs_f64() * 1000.0
     );
     println!(
-        "{:>24} | {:>14.1} | {:>14.1}",
+        "{:>26} | {:>14.1} | {:>14.1}",
         "new client snapshot ms",
         snap_a.as_secs_f64() * 1000.0,
         snap_b.as_secs_f64() * 1000.0
     );
     println!(
-        "{:>24} | {:>14} | {:>14}",
+        "{:>26} | {:>14} | {:>14}",
         "sessions in snapshot", count_a, count_b
     );
 
@@ -242,11 +242,11 @@ async fn main() {
     println!();
     println!("RSS of a hub holding {total} sessions");
     println!(
-        "{:>24} | {:>14} | {:>14} | {:>14}",
+        "{:>26} | {:>14} | {:>14} | {:>14}",
         "", "A (NATS, KV)", "B (NATS, KV)", "no NATS"
     );
     println!(
-        "{:>24} | {:>14.1} | {:>14.1} | {:>14.1}",
+        "{:>26} | {:>14.1} | {:>14.1} | {:>14.1}",
         "RSS MiB",
         mib(a.pid()),
         mib(b.pid()),
