@@ -1,12 +1,13 @@
 //! The refresh lease (docs/scaling.md, "Credentials across replicas"): one key per account in
-//! [`super::shared::LEASES_BUCKET`], whose `max_age` is the lease's lifetime. A replica
+//! [`super::buckets::LEASES_BUCKET`], whose `max_age` is the lease's lifetime. A replica
 //! refreshes an account only while it holds the key: `create` takes it when absent, `update`
 //! on its revision renews it during the refresh, `delete` on its revision gives it back. A
 //! holder that dies stops renewing, the key expires and another replica takes over at its next
 //! due time.
 
 use super::broker::Broker;
-use super::shared::{key_of, Shared, SyncState, OP_TIMEOUT};
+use super::buckets::{key_of, OP_TIMEOUT};
+use super::shared::{Shared, SyncState};
 use async_nats::jetstream::kv;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

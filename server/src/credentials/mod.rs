@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod broker;
+pub mod buckets;
 pub mod config;
 pub mod distribute;
 pub mod flows;

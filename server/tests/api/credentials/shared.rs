@@ -5,8 +5,10 @@
 
 use super::{assert_no_secret, hub};
 use crate::support::{wait_for, HubProcess, NatsServer, OAuthServer, TempDir, LONG_WAIT};
+use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The launched session writes the key it sees, then idles.
@@ -131,6 +133,21 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over() {
     ];
     let a = replica(&nats, &flags).await;
     let b = replica(&nats, &flags).await;
+    // Every credential event either replica publishes.
+    let published = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut events = nats
+        .client()
+        .await
+        .subscribe("coop.events.credential")
+        .await
+        .unwrap();
+    let sink = published.clone();
+    let listener = tokio::spawn(async move {
+        while let Some(message) = events.next().await {
+            let text = String::from_utf8_lossy(&message.payload).into_owned();
+            sink.lock().unwrap().push(text);
+        }
+    });
     let mut account = oauth.account("acct", false);
     account["token"] = json!("first-access-sekret");
     account["refresh_token"] = json!("first-refresh-sekret");
@@ -199,6 +216,26 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over() {
     assert_eq!(grants, tokens, "a refresh grant was duplicated or refused");
     assert_eq!(survivor.account("acct").await["status"], "healthy");
     assert_no_secret("the survivor's log", &survivor.stop());
+    // One `refreshed` per new key (the key given to `new`, then each grant), published by the
+    // replica that stored it only; a refresh cut short by the stop may miss its event.
+    let tokens = oauth.state.access_tokens.lock().unwrap().len();
+    let refreshed = wait_for(LONG_WAIT, || async {
+        let events = published.lock().unwrap();
+        let n = events
+            .iter()
+            .filter(|e| e.contains("\"event_type\":\"refreshed\""))
+            .count();
+        (n >= tokens).then_some(n)
+    })
+    .await
+    .expect("refreshed events on NATS");
+    listener.abort();
+    let events = published.lock().unwrap().join("\n");
+    assert!(
+        refreshed <= tokens + 1,
+        "duplicated events for {tokens} keys:\n{events}"
+    );
+    assert_no_secret("the NATS events", &events);
 }
 
 #[tokio::test]
