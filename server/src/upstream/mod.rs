@@ -1,16 +1,19 @@
 //! The HTTP clients the hub uses to talk to coop sessions (docs/coop-protocol.md,
 //! docs/architecture.md "What a session costs").
 //!
-//! Every call (registration and health checks, pollers, prewarm, proxies, credential pushes)
-//! goes through a keep-alive pool of the upstream's origin, made on first use: a health sweep
-//! reuses the connection of the previous one instead of opening (and tearing down) a TCP
-//! connection per session and sweep, which is what idle CPU at ten thousand sessions is made
-//! of. The pool keeps at most [`POOL_IDLE_PER_HOST`] idle connections and drops them after an
-//! idle timeout longer than the health interval (so sweeps keep one warm and nothing else
-//! does). [`Upstream::forget`] drops an origin's pool when its session is removed, which
-//! closes its connections at once instead of after the idle timeout. All pools share one TLS
-//! configuration (roots, verifier, session cache), so a pool costs little more than its
-//! sockets.
+//! Health checks (registration and the health checker) keep one bare idle socket per
+//! `http://` origin between sweeps ([`health`]): a sweep reuses the previous sweep's
+//! connection instead of opening and tearing down a TCP connection per session, which is
+//! what idle CPU at ten thousand sessions is made of, and an idle session costs a socket, not
+//! a client. Every other call (pollers, prewarm, proxies, credential pushes), and health
+//! checks the bare path leaves alone (TLS, unusual replies), go through a pooled HTTP client
+//! of the upstream's origin, made on first use: only sessions in use pay for one. Idle
+//! connections of both kinds live for an idle timeout longer than the health interval.
+//! [`Upstream::forget`] drops an origin's pool and idle sockets when its session is removed,
+//! which closes them at once instead of after the idle timeout. All pooled clients share one
+//! TLS configuration (roots, verifier, session cache).
+
+mod health;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
@@ -25,9 +28,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Connect timeout; a dead host should fail fast rather than eat the whole call timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Idle connections kept per upstream host (count); the benchmark's single responder serving
-/// many sessions is the case that needs more than a handful.
-const POOL_IDLE_PER_HOST: usize = 64;
+/// Idle connections kept per upstream origin by a pooled client (count).
+const POOL_IDLE_PER_HOST: usize = 16;
 /// How long an idle pooled connection is kept at least; raised to 1.5 health intervals when
 /// those are longer, so every sweep finds the previous sweep's connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -86,6 +88,8 @@ pub struct UpstreamReply {
 pub struct Upstream {
     /// Pooled clients by origin (`scheme://host:port`), made on first use.
     pools: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+    /// Idle health-check sockets by origin.
+    health: Arc<health::HealthPool>,
     /// The TLS configuration every pool is built with (cloning it shares its parts).
     tls: rustls::ClientConfig,
     /// Idle timeout of pooled connections.
@@ -129,6 +133,7 @@ impl Upstream {
     pub fn new(health_interval: Duration) -> Self {
         Self {
             pools: Arc::default(),
+            health: Arc::default(),
             tls: tls_config(),
             idle_timeout: POOL_IDLE_TIMEOUT.max(health_interval.saturating_mul(3) / 2),
         }
@@ -162,7 +167,9 @@ impl Upstream {
     /// Drops the pool of `base`'s origin: its idle connections close now, busy ones when
     /// their call ends.
     pub fn forget(&self, base: &str) {
-        self.pools().remove(&origin(base));
+        let origin = origin(base);
+        self.pools().remove(&origin);
+        self.health.forget(&origin);
     }
 
     /// Drops the pooled clients of every origin not among those of `bases` (a call that
@@ -170,15 +177,30 @@ impl Upstream {
     pub fn retain<'a>(&self, bases: impl IntoIterator<Item = &'a str>) {
         let keep: HashSet<String> = bases.into_iter().map(origin).collect();
         self.pools().retain(|key, _| keep.contains(key));
+        self.health.retain(&keep, self.idle_timeout);
     }
 
-    /// Number of origins with a pooled client.
+    /// Number of origins with a pooled client or an idle health-check socket.
     pub fn pooled_origins(&self) -> usize {
-        self.pools().len()
+        let mut origins: HashSet<String> = self.pools().keys().cloned().collect();
+        origins.extend(self.health.origins());
+        origins.len()
     }
 
     /// `GET {base}/api/v1/health` without auth: succeeds on a 2xx JSON answer.
     pub async fn health(&self, base: &str) -> Result<(), UpstreamError> {
+        let checked =
+            tokio::time::timeout(HEALTH_TIMEOUT, self.health.check(base, self.idle_timeout))
+                .await
+                .map_err(|_| UpstreamError::Transport("health check timed out".to_owned()))?;
+        match checked {
+            Ok(result) => result,
+            Err(health::Unsupported) => self.health_over_http(base).await,
+        }
+    }
+
+    /// A health check through the origin's pooled client.
+    async fn health_over_http(&self, base: &str) -> Result<(), UpstreamError> {
         let reply = self
             .client(base)?
             .get(format!("{base}/api/v1/health"))
