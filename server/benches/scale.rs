@@ -6,11 +6,20 @@
 //! all of them (it listens on the wildcard address and refuses any peer that is not
 //! loopback). For each fleet size a fresh mux (default flags: health checks every 10 s,
 //! prewarm as shipped) is started, the sessions are registered `REGISTER_CONCURRENCY` at a
-//! time, and after two health sweeps the bench prints the mux's RSS and its CPU use over
-//! `IDLE_WINDOW` with nobody watching.
+//! time, and after two health sweeps the bench prints the registration rate, the mux's RSS
+//! and its CPU use over `IDLE_WINDOW` with nobody watching.
+//!
+//! With NATS, a real `nats-server` runs on a free loopback port, the mux follows it
+//! (`--nats-url`) and the sessions are coop processes that only speak NATS
+//! (docs/scaling.md): each announces `online` without a url, then a `heartbeat` every 30 s
+//! as coop does (the bench publishes them spread over the 30 s). The rate is announces the
+//! mux has registered per second. coop's 2 s status publishes are not simulated: they are
+//! traffic, not idleness.
 //!
 //! Run: `cargo bench -p server --bench scale`; set `COOPMUX_BENCH_BIN` to measure another
-//! `coopmux` binary (a build of an older commit, for before/after numbers).
+//! `coopmux` binary (a build of an older commit, for before/after numbers),
+//! `COOPMUX_BENCH_FLEETS=10000` to measure only some fleet sizes and
+//! `COOPMUX_BENCH_VIA=http` (or `nats`) to measure one side only.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -21,10 +30,20 @@ use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use support::procs::rss_bytes;
-use support::HubProcess;
+use support::{HubProcess, NatsServer};
 
 /// Names another `coopmux` binary to measure (such as a build of an older commit).
 const BIN_VAR: &str = "COOPMUX_BENCH_BIN";
+/// Comma-separated fleet sizes to measure instead of [`FLEETS`].
+const FLEETS_VAR: &str = "COOPMUX_BENCH_FLEETS";
+/// `http` or `nats`: measure one side only.
+const VIA_VAR: &str = "COOPMUX_BENCH_VIA";
+/// coop's heartbeat interval on NATS.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// Slices the heartbeats of one interval are spread over (count).
+const HEARTBEAT_SLICES: usize = 300;
+/// How long the bench waits for the mux to list every session.
+const REGISTER_DEADLINE: Duration = Duration::from_secs(300);
 /// Fleet sizes measured (sessions).
 const FLEETS: [usize; 2] = [1_000, 10_000];
 /// Registrations in flight at once (requests).
@@ -94,26 +113,44 @@ fn clock_ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
+/// How the sessions reach the mux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// `POST /api/v1/sessions`, health-checked.
+    Http,
+    /// NATS announces and heartbeats, no url.
+    Nats,
+}
+
 /// One fleet's numbers.
 struct Row {
-    sessions: usize,
     registered_per_s: f64,
     rss_mib: f64,
     idle_cpu_percent: f64,
 }
 
-async fn measure(sessions: usize, port: u16) -> Row {
-    let mux = match std::env::var(BIN_VAR) {
-        Ok(bin) => HubProcess::try_start_bin(&bin, &[], &[]),
-        Err(_) => HubProcess::try_start(&[], &[]),
+fn start_mux(args: &[&str]) -> HubProcess {
+    match std::env::var(BIN_VAR) {
+        Ok(bin) => HubProcess::try_start_bin(&bin, args, &[]),
+        Err(_) => HubProcess::try_start(args, &[]),
     }
-    .unwrap_or_else(|log| panic!("coopmux did not start:\n{log}"));
-    let (base, pid) = (mux.base.clone(), mux.pid());
+    .unwrap_or_else(|log| panic!("coopmux did not start:\n{log}"))
+}
+
+/// The mux's `session_count`.
+async fn session_count(mux: &HubProcess) -> usize {
+    let (_, health) = mux.get("/api/v1/health").await;
+    health["session_count"].as_u64().unwrap_or(0) as usize
+}
+
+/// Registers `sessions` over HTTP; returns registrations per second.
+async fn register_http(mux: &HubProcess, sessions: usize, port: u16) -> f64 {
     let client = reqwest::Client::new();
+    let base = &mux.base;
     let started = Instant::now();
     futures_util::stream::iter(0..sessions)
         .for_each_concurrent(REGISTER_CONCURRENCY, |n| {
-            let (client, base) = (&client, &base);
+            let client = &client;
             async move {
                 let reply = client
                     .post(format!("{base}/api/v1/sessions"))
@@ -125,45 +162,154 @@ async fn measure(sessions: usize, port: u16) -> Row {
             }
         })
         .await;
-    let registered_per_s = sessions as f64 / started.elapsed().as_secs_f64();
+    sessions as f64 / started.elapsed().as_secs_f64()
+}
+
+fn announce(n: usize, event: &str) -> (String, bytes::Bytes) {
+    let subject = format!("coop.events.session.s{n}.announce");
+    let body = json!({"event": event, "session_id": format!("s{n}"), "ts": 1, "team": "bench"});
+    (subject, body.to_string().into())
+}
+
+/// Announces `sessions` on NATS until the mux lists them all; returns announces registered
+/// per second (NATS keeps nothing for a subscriber that missed a message, so stragglers are
+/// announced again, as their heartbeat would).
+async fn register_nats(mux: &HubProcess, bus: &async_nats::Client, sessions: usize) -> f64 {
+    let started = Instant::now();
+    let mut published = 0;
+    while session_count(mux).await < sessions {
+        assert!(
+            started.elapsed() < REGISTER_DEADLINE,
+            "mux lists {} of {sessions} sessions",
+            session_count(mux).await
+        );
+        if published == 0 || started.elapsed() > Duration::from_secs(10) * published {
+            for n in 0..sessions {
+                let (subject, body) = announce(n, "online");
+                bus.publish(subject, body).await.unwrap();
+            }
+            bus.flush().await.unwrap();
+            published += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sessions as f64 / started.elapsed().as_secs_f64()
+}
+
+/// coop's heartbeats of every session, spread over each interval, until dropped.
+fn heartbeats(bus: async_nats::Client, sessions: usize) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let slice = sessions.div_ceil(HEARTBEAT_SLICES);
+        let mut ticks = tokio::time::interval(HEARTBEAT / HEARTBEAT_SLICES as u32);
+        loop {
+            for start in (0..sessions).step_by(slice) {
+                ticks.tick().await;
+                for n in start..(start + slice).min(sessions) {
+                    let (subject, body) = announce(n, "heartbeat");
+                    let _ = bus.publish(subject, body).await;
+                }
+            }
+        }
+    })
+}
+
+async fn measure(sessions: usize, port: u16, via: Via) -> Row {
+    let nats = match via {
+        Via::Http => None,
+        Via::Nats => Some(NatsServer::start().await),
+    };
+    let mux = match &nats {
+        None => start_mux(&[]),
+        Some(nats) => start_mux(&["--nats-url", &nats.url]),
+    };
+    let pid = mux.pid();
+    let (registered_per_s, beats) = match &nats {
+        None => (register_http(&mux, sessions, port).await, None),
+        Some(nats) => {
+            let bus = nats.client().await;
+            // The mux subscribes once connected; until then announces would be lost.
+            while mux.get("/api/v1/health").await.1["nats"] != "connected" {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let rate = register_nats(&mux, &bus, sessions).await;
+            (rate, Some(heartbeats(bus, sessions)))
+        }
+    };
     tokio::time::sleep(2 * HEALTH_INTERVAL).await;
     let before = cpu_time(pid);
     tokio::time::sleep(IDLE_WINDOW).await;
     let busy = cpu_time(pid) - before;
     let row = Row {
-        sessions,
         registered_per_s,
         rss_mib: rss_bytes(pid) as f64 / (1024.0 * 1024.0),
         idle_cpu_percent: 100.0 * busy.as_secs_f64() / IDLE_WINDOW.as_secs_f64(),
     };
+    let listed = session_count(&mux).await;
+    assert_eq!(listed, sessions, "sessions lost while idle");
+    if let Some(beats) = beats {
+        beats.abort();
+    }
     mux.stop();
     row
+}
+
+/// One side of the table as text (blank when that side is not measured).
+fn cells(row: Option<&Row>, sessions: usize) -> String {
+    match row {
+        Some(r) => format!(
+            "{:>10.0} {:>8.1} {:>8.1} {:>8.2}",
+            r.registered_per_s,
+            r.rss_mib,
+            r.rss_mib * 1024.0 / sessions as f64,
+            r.idle_cpu_percent
+        ),
+        None => format!("{:>10} {:>8} {:>8} {:>8}", "-", "-", "-", "-"),
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let port = responder().await;
     let bin = std::env::var(BIN_VAR).unwrap_or_else(|_| support::procs::BIN.to_owned());
+    let fleets: Vec<usize> = std::env::var(FLEETS_VAR).map_or_else(
+        |_| FLEETS.to_vec(),
+        |v| {
+            v.split(',')
+                .map(|n| n.trim().parse().expect("fleet size"))
+                .collect()
+        },
+    );
+    let via = std::env::var(VIA_VAR).unwrap_or_default();
+    let (http, nats) = (via != "nats", via != "http");
     println!("mux binary: {bin}");
     println!(
-        "sessions behind one in-bench axum health responder at 127.0.X.Y:{port}; \
-         health checks every {HEALTH_INTERVAL:?}, idle CPU over {IDLE_WINDOW:?}"
+        "HTTP: sessions behind one in-bench axum health responder at 127.0.X.Y:{port}, \
+         health checks every {HEALTH_INTERVAL:?}; NATS: url-less sessions announced on a \
+         local nats-server, heartbeats every {HEARTBEAT:?}; idle CPU of the mux over \
+         {IDLE_WINDOW:?} after {:?}",
+        2 * HEALTH_INTERVAL
     );
-    println!(
-        "{:>8} | {:>12} | {:>9} | {:>12} | {:>12} | {:>14}",
-        "sessions", "register/s", "RSS MiB", "KiB/session", "idle CPU %", "with NATS"
+    let side = format!(
+        "{:>10} {:>8} {:>8} {:>8}",
+        "reg/s", "RSS MiB", "KiB/sess", "CPU %"
     );
-    for sessions in FLEETS {
-        let row = measure(sessions, port).await;
+    println!("{:>8} | {:<37} | {:<37}", "", "over HTTP", "over NATS");
+    println!("{:>8} | {side} | {side}", "sessions");
+    for sessions in fleets {
+        let over_http = if http {
+            Some(measure(sessions, port, Via::Http).await)
+        } else {
+            None
+        };
+        let over_nats = if nats {
+            Some(measure(sessions, port, Via::Nats).await)
+        } else {
+            None
+        };
         println!(
-            "{:>8} | {:>12.0} | {:>9.1} | {:>12.1} | {:>12.2} | {:>14}",
-            row.sessions,
-            row.registered_per_s,
-            row.rss_mib,
-            row.rss_mib * 1024.0 / row.sessions as f64,
-            row.idle_cpu_percent,
-            // The NATS column: filled once sessions can register over NATS.
-            "not measured",
+            "{sessions:>8} | {} | {}",
+            cells(over_http.as_ref(), sessions),
+            cells(over_nats.as_ref(), sessions)
         );
     }
 }

@@ -46,9 +46,6 @@ pub enum ServeError {
     /// The credential config or key file cannot be used.
     #[error("{0}")]
     Credentials(#[from] crate::credentials::CredentialError),
-    /// The upstream HTTP client could not be built.
-    #[error("cannot build the upstream HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// A hub bound to a socket, ready to serve.
@@ -81,9 +78,11 @@ impl Bound {
         let local = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::default());
+        let settings = Settings::from_args(&args);
+        let upstream = Upstream::new(settings.health_check);
         let registry = Arc::new(Registry::new(
-            Settings::from_args(&args),
-            Upstream::new()?,
+            settings,
+            upstream,
             metrics.clone(),
             shutdown.clone(),
         ));

@@ -70,26 +70,22 @@ impl Pool {
     /// Sessions per account: registered sessions' assignments plus live launch reservations.
     /// `except` leaves one session out (to ask where it would go if it moved).
     fn counts(&self, except: Option<&str>) -> HashMap<String, usize> {
-        let registered: Vec<String> = self
-            .registry
-            .sessions()
-            .into_iter()
-            .map(|s| s.id.clone())
-            .collect();
+        // Looks up the assigned ids rather than listing the fleet: this runs on every
+        // registration, and a sorted copy of ten thousand sessions per registration was most
+        // of the registration cost (docs/architecture.md, "What a session costs"). The
+        // registry's lock is taken inside the pool's; the registry never calls the pool.
+        let registered = |id: &str| self.registry.get(id).is_ok();
         let mut inner = self.lock();
         let ttl = Duration::from_secs(LAUNCH_RESERVATION_SECS);
         inner.launches.retain(|_, (_, at)| at.elapsed() < ttl);
         let mut counts = HashMap::new();
-        for id in &registered {
-            if Some(id.as_str()) == except {
-                continue;
-            }
-            if let Some(account) = inner.sessions.get(id) {
+        for (id, account) in &inner.sessions {
+            if Some(id.as_str()) != except && registered(id) {
                 *counts.entry(account.clone()).or_default() += 1;
             }
         }
         for (id, (account, _)) in &inner.launches {
-            if Some(id.as_str()) != except && !registered.contains(id) {
+            if Some(id.as_str()) != except && !registered(id) {
                 *counts.entry(account.clone()).or_default() += 1;
             }
         }

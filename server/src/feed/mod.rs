@@ -59,6 +59,17 @@ enum ProxyError {
     /// Too many calls already in flight on this connection.
     #[error("too many input/resize requests in flight")]
     Busy,
+    /// The session was discovered on NATS without a url and the call needs HTTP.
+    #[error("session {id} announced no reachable url on NATS; {path} needs HTTP (NO_URL)")]
+    NoUrl {
+        /// Session id.
+        id: String,
+        /// The upstream path the call needed.
+        path: &'static str,
+    },
+    /// Publishing to a url-less session over NATS failed.
+    #[error("{0}")]
+    Nats(crate::error::ApiError),
 }
 
 /// Upgrades `/ws/mux` (auth and Origin are checked by the middleware).
@@ -245,26 +256,17 @@ async fn proxy(
     let upstream = ctx.upstream.clone();
     let replies = ctx.replies.clone();
     let metrics = ctx.metrics.clone();
+    let registry = ctx.registry.clone();
     tokio::spawn(async move {
         let _permit = permit;
         let connection = session.connection();
-        metrics.relayed(body.len());
-        let result = match upstream
-            .call(
-                http::Method::POST,
-                &connection.url,
-                path,
-                connection.auth_token.as_deref(),
-                Some(body),
-            )
-            .await
-        {
-            Ok(reply) if reply.status.is_success() => Ok(()),
-            Ok(reply) => Err(ProxyError::Status {
-                status: reply.status.as_u16(),
-                body: String::from_utf8_lossy(&reply.body).into_owned(),
-            }),
-            Err(err) => Err(ProxyError::Upstream(err)),
+        let result = if connection.url.is_empty() {
+            // Discovered on NATS without a url (docs/scaling.md, "Input"): text input is
+            // published as the REST path does; coop drops anything else sent over NATS.
+            relay_nats(&registry, &session, path, body).await
+        } else {
+            metrics.relayed(body.len());
+            call(&upstream, &connection, path, body).await
         };
         if let Err(err) = result {
             // A full queue means the client is not reading; the error is dropped with the rest.
@@ -272,4 +274,54 @@ async fn proxy(
         }
     });
     Ok(())
+}
+
+/// `input:send` to a session without url: published to its `.input` subject; anything else
+/// is a `NO_URL` error.
+async fn relay_nats(
+    registry: &Registry,
+    session: &crate::registry::Session,
+    path: &'static str,
+    body: Bytes,
+) -> Result<(), ProxyError> {
+    let no_url = || ProxyError::NoUrl {
+        id: session.id.clone(),
+        path,
+    };
+    let prefix = session.nats_prefix().ok_or_else(no_url)?;
+    if path != "/api/v1/input" {
+        return Err(no_url());
+    }
+    let bytes = body.len();
+    crate::nats::relay::publish(registry, &prefix, &session.id, "input", body.to_vec())
+        .await
+        .map_err(ProxyError::Nats)?;
+    registry.metrics().relayed(bytes);
+    Ok(())
+}
+
+/// One proxied POST over HTTP.
+async fn call(
+    upstream: &Upstream,
+    connection: &crate::registry::Connection,
+    path: &'static str,
+    body: Bytes,
+) -> Result<(), ProxyError> {
+    match upstream
+        .call(
+            http::Method::POST,
+            &connection.url,
+            path,
+            connection.auth_token.as_deref(),
+            Some(body),
+        )
+        .await
+    {
+        Ok(reply) if reply.status.is_success() => Ok(()),
+        Ok(reply) => Err(ProxyError::Status {
+            status: reply.status.as_u16(),
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
+        }),
+        Err(err) => Err(ProxyError::Upstream(err)),
+    }
 }

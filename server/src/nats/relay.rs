@@ -42,22 +42,35 @@ pub async fn forward(
         "/api/v1/agent/respond" => ("respond", reencode::<RespondRequest>(&body)?),
         _ => return Ok(no_url()),
     };
-    let Some(client) = registry.nats().and_then(|link| link.try_client()) else {
-        return Err(ApiError::Upstream(
-            "not connected to NATS, the only way to this session".to_owned(),
-        ));
-    };
-    let subject = session_subject(&prefix, &session.id, kind);
-    client
-        .publish(subject.clone(), payload.into())
-        .await
-        .map_err(|e| ApiError::Upstream(format!("NATS publish failed: {e}")))?;
+    let subject = publish(registry, &prefix, &session.id, kind, payload).await?;
     registry.metrics().relayed(body.len());
     Ok(Json(Relayed {
         transport: "nats".to_owned(),
         subject,
     })
     .into_response())
+}
+
+/// Publishes `payload` (a body coop reads) to `{prefix}.session.{id}.{kind}`; returns the
+/// subject. Also the way `/ws/mux`'s `input:send` reaches a session without url.
+pub async fn publish(
+    registry: &Registry,
+    prefix: &str,
+    id: &str,
+    kind: &str,
+    payload: Vec<u8>,
+) -> Result<String, ApiError> {
+    let Some(client) = registry.nats().and_then(|link| link.try_client()) else {
+        return Err(ApiError::Upstream(
+            "not connected to NATS, the only way to this session".to_owned(),
+        ));
+    };
+    let subject = session_subject(prefix, id, kind);
+    client
+        .publish(subject.clone(), payload.into())
+        .await
+        .map_err(|e| ApiError::Upstream(format!("NATS publish failed: {e}")))?;
+    Ok(subject)
 }
 
 /// The body as `T` and back: only the fields coop reads reach the bus, and a bad body is a 422

@@ -12,6 +12,7 @@ mod prewarm;
 mod session;
 mod shared;
 pub mod tokens;
+mod urls;
 mod watch;
 
 pub use health::SweepReport;
@@ -107,6 +108,7 @@ pub struct Registration {
 #[derive(Debug, Default)]
 struct Inner {
     sessions: HashMap<String, Arc<Session>>,
+    urls: urls::UrlIndex,
     watchers: HashMap<String, Watcher>,
     prewarm: Lru,
     /// Last fleet order key handed out (epoch µs), so local registrations stay in order.
@@ -268,6 +270,8 @@ impl Registry {
         };
         let mut inner = self.lock();
         if let Some(existing) = inner.sessions.get(&id).cloned() {
+            let old_url = existing.url();
+            inner.urls.moved(&id, &old_url, &connection.url);
             existing.refresh(connection);
             // Reachable over HTTP now: health checks judge it from here on.
             existing.set_transport(Transport::Http);
@@ -304,9 +308,11 @@ impl Registry {
             metadata,
         };
         let mut inner = self.lock();
-        if let Some(existing) = inner.sessions.get(id) {
+        if let Some(existing) = inner.sessions.get(id).cloned() {
             existing.announced();
             if existing.nats_prefix().is_some() {
+                let old_url = existing.url();
+                inner.urls.moved(id, &old_url, &connection.url);
                 existing.refresh(connection);
             }
             return Ok(false);
@@ -346,12 +352,7 @@ impl Registry {
         if inner.sessions.len() >= self.settings.max_sessions {
             return Err(RegistryError::Full(self.settings.max_sessions));
         }
-        let stale: Vec<String> = inner
-            .sessions
-            .values()
-            .filter(|s| !connection.url.is_empty() && s.url() == connection.url)
-            .map(|s| s.id.clone())
-            .collect();
+        let stale = inner.urls.ids(&connection.url).to_vec();
         for stale_id in &stale {
             tracing::info!(session = %stale_id, replaced_by = %id, "evicting session with the same url");
             self.remove_locked(inner, stale_id);
@@ -365,6 +366,7 @@ impl Registry {
             self.shutdown.child_token(),
         ));
         inner.sessions.insert(id.to_owned(), session.clone());
+        inner.urls.insert(&connection.url, id);
         if reachable {
             inner.prewarm.touch(id);
         }
@@ -415,6 +417,7 @@ impl Registry {
 
     fn remove_locked(&self, inner: &mut Inner, id: &str) -> Option<Arc<Session>> {
         let session = inner.sessions.remove(id)?;
+        inner.urls.remove(&session.url(), id);
         // Ends pollers and bridges: they hang off the session's token.
         session.cancel.cancel();
         // Closes the pooled connections to its upstream now rather than after the idle

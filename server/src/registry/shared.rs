@@ -98,7 +98,9 @@ impl Registry {
             RecordTransport::Nats { prefix } => Transport::Nats { prefix },
         };
         let mut inner = self.lock();
-        if let Some(existing) = inner.sessions.get(&record.id) {
+        if let Some(existing) = inner.sessions.get(&record.id).cloned() {
+            let old_url = existing.url();
+            inner.urls.moved(&record.id, &old_url, &connection.url);
             existing.refresh(connection);
             existing.set_transport(transport);
             existing.set_registered(record.order_us, record.registered_at_ms);

@@ -388,3 +388,23 @@ async fn removal_closes_every_upstream_connection() {
     eventually("no connection left", || open_at(&upstream, |n| n == 0)).await;
     assert_eq!(mux.hub.registry.upstream().pooled_origins(), 0);
 }
+
+#[tokio::test]
+async fn health_sweeps_reuse_one_connection() {
+    let mux = TestServer::with(|_| {}).await;
+    let upstream = MockUpstream::start().await;
+    assert_eq!(
+        register(&mux, &upstream.url, Some("kept"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    for _ in 0..3 {
+        let report = mux.hub.registry.health_sweep().await;
+        assert_eq!((report.checked, report.failed), (1, 0));
+    }
+    // The registration's check opened the one connection; every sweep reused it.
+    let accepted = &upstream.state.accepted_connections;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(open_at(&upstream, |n| n == 1).await, Some(1));
+}

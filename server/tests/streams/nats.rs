@@ -1,6 +1,7 @@
 //! Discovery over NATS with a real `nats-server` (docs/scaling.md): our own host found with
 //! HTTP registration off under both default prefixes, `offline` and the announce timeout,
-//! status and state, text input over NATS and raw input over HTTP, NATS down at start, HTTP
+//! status and state, text input over NATS (REST and `/ws/mux`) and raw input over HTTP, NATS
+//! down at start, HTTP
 //! sessions through a NATS outage, and the link's state in health and metrics.
 
 use crate::support::nats::free_port;
@@ -167,6 +168,42 @@ async fn the_reference_prefix_is_followed_and_url_less_sessions_take_text_over_n
     )
     .await;
     expect_envelope(bad, 422, "UNPROCESSABLE_ENTITY").await;
+}
+
+#[tokio::test]
+async fn ws_mux_input_to_a_url_less_session_is_published_and_resize_is_a_clear_error() {
+    use futures_util::StreamExt;
+    let nats = NatsServer::start().await;
+    let server = connected_hub(&nats, 90_000).await;
+    let bus = nats.client().await;
+    let mut inputs = bus
+        .subscribe("coop.events.session.quiet.input")
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    announce_until_listed(&server, &bus, "quiet").await;
+    let mut ws = crate::support::Ws::connect(&server.ws_url("/ws/mux")).await;
+    ws.wait_event("sessions").await;
+    ws.send(json!({"event": "input:send", "session": "quiet", "text": "ls", "enter": true}))
+        .await;
+    let published = tokio::time::timeout(crate::support::WAIT, inputs.next())
+        .await
+        .expect("input published on NATS")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&published.payload).unwrap();
+    assert_eq!(body, json!({"text": "ls", "enter": true}));
+    // coop drops a resize sent over NATS: the client is told, with the session and why.
+    ws.send(json!({"event": "resize", "session": "quiet", "cols": 100, "rows": 30}))
+        .await;
+    let error = ws
+        .wait_for(crate::support::WAIT, |e| e["event"] == "error")
+        .await;
+    assert_eq!(error["session"], "quiet", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("NO_URL") && message.contains("/api/v1/resize"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -40,12 +40,15 @@ pub struct MockState {
     pub seq: AtomicUsize,
     /// Connections accepted and not yet closed (by either side).
     pub open_connections: Arc<AtomicUsize>,
+    /// Connections accepted so far, closed or not.
+    pub accepted_connections: Arc<AtomicUsize>,
 }
 
 /// The mock's listener: counts the connections it accepted that are still open.
 struct CountingListener {
     inner: tokio::net::TcpListener,
     open: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
 }
 
 /// An accepted connection; uncounted when dropped (the server drops it once it is closed).
@@ -101,6 +104,7 @@ impl axum::serve::Listener for CountingListener {
     async fn accept(&mut self) -> (Counted, std::net::SocketAddr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         self.open.fetch_add(1, Ordering::SeqCst);
+        self.accepted.fetch_add(1, Ordering::SeqCst);
         let open = self.open.clone();
         (Counted { stream, open }, addr)
     }
@@ -300,6 +304,7 @@ impl MockUpstream {
         let listener = CountingListener {
             inner: listener,
             open: state.open_connections.clone(),
+            accepted: state.accepted_connections.clone(),
         };
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -187,12 +187,44 @@ fn deploy_manifests_match_the_kubernetes_schemas() {
     let root = repo_root();
     let mux = root.join("deploy/k8s-mux.yaml");
     let secrets = root.join("deploy/secrets.example.yaml");
-    validate(&[&mux, &secrets]);
+    let nats = root.join("deploy/k8s-nats.yaml");
+    let replicas = root.join("deploy/k8s-mux-replicas.yaml");
+    validate(&[&mux, &secrets, &nats, &replicas]);
 
     // RBAC: pods only, and only these verbs.
     let text = std::fs::read_to_string(&mux).unwrap();
     assert!(text.contains(r#"verbs: ["create", "get", "list", "watch", "delete"]"#));
     assert!(text.contains(r#"resources: ["pods"]"#));
+
+    // NATS: JetStream on a persistent volume, token from the Secret, a Service on 4222.
+    let text = std::fs::read_to_string(&nats).unwrap();
+    for needle in [
+        "kind: StatefulSet",
+        "jetstream {",
+        "volumeClaimTemplates:",
+        "port: 4222",
+        "token: $NATS_TOKEN",
+        "name: coop-nats-auth",
+    ] {
+        assert!(text.contains(needle), "k8s-nats.yaml lacks {needle:?}");
+    }
+    // Two muxes on it, the token from the same Secret, never a literal.
+    let text = std::fs::read_to_string(&replicas).unwrap();
+    for needle in [
+        "kind: Deployment",
+        "replicas: 2",
+        "name: COOP_MUX_NATS_URL",
+        "value: nats://nats.coop.svc.cluster.local:4222",
+        "name: COOP_MUX_NATS_TOKEN",
+        "name: coop-nats-auth",
+    ] {
+        assert!(
+            text.contains(needle),
+            "k8s-mux-replicas.yaml lacks {needle:?}"
+        );
+    }
+    let secrets_text = std::fs::read_to_string(&secrets).unwrap();
+    assert!(secrets_text.contains("name: coop-nats-auth"));
 
     let kubectl_present = Command::new("kubectl")
         .arg("version")
@@ -204,8 +236,13 @@ fn deploy_manifests_match_the_kubernetes_schemas() {
         return;
     }
     let out = Command::new("kubectl")
-        .args(["apply", "--dry-run=client", "-f"])
+        .args(["apply", "--dry-run=client"])
+        .arg("-f")
         .arg(&mux)
+        .arg("-f")
+        .arg(&nats)
+        .arg("-f")
+        .arg(&replicas)
         .args(["--request-timeout=5s"])
         .output()
         .unwrap();

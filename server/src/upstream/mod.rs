@@ -1,12 +1,19 @@
 //! The HTTP clients the hub uses to talk to coop sessions (docs/coop-protocol.md,
 //! docs/architecture.md "What a session costs").
 //!
-//! Health checks (registration and the health checker) use one client that keeps no idle
-//! connection, so a session nobody uses holds no socket between sweeps. Every other call
-//! (pollers, prewarm, proxies, credential pushes) goes through a pooled client of the
-//! upstream's origin, made on first use; [`Upstream::forget`] drops it when the last session
-//! of that origin is removed, which closes its pooled connections at once instead of after
-//! the idle timeout.
+//! Health checks (registration and the health checker) keep one bare idle socket per
+//! `http://` origin between sweeps ([`health`]): a sweep reuses the previous sweep's
+//! connection instead of opening and tearing down a TCP connection per session, which is
+//! what idle CPU at ten thousand sessions is made of, and an idle session costs a socket, not
+//! a client. Every other call (pollers, prewarm, proxies, credential pushes), and health
+//! checks the bare path leaves alone (TLS, unusual replies), go through a pooled HTTP client
+//! of the upstream's origin, made on first use: only sessions in use pay for one. Idle
+//! connections of both kinds live for an idle timeout longer than the health interval.
+//! [`Upstream::forget`] drops an origin's pool and idle sockets when its session is removed,
+//! which closes them at once instead of after the idle timeout. All pooled clients share one
+//! TLS configuration (roots, verifier, session cache).
+
+mod health;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
@@ -21,10 +28,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Connect timeout; a dead host should fail fast rather than eat the whole call timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Idle connections kept per upstream host (count); the benchmark's single responder serving
-/// many sessions is the case that needs more than a handful.
-const POOL_IDLE_PER_HOST: usize = 64;
-/// How long an idle pooled connection is kept.
+/// Idle connections kept per upstream origin by a pooled client (count).
+const POOL_IDLE_PER_HOST: usize = 16;
+/// How long an idle pooled connection is kept at least; raised to 1.5 health intervals when
+/// those are longer, so every sweep finds the previous sweep's connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest upstream reply body read (screen, status, agent, proxied replies): a 1000×1000
 /// screen with colours is well under it; a registrant cannot make the hub buffer more.
@@ -77,21 +84,42 @@ pub struct UpstreamReply {
 }
 
 /// The upstream clients, shared by the whole hub (clones share them).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Upstream {
-    /// Health checks: no idle connection is kept.
-    health: reqwest::Client,
     /// Pooled clients by origin (`scheme://host:port`), made on first use.
     pools: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+    /// Idle health-check sockets by origin.
+    health: Arc<health::HealthPool>,
+    /// The TLS configuration every pool is built with (cloning it shares its parts).
+    tls: rustls::ClientConfig,
+    /// Idle timeout of pooled connections.
+    idle_timeout: Duration,
 }
 
-/// The settings every upstream client shares.
-fn builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .timeout(CALL_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        // A registrant names the URL: a redirect must not aim the hub anywhere else.
-        .redirect(reqwest::redirect::Policy::none())
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("pooled_origins", &self.pooled_origins())
+            .field("idle_timeout", &self.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The TLS configuration of every pool: the built-in web roots, as reqwest's own default.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // reqwest sets no ALPN on a preconfigured config; the pools speak HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
 }
 
 /// The origin of a base URL, the key of its pooled client (the URL itself when unparsable).
@@ -100,13 +128,15 @@ fn origin(base: &str) -> String {
 }
 
 impl Upstream {
-    /// Builds the health client; pooled clients are made per origin on first use.
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let health = builder().pool_max_idle_per_host(0).build()?;
-        Ok(Self {
-            health,
+    /// Upstream clients for a hub whose health checks run every `health_interval`; pools are
+    /// made per origin on first use.
+    pub fn new(health_interval: Duration) -> Self {
+        Self {
             pools: Arc::default(),
-        })
+            health: Arc::default(),
+            tls: tls_config(),
+            idle_timeout: POOL_IDLE_TIMEOUT.max(health_interval.saturating_mul(3) / 2),
+        }
     }
 
     fn pools(&self) -> MutexGuard<'_, HashMap<String, reqwest::Client>> {
@@ -120,19 +150,26 @@ impl Upstream {
         if let Some(client) = self.pools().get(&key) {
             return Ok(client.clone());
         }
-        // Built outside the lock: building sets up TLS.
-        let client = builder()
+        // Built outside the lock: building reads the proxy settings.
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(self.tls.clone())
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A registrant names the URL: a redirect must not aim the hub anywhere else.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_idle_timeout(self.idle_timeout)
             .build()
             .map_err(UpstreamError::transport)?;
         Ok(self.pools().entry(key).or_insert(client).clone())
     }
 
-    /// Drops the pooled client of `base`'s origin: its idle connections close now, busy ones
-    /// when their call ends.
+    /// Drops the pool of `base`'s origin: its idle connections close now, busy ones when
+    /// their call ends.
     pub fn forget(&self, base: &str) {
-        self.pools().remove(&origin(base));
+        let origin = origin(base);
+        self.pools().remove(&origin);
+        self.health.forget(&origin);
     }
 
     /// Drops the pooled clients of every origin not among those of `bases` (a call that
@@ -140,17 +177,32 @@ impl Upstream {
     pub fn retain<'a>(&self, bases: impl IntoIterator<Item = &'a str>) {
         let keep: HashSet<String> = bases.into_iter().map(origin).collect();
         self.pools().retain(|key, _| keep.contains(key));
+        self.health.retain(&keep, self.idle_timeout);
     }
 
-    /// Number of origins with a pooled client.
+    /// Number of origins with a pooled client or an idle health-check socket.
     pub fn pooled_origins(&self) -> usize {
-        self.pools().len()
+        let mut origins: HashSet<String> = self.pools().keys().cloned().collect();
+        origins.extend(self.health.origins());
+        origins.len()
     }
 
     /// `GET {base}/api/v1/health` without auth: succeeds on a 2xx JSON answer.
     pub async fn health(&self, base: &str) -> Result<(), UpstreamError> {
+        let checked =
+            tokio::time::timeout(HEALTH_TIMEOUT, self.health.check(base, self.idle_timeout))
+                .await
+                .map_err(|_| UpstreamError::Transport("health check timed out".to_owned()))?;
+        match checked {
+            Ok(result) => result,
+            Err(health::Unsupported) => self.health_over_http(base).await,
+        }
+    }
+
+    /// A health check through the origin's pooled client.
+    async fn health_over_http(&self, base: &str) -> Result<(), UpstreamError> {
         let reply = self
-            .health
+            .client(base)?
             .get(format!("{base}/api/v1/health"))
             .timeout(HEALTH_TIMEOUT)
             .send()
