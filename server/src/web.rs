@@ -9,9 +9,9 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::get;
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{handle_server_fns_with_context, render_app_to_stream_with_context};
+use leptos_axum::{render_app_to_stream_with_context, LeptosRoutes};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeFile;
@@ -66,26 +66,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let options = state.leptos.clone();
     let root = PathBuf::from(options.site_root.as_ref());
     let app_state = state.clone();
-    let context = move || {
-        provide_context(app_state.clone());
-        provide_context(api.clone());
+    let context = {
+        let api = api.clone();
+        move || {
+            provide_context(app_state.clone());
+            provide_context(api.clone());
+        }
     };
-    let mut router = Router::new();
-    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
-        let context = context.clone();
-        let handler =
-            move |req: Request| async move { handle_server_fns_with_context(context, req).await };
-        router = router.route(
-            path,
-            match method {
-                http::Method::GET => get(handler),
-                http::Method::PUT => put(handler),
-                http::Method::DELETE => delete(handler),
-                http::Method::PATCH => patch(handler),
-                _ => post(handler),
-            },
-        );
-    }
+    // No page routes from Leptos (the list is empty): this registers the server functions.
+    let router = Router::new().leptos_routes_with_context(
+        state,
+        Vec::new(),
+        move || provide_context(api.clone()),
+        || (),
+    );
     let vendor = assets::vendor_urls(&root);
     let page =
         render_app_to_stream_with_context(context, move || shell(options.clone(), vendor.clone()));
