@@ -1,8 +1,8 @@
 //! The dashboard's static files (`/pkg`, `/vendor`): content-hashed URLs cached for a year,
 //! everything compressed.
 //!
-//! The page links the entry files (`coopmux.js`, `coopmux.wasm`, the vendored xterm.js) by
-//! names carrying a hash of their content, `coopmux.0123456789abcdef.js`; a request for such
+//! The page links the big files (`coopmux.wasm`, the vendored xterm.js) by names carrying a
+//! hash of their content, `coopmux.0123456789abcdef.wasm`; a request for such
 //! a name is served from the plain file with `Cache-Control: public, max-age=31536000,
 //! immutable`, every other asset (and the page) with `no-cache` (revalidated by
 //! `Last-Modified`). A rebuild changes the hashes, so a browser never runs stale code.
@@ -61,14 +61,16 @@ pub fn vendor_urls(site_root: &Path) -> app::VendorUrls {
     }
 }
 
-/// Writes the hashes of the entry bundles (`{output}.js`, `{output}.wasm`) in the format of
-/// cargo-leptos's `hash.txt`, which Leptos reads to name them in the page; `None` when the
-/// bundles are not built (the page then links the plain names).
+/// Writes the hash of the main WASM bundle (`{output}.wasm`) in the format of cargo-leptos's
+/// `hash.txt`, which Leptos reads to name it in the page; `None` when it is not built (the
+/// page then links the plain name).
+///
+/// `{output}.js` keeps its plain name (revalidated): the split loader imports it as
+/// `./{output}.js`, and a second URL would load a second copy of the module.
 pub fn write_hash_file(site_root: &Path, output_name: &str) -> Option<PathBuf> {
     let pkg = site_root.join("pkg");
-    let js = file_hash(&pkg.join(format!("{output_name}.js")))?;
     let wasm = file_hash(&pkg.join(format!("{output_name}.wasm")))?;
-    let text = format!("js: {js}\nwasm: {wasm}\n");
+    let text = format!("wasm: {wasm}\n");
     // Named by content: hubs that serve the same build share one file.
     let path = std::env::temp_dir().join(format!("coopmux-hash-{}.txt", content_hash(text.as_bytes())));
     std::fs::write(&path, text).ok()?;
