@@ -27,10 +27,6 @@ pub async fn credentials_panel() -> AnyView {
 /// Uploads dropped files into session `id` and types their paths into its terminal.
 #[cfg(feature = "hydrate")]
 #[cfg_attr(wasm_split, lazy)]
-pub async fn upload(
-    id: String,
-    files: Vec<web_sys::File>,
-    error: RwSignal<Option<String>>,
-) {
+pub async fn upload(id: String, files: Vec<web_sys::File>, error: RwSignal<Option<String>>) {
     super::upload::upload_all(id, files, error).await;
 }

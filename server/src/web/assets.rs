@@ -72,7 +72,10 @@ pub fn write_hash_file(site_root: &Path, output_name: &str) -> Option<PathBuf> {
     let wasm = file_hash(&pkg.join(format!("{output_name}.wasm")))?;
     let text = format!("wasm: {wasm}\n");
     // Named by content: hubs that serve the same build share one file.
-    let path = std::env::temp_dir().join(format!("coopmux-hash-{}.txt", content_hash(text.as_bytes())));
+    let path = std::env::temp_dir().join(format!(
+        "coopmux-hash-{}.txt",
+        content_hash(text.as_bytes())
+    ));
     std::fs::write(&path, text).ok()?;
     Some(path)
 }
@@ -90,7 +93,11 @@ fn strip_hash(path: &str) -> Option<String> {
 async fn cache_by_hash(mut req: Request, next: Next) -> Response {
     let plain = strip_hash(req.uri().path());
     if let Some(path) = &plain {
-        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         if let Ok(uri) = format!("{path}{query}").parse() {
             *req.uri_mut() = uri;
         }
