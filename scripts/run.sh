@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-cargo leptos build --release
+cargo leptos build --release --split
 node scripts/precompress.mjs >/dev/null
 # Launched children find `coopmux session` on PATH.
 export PATH="$PWD/target/release:$PATH"

@@ -27,7 +27,7 @@ stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
   --target wasm32-unknown-unknown -- -D warnings
 # One release build serves both the Playwright suite and `cargo test --release` (the tests reuse
 # its compiled dependencies instead of building a second, debug, tree).
-stage "release build" cargo leptos build --release
+stage "release build" cargo leptos build --release --split
 stage "precompress" node scripts/precompress.mjs
 stage "cargo test" cargo test --release -p server -p app -p protocol
 stage "playwright" bash -c 'cd end2end && npx playwright test'

@@ -11,35 +11,63 @@ mod components;
 mod handlers;
 pub mod live;
 pub mod model;
+#[cfg(feature = "hydrate")]
+pub mod rest;
 pub mod stream;
 pub mod term;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    StaticSegment,
-};
 
-/// Maps the bare module names that the xterm bindings import to the ES modules served from
-/// `public/vendor` (copied from the npm packages by `scripts/setup.sh`; never a CDN).
-const IMPORT_MAP: &str =
-    r#"{"imports":{"xterm":"/vendor/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit.mjs"}}"#;
+/// Where the page finds the vendored xterm.js files (`public/vendor`, copied from the npm
+/// packages by `scripts/setup.sh`; never a CDN): the server names them by content hash.
+#[derive(Debug, Clone)]
+pub struct VendorUrls {
+    /// `xterm.mjs`.
+    pub xterm: String,
+    /// `addon-fit.mjs`.
+    pub xterm_fit: String,
+    /// `xterm.css`.
+    pub xterm_css: String,
+}
+
+impl Default for VendorUrls {
+    fn default() -> Self {
+        Self {
+            xterm: "/vendor/xterm.mjs".into(),
+            xterm_fit: "/vendor/addon-fit.mjs".into(),
+            xterm_css: "/vendor/xterm.css".into(),
+        }
+    }
+}
+
+impl VendorUrls {
+    /// The import map that resolves the bare module names the terminal imports on demand.
+    pub fn import_map(&self) -> String {
+        format!(
+            r#"{{"imports":{{"xterm":"{}","xterm-addon-fit":"{}"}}}}"#,
+            self.xterm, self.xterm_fit
+        )
+    }
+}
 
 /// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: LeptosOptions, vendor: VendorUrls) -> impl IntoView {
+    let import_map = vendor.import_map();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                // The import map must precede the hydration module that imports "xterm".
-                <script type="importmap" inner_html=IMPORT_MAP></script>
-                <link rel="stylesheet" href="/vendor/xterm.css"/>
+                // The import map must precede the hydration module (the terminal imports
+                // "xterm" through it when first opened).
+                <script type="importmap" inner_html=import_map></script>
+                <link rel="stylesheet" href=vendor.xterm_css/>
+                <link rel="stylesheet" id="leptos" href="/pkg/coopmux.css"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.ico"/>
+                // The browser keeps it current (`components::attention::PageTitle`).
+                <title>"coopmux dashboard"</title>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -48,17 +76,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: routes of the dashboard.
+/// The root component: the dashboard, the only page (the server routes `/mux` to it; no
+/// client-side router, which would cost the WASM bundle more than it offers one page).
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Stylesheet id="leptos" href="/pkg/coopmux.css"/>
-        <Title text="coopmux dashboard"/>
-        <Router>
-            <Routes fallback=|| "Page not found.">
-                <Route path=StaticSegment("mux") view=components::Dashboard/>
-            </Routes>
-        </Router>
-    }
+    view! { <components::Dashboard/> }
 }

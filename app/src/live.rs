@@ -1,6 +1,9 @@
 //! The dashboard's live connection to `/ws/mux`: connection state and the session list,
 //! reconnecting with backoff whenever the socket drops.
 
+#[cfg(feature = "hydrate")]
+mod decode;
+
 use crate::model::Fleet;
 use leptos::prelude::*;
 use protocol::mux::MuxRequest;
@@ -152,7 +155,7 @@ mod browser {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            match crate::model::decode(&text) {
+            match super::decode::event(&text) {
                 Some(MuxEvent::ScreenBatch { screens }) => super::previews::queue(feed, screens),
                 Some(event) => follow_up(feed, feed.fleet.apply(event)),
                 None => {}
@@ -191,7 +194,7 @@ mod browser {
                     sessions: sessions.clone(),
                 });
                 leptos::task::spawn_local(async move {
-                    if let Ok(accounts) = crate::api::credential_status().await {
+                    if let Ok(accounts) = crate::rest::credential_status().await {
                         feed.fleet.alerts_from_status(&accounts);
                     }
                 });
@@ -203,8 +206,10 @@ mod browser {
             return;
         }
         leptos::task::spawn_local(async move {
-            if let Ok(states) = crate::api::session_states(refresh).await {
-                feed.fleet.apply_states(states);
+            if let Ok(states) = crate::rest::session_states(refresh).await {
+                for (id, state, exit_code) in states {
+                    feed.fleet.apply_state(&id, state, exit_code);
+                }
             }
         });
     }

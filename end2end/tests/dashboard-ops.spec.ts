@@ -339,6 +339,8 @@ test('loading: the cached screen under a progress bar until the replay; a blank 
   await expect(loading).toBeVisible();
   await expect(loading.locator('.progress')).toBeVisible();
   await expect(loading).toContainText('SCREEN-MARK-7');
+  // The terminal connects once its code and xterm.js are loaded (on demand).
+  await expect.poll(() => held.length, { timeout: 15_000 }).toBeGreaterThan(0);
   hold = false;
   await held[0].close();
   await expect(loading).toHaveCount(0, { timeout: 15_000 });

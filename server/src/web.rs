@@ -3,16 +3,20 @@
 
 use crate::extract::read_body;
 use crate::state::AppState;
-use app::{shell, App};
+use app::shell;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{render_app_to_stream_with_context, LeptosRoutes};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeFile;
+
+pub mod assets;
 
 /// Name cargo-leptos gives the WASM, JS and CSS bundles (`[[workspace.metadata.leptos]] name`).
 const OUTPUT_NAME: &str = "coopmux";
@@ -32,35 +36,65 @@ pub fn site_root() -> PathBuf {
     }
 }
 
-/// Leptos options for a hub bound at `addr`.
+/// Leptos options for a hub bound at `addr`. When the bundles are built, the page names
+/// them by content hash ([`assets`]).
 pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let root = site_root();
+    let hash_file = assets::write_hash_file(&root, OUTPUT_NAME);
     LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
-        .site_root(site_root().to_string_lossy().into_owned())
+        .site_root(root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        .hash_files(hash_file.is_some())
+        // An absolute path: Leptos joins it to the binary's directory, which it replaces.
+        .hash_file(
+            hash_file
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "hash.txt".to_owned())
+                .into(),
+        )
         .build()
 }
 
-/// Routes of the dashboard: pages, server functions, bundles and vendored assets.
+/// Routes of the dashboard: the page, server functions, bundles and vendored assets.
+///
+/// The one page is routed here rather than by a Leptos router, which the WASM bundle would
+/// have to carry (see docs/architecture.md, "Dashboard bundle size").
 pub fn router(state: &AppState) -> Router<AppState> {
-    let routes = generate_route_list(App);
     let api: app::api::SharedMuxApi = Arc::new(crate::dashboard::DashboardApi(state.hub.clone()));
     let options = state.leptos.clone();
     let root = PathBuf::from(options.site_root.as_ref());
-    Router::new()
-        .leptos_routes_with_context(
-            state,
-            routes,
-            move || provide_context(api.clone()),
-            move || shell(options.clone()),
-        )
+    let app_state = state.clone();
+    let context = {
+        let api = api.clone();
+        move || {
+            provide_context(app_state.clone());
+            provide_context(api.clone());
+        }
+    };
+    // No page routes from Leptos (the list is empty): this registers the server functions.
+    let router = Router::new().leptos_routes_with_context(
+        state,
+        Vec::new(),
+        move || provide_context(api.clone()),
+        || (),
+    );
+    let vendor = assets::vendor_urls(&root);
+    let page =
+        render_app_to_stream_with_context(context, move || shell(options.clone(), vendor.clone()));
+    let page = Router::new()
+        .route("/mux", get(move |req: Request| page(req)))
+        .layer(middleware::from_fn(assets::no_cache))
+        .layer(CompressionLayer::new());
+    router
+        .merge(page)
         // Server functions read their whole body themselves: bound it as the REST API does.
         .layer(middleware::from_fn(limit_body))
         // A failed server function answers with its REST status, not Leptos's blanket 500.
         .layer(middleware::from_fn(crate::dashboard::failure_status))
-        .nest_service("/pkg", static_dir(root.join("pkg")))
-        .nest_service("/vendor", static_dir(root.join("vendor")))
+        .nest("/pkg", assets::static_dir(root.join("pkg")))
+        .nest("/vendor", assets::static_dir(root.join("vendor")))
         // The icon (`public/favicon.svg`) at the path browsers ask for unprompted, which the
         // login page may use before any login.
         .route_service("/favicon.ico", ServeFile::new(root.join("favicon.svg")))
@@ -78,10 +112,4 @@ async fn limit_body(req: Request, next: Next) -> Response {
         }
         Err(err) => err.into_response(),
     }
-}
-
-/// Serves a directory of built assets, preferring the `.br`/`.gz` files that
-/// `scripts/precompress.mjs` writes beside them (max-quality compression, done once at build).
-fn static_dir(dir: PathBuf) -> ServeDir {
-    ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }

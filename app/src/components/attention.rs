@@ -5,9 +5,9 @@
 use super::use_ui;
 use crate::model::waits_for_operator;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// The page title for `waiting` sessions: `(2) coopmux dashboard`.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn page_title(waiting: usize) -> String {
     match waiting {
         0 => "coopmux dashboard".to_owned(),
@@ -15,7 +15,7 @@ pub fn page_title(waiting: usize) -> String {
     }
 }
 
-/// The reactive page title (it takes over from the app's static one).
+/// The reactive page title (it takes over from the shell's static `<title>`).
 #[component]
 pub fn PageTitle() -> impl IntoView {
     let fleet = use_ui().feed.fleet;
@@ -28,8 +28,18 @@ pub fn PageTitle() -> impl IntoView {
         })
     });
     #[cfg(feature = "hydrate")]
-    notify::follow(fleet);
-    view! { <Title text=move || page_title(waiting.get())/> }
+    {
+        notify::follow(fleet);
+        // The server renders the static title in the shell; the browser keeps it current.
+        Effect::new(move |_| {
+            let title = page_title(waiting.get());
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(&title);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = waiting;
 }
 
 /// The bell in the header: asks the browser for permission to notify.

@@ -49,11 +49,16 @@ pub fn expiry_label(status: CredentialStatus, expires_in_secs: Option<u64>) -> O
 #[component]
 pub fn CredentialsPanel() -> impl IntoView {
     let ui = use_ui();
-    move || ui.creds_open.get().then(|| view! { <Panel/> })
+    move || {
+        ui.creds_open
+            .get()
+            .then(|| Suspend::new(super::on_demand::credentials_panel()))
+    }
 }
 
+/// The panel itself (reached through [`super::on_demand::credentials_panel`]).
 #[component]
-fn Panel() -> impl IntoView {
+pub(super) fn Panel() -> impl IntoView {
     let ui = use_ui();
     let accounts = RwSignal::new(Vec::<AccountStatus>::new());
     let message = RwSignal::new(None::<(bool, String)>);

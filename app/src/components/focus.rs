@@ -18,11 +18,17 @@ pub fn FocusOverlay() -> impl IntoView {
     let ui = use_ui();
     // Opening the session already open must not rebuild its terminal.
     let focused = Memo::new(move |_| ui.focused.get());
-    move || focused.get().map(|id| view! { <Focused id/> })
+    // The overlay's code (terminal, inspector) is its own chunk, loaded on first open.
+    move || {
+        focused
+            .get()
+            .map(|id| Suspend::new(super::on_demand::focused(id)))
+    }
 }
 
+/// The overlay of session `id` (reached through [`super::on_demand::focused`]).
 #[component]
-fn Focused(id: String) -> impl IntoView {
+pub(super) fn Focused(id: String) -> impl IntoView {
     let ui = use_ui();
     let signals = TermSignals::new();
     let view = {

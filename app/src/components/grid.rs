@@ -5,7 +5,6 @@
 
 use super::use_ui;
 use crate::ansi::rows_html;
-use crate::api::dismiss_session;
 use crate::model::{exit_label, prefix, state_class, state_label, Preview, SessionView};
 use leptos::prelude::*;
 use protocol::AgentState;
@@ -99,7 +98,7 @@ fn Tile(view: SessionView) -> impl IntoView {
         ev.stop_propagation();
         let id = dismiss_id.clone();
         leptos::task::spawn_local(async move {
-            if let Err(err) = dismiss_session(id.clone()).await {
+            if let Err(err) = dismiss(id.clone()).await {
                 ui.notice
                     .set(Some(format!("Dismissing {id} failed: {}", err.message)));
             }
@@ -157,4 +156,16 @@ fn Tile(view: SessionView) -> impl IntoView {
 /// The preview as HTML: one line per row, SGR runs as styled spans, text escaped.
 pub fn preview_html(preview: &Preview) -> String {
     rows_html(&preview.rows)
+}
+
+/// Dismisses exited session `id` (a plain call: see [`crate::rest`]).
+async fn dismiss(id: String) -> Result<(), crate::api::ApiFailure> {
+    #[cfg(feature = "hydrate")]
+    {
+        crate::rest::dismiss_session(id).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        crate::api::dismiss_session(id).await
+    }
 }

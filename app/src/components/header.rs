@@ -2,7 +2,6 @@
 //! the bottom status bar.
 
 use super::use_ui;
-use crate::api::session_count;
 use crate::live::ConnState;
 use crate::model::is_healthy;
 use leptos::prelude::*;
@@ -21,14 +20,12 @@ pub fn sessions_label(n: usize) -> String {
 pub fn Header() -> impl IntoView {
     let ui = use_ui();
     let fleet = ui.feed.fleet;
-    // The server renders the count from the server function; the live feed takes over once
-    // its first snapshot arrives.
-    let initial = Resource::new(|| (), |_| session_count());
+    // The server renders the count it knows; the live feed takes over once its first
+    // snapshot arrives.
+    let initial = rendered_count();
     let count = move || {
         let live = fleet.sessions.with(|s| s.as_ref().map(Vec::len));
-        initial
-            .get()
-            .map(|fetched| sessions_label(live.or(fetched.ok()).unwrap_or(0)))
+        sessions_label(live.or(initial).unwrap_or(0))
     };
     // Unknown until the first snapshot (the server renders no states).
     let healthy = move || {
@@ -60,7 +57,7 @@ pub fn Header() -> impl IntoView {
          </button>
          <h1>"coopmux"</h1>
          <span class="stat" data-testid="session-count">
-             <Suspense fallback=|| "…">{count}</Suspense>
+             {count}
          </span>
          <span class="stat" data-testid="healthy-count">{healthy}</span>
          <span class="spacer"></span>
@@ -83,6 +80,28 @@ pub fn Header() -> impl IntoView {
          </button>
      </header>
     }
+}
+
+/// The session count as the server rendered it: on the server from the mux, in the browser
+/// read back from the page being hydrated (a `Resource` would cost the WASM bundle a server
+/// function).
+fn rendered_count() -> Option<usize> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::api::SharedMuxApi>().map(|api| api.session_count())
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        let text = web_sys::window()?
+            .document()?
+            .query_selector("[data-testid=session-count]")
+            .ok()??
+            .text_content()?;
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    None
 }
 
 /// The bottom status bar: the `/ws/mux` connection.

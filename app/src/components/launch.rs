@@ -73,11 +73,16 @@ struct Row {
 #[component]
 pub fn LaunchDialog() -> impl IntoView {
     let ui = use_ui();
-    move || ui.launch_open.get().then(|| view! { <Dialog/> })
+    move || {
+        ui.launch_open
+            .get()
+            .then(|| Suspend::new(super::on_demand::launch_dialog()))
+    }
 }
 
+/// The dialog itself (reached through [`super::on_demand::launch_dialog`]).
 #[component]
-fn Dialog() -> impl IntoView {
+pub(super) fn Dialog() -> impl IntoView {
     let ui = use_ui();
     let next_key = StoredValue::new(0u32);
     let make_row = move |name: &str, value: &str| {

@@ -10,6 +10,7 @@ mod header;
 mod inspector;
 mod keys;
 mod launch;
+mod on_demand;
 mod sidebar;
 mod toast;
 mod upload;
@@ -240,7 +241,7 @@ mod browser {
             take_hash(ui);
             super::keys::listen(ui);
             leptos::task::spawn_local(async move {
-                if let Ok(config) = crate::api::get_launch_config().await {
+                if let Ok(config) = crate::rest::launch_config().await {
                     ui.launch_config.set(Some(config));
                 }
             });

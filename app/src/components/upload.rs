@@ -25,6 +25,9 @@ pub fn DropZone() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
+pub(super) use browser::upload_all;
+
+#[cfg(feature = "hydrate")]
 mod browser {
     use super::super::Ui;
     use crate::api::{act_on_session, SessionAction};
@@ -64,12 +67,13 @@ mod browser {
                 return;
             };
             error.set(None);
-            leptos::task::spawn_local(upload_all(id, files, error));
+            leptos::task::spawn_local(super::super::on_demand::upload(id, files, error));
         });
         own_until_cleanup(vec![over, leave, drop]);
     }
 
-    async fn upload_all(id: String, files: Vec<File>, error: RwSignal<Option<String>>) {
+    /// Uploads `files` into session `id` (reached through [`super::super::on_demand::upload`]).
+    pub async fn upload_all(id: String, files: Vec<File>, error: RwSignal<Option<String>>) {
         let mut paths = Vec::new();
         for file in files {
             let buffer = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {

@@ -301,13 +301,18 @@ impl Fleet {
     /// Applies statuses read from the hub (after a reconnect, or an exit): state and exit code.
     pub fn apply_states(&self, states: BTreeMap<String, CachedStatus>) {
         for (id, status) in states {
-            let Some(view) = self.get(&id) else { continue };
-            if view.state.get_untracked().as_ref() != Some(&status.state) {
-                view.state.set(Some(status.state));
-            }
-            if view.exit_code.get_untracked() != status.exit_code {
-                view.exit_code.set(status.exit_code);
-            }
+            self.apply_state(&id, status.state, status.exit_code);
+        }
+    }
+
+    /// Sets session `id`'s state and exit code as read (nothing when it is not known).
+    pub fn apply_state(&self, id: &str, state: AgentState, exit_code: Option<i32>) {
+        let Some(view) = self.get(id) else { return };
+        if view.state.get_untracked().as_ref() != Some(&state) {
+            view.state.set(Some(state));
+        }
+        if view.exit_code.get_untracked() != exit_code {
+            view.exit_code.set(exit_code);
         }
     }
 

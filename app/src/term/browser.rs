@@ -18,8 +18,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
-use xterm::write;
-use xterm_js_rs::{addons::fit::FitAddon, Disposable, Terminal, TerminalOptions, Theme};
+use xterm::{write, Disposable, FitAddon, Terminal};
 
 /// First reconnect delay, in milliseconds (doubles up to [`MAX_RETRY_MS`]).
 const FIRST_RETRY_MS: u64 = 250;
@@ -31,6 +30,8 @@ thread_local! {
     /// Open terminals by handle; the newest is the focused one (the dashboard shows one).
     static OPEN: RefCell<Vec<(u64, Rc<Conn>)>> = const { RefCell::new(Vec::new()) };
     static NEXT_HANDLE: Cell<u64> = const { Cell::new(1) };
+    /// Handles opened while xterm.js still loads; closing one before it loaded removes it.
+    static LOADING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The focused terminal, if any.
@@ -44,17 +45,32 @@ pub fn with_focused<T>(f: impl FnOnce(&Conn) -> T) -> Option<T> {
     Some(f(&conn))
 }
 
-/// Opens a terminal; the handle (plain data, so reactive cleanups can hold it) closes it.
+/// Opens a terminal once xterm.js is loaded (imported on first use); the handle (plain data,
+/// so reactive cleanups can hold it) closes it.
 pub fn open(id: String, parent: web_sys::HtmlElement, signals: TermSignals) -> u64 {
-    let conn = Conn::open(id, parent, signals);
     let handle = NEXT_HANDLE.get();
     NEXT_HANDLE.set(handle + 1);
-    OPEN.with_borrow_mut(|open| open.push((handle, conn)));
+    LOADING.with_borrow_mut(|l| l.push(handle));
+    leptos::task::spawn_local(async move {
+        let loaded = xterm::load().await;
+        let wanted = LOADING.with_borrow_mut(|l| {
+            let i = l.iter().position(|h| *h == handle)?;
+            Some(l.remove(i))
+        });
+        if wanted.is_none() {
+            return;
+        }
+        match Conn::open(id, parent, signals) {
+            Some(conn) if loaded => OPEN.with_borrow_mut(|open| open.push((handle, conn))),
+            _ => signals.note("could not load the terminal (xterm.js)".to_owned()),
+        }
+    });
     handle
 }
 
 /// Closes the terminal behind `handle`.
 pub fn close(handle: u64) {
+    LOADING.with_borrow_mut(|l| l.retain(|h| *h != handle));
     let conn = OPEN.with_borrow_mut(|open| {
         let i = open.iter().position(|(h, _)| *h == handle)?;
         Some(open.remove(i).1)
@@ -104,19 +120,25 @@ pub struct Conn {
 
 impl Conn {
     /// Opens a terminal inside `parent` and connects it to session `id`.
-    fn open(id: String, parent: web_sys::HtmlElement, signals: TermSignals) -> Rc<Self> {
-        let options: TerminalOptions = js_sys::Object::new().unchecked_into();
-        options.set_scrollback(SCROLLBACK_LINES);
-        options.set_cursor_blink(true);
-        options.set_font_size(13);
-        options.set_font_family("ui-monospace, 'DejaVu Sans Mono', Menlo, monospace");
-        let theme: Theme = js_sys::Object::new().unchecked_into();
-        theme.set_background("#0b0d12");
-        options.set_theme(&theme);
-        let term = Terminal::new(&options);
-        let fit = FitAddon::new();
-        term.load_addon(fit.clone().into());
-        term.open(parent);
+    /// `None` until xterm.js is loaded.
+    fn open(id: String, parent: web_sys::HtmlElement, signals: TermSignals) -> Option<Rc<Self>> {
+        let options = js_sys::Object::new();
+        let set = |obj: &js_sys::Object, key: &str, value: JsValue| {
+            let _ = js_sys::Reflect::set(obj, &key.into(), &value);
+        };
+        set(&options, "scrollback", SCROLLBACK_LINES.into());
+        set(&options, "cursorBlink", true.into());
+        set(&options, "fontSize", 13.into());
+        set(
+            &options,
+            "fontFamily",
+            "ui-monospace, 'DejaVu Sans Mono', Menlo, monospace".into(),
+        );
+        let theme = js_sys::Object::new();
+        set(&theme, "background", "#0b0d12".into());
+        set(&options, "theme", theme.into());
+        let (term, fit) = xterm::new_terminal(&options)?;
+        term.open(&parent);
         fit.fit();
         let conn = Rc::new(Self {
             id,
@@ -132,7 +154,7 @@ impl Conn {
         });
         conn.bind_terminal();
         Self::connect(&conn);
-        conn
+        Some(conn)
     }
 
     /// Closes the socket for good, removes every handler and frees the terminal.
@@ -397,8 +419,8 @@ impl Conn {
 
     fn send_resize(&self) {
         let size = (
-            u16::try_from(self.term.get_cols()),
-            u16::try_from(self.term.get_rows()),
+            u16::try_from(self.term.cols()),
+            u16::try_from(self.term.rows()),
         );
         if let (Ok(cols), Ok(rows)) = size {
             if cols > 0 && rows > 0 {
