@@ -87,7 +87,9 @@ impl Bound {
             shutdown.clone(),
         ));
         registry.spawn_background();
-        if let Some(nats) = crate::nats::Settings::from_args(&args.nats) {
+        let nats = crate::nats::Settings::from_args(&args.nats);
+        let bucket_prefix = nats.as_ref().map(|n| n.bucket_prefix.clone());
+        if let Some(nats) = nats {
             crate::nats::start(nats, &registry, &shutdown);
         }
         let credentials = Arc::new(Credentials::open(
@@ -95,8 +97,8 @@ impl Bound {
             registry.clone(),
             shutdown.clone(),
         )?);
-        if let Some(link) = registry.nats() {
-            credentials.share(link.clone(), shutdown.clone());
+        if let (Some(link), Some(prefix)) = (registry.nats(), &bucket_prefix) {
+            credentials.share(link.clone(), prefix, shutdown.clone());
         }
         // Subscribed before the first request, so no registration misses its profiles.
         credentials.start();

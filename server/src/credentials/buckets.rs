@@ -2,22 +2,24 @@
 //! across replicas"): their names, how an account name becomes a key, and opening them on a
 //! 2.9 server.
 
+use crate::nats::kv::open_bucket;
 use async_nats::jetstream::{self, kv};
 use std::time::Duration;
 
-/// The bucket of accounts and their secrets.
-pub const ACCOUNTS_BUCKET: &str = "coopmux-credentials";
-/// The bucket of refresh leases; its `max_age` is the lease's lifetime.
-pub const LEASES_BUCKET: &str = "coopmux-credential-leases";
+/// Name of the bucket of accounts and their secrets, after the `--nats-kv-prefix`.
+pub const ACCOUNTS_SUFFIX: &str = "credentials";
+/// Name of the bucket of refresh leases (its `max_age` is the lease's lifetime), after the
+/// `--nats-kv-prefix`.
+pub const LEASES_SUFFIX: &str = "credential-leases";
 /// Limit of one JetStream call; a slower one counts as NATS being unavailable.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Both buckets of one connection.
 #[derive(Debug, Clone)]
 pub struct Buckets {
-    /// [`ACCOUNTS_BUCKET`].
+    /// `{prefix}-`[`ACCOUNTS_SUFFIX`].
     pub accounts: kv::Store,
-    /// [`LEASES_BUCKET`].
+    /// `{prefix}-`[`LEASES_SUFFIX`].
     pub leases: kv::Store,
 }
 
@@ -35,54 +37,29 @@ pub fn key_of(name: &str) -> String {
     }
 }
 
-/// Opens both buckets, creating them when missing.
-pub async fn open(js: &jetstream::Context, lease_ttl: Duration) -> Result<Buckets, String> {
-    Ok(Buckets {
-        accounts: open_bucket(js, ACCOUNTS_BUCKET, Duration::ZERO).await?,
-        // A lease nobody renews disappears after its lifetime: a dead holder blocks nobody.
-        leases: open_bucket(js, LEASES_BUCKET, lease_ttl).await?,
-    })
-}
-
-async fn open_bucket(
+/// Opens both buckets `{prefix}-…`, creating them when missing.
+pub async fn open(
     js: &jetstream::Context,
-    name: &str,
-    max_age: Duration,
-) -> Result<kv::Store, String> {
-    if let Ok(Ok(store)) = tokio::time::timeout(OP_TIMEOUT, js.get_key_value(name)).await {
-        return Ok(store);
-    }
-    // The stream a KV bucket is, made directly: async-nats's `create_key_value` first reads
-    // the account info, whose 2.9 shape it cannot parse (no `reserved_*` fields).
-    let config = jetstream::stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        max_age,
-        // The duplicate window may not exceed max_age (zero: the server's default).
-        duplicate_window: if max_age.is_zero() {
-            Duration::ZERO
-        } else {
-            max_age.min(Duration::from_secs(120))
-        },
-        storage: jetstream::stream::StorageType::File,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: jetstream::stream::DiscardPolicy::New,
-        num_replicas: 1,
-        ..Default::default()
-    };
-    let created = tokio::time::timeout(OP_TIMEOUT, js.get_or_create_stream(config)).await;
-    match created {
-        Ok(Ok(_)) => match tokio::time::timeout(OP_TIMEOUT, js.get_key_value(name)).await {
-            Ok(Ok(store)) => Ok(store),
-            Ok(Err(e)) => Err(format!("bucket {name}: {e}")),
-            Err(_) => Err(format!("bucket {name}: timed out")),
-        },
-        Ok(Err(e)) => Err(format!("bucket {name}: {e}")),
-        Err(_) => Err(format!("bucket {name}: timed out")),
-    }
+    prefix: &str,
+    lease_ttl: Duration,
+) -> Result<Buckets, String> {
+    Ok(Buckets {
+        accounts: open_bucket(
+            js,
+            &format!("{prefix}-{ACCOUNTS_SUFFIX}"),
+            Duration::ZERO,
+            OP_TIMEOUT,
+        )
+        .await?,
+        // A lease nobody renews disappears after its lifetime: a dead holder blocks nobody.
+        leases: open_bucket(
+            js,
+            &format!("{prefix}-{LEASES_SUFFIX}"),
+            lease_ttl,
+            OP_TIMEOUT,
+        )
+        .await?,
+    })
 }
 
 #[cfg(test)]

@@ -180,10 +180,22 @@ impl Credentials {
         })
     }
 
-    /// Shares accounts and keys with the other replicas on `link` (docs/scaling.md). Call
-    /// before [`Credentials::start`], so the first refresh already asks for the lease.
-    pub fn share(&self, link: Arc<crate::nats::Link>, shutdown: CancellationToken) {
-        shared::start(link, &self.broker, &self.distributor, shutdown);
+    /// Shares accounts and keys with the other replicas on `link`, in the buckets
+    /// `{bucket_prefix}-…` (docs/scaling.md). Call before [`Credentials::start`], so the first
+    /// refresh already asks for the lease.
+    pub fn share(
+        &self,
+        link: Arc<crate::nats::Link>,
+        bucket_prefix: &str,
+        shutdown: CancellationToken,
+    ) {
+        shared::start(
+            link,
+            bucket_prefix,
+            &self.broker,
+            &self.distributor,
+            shutdown,
+        );
     }
 
     /// `credentials` of `/api/v1/health`: `shared`, `local` or `connecting`; `None` without

@@ -7,7 +7,7 @@
 //! The bucket holds keys and refresh tokens: docs/security.md says who may read it.
 
 use super::broker::{status_of, Account, Broker};
-use super::buckets::{key_of, open, Buckets, ACCOUNTS_BUCKET, OP_TIMEOUT};
+use super::buckets::{key_of, open, Buckets, ACCOUNTS_SUFFIX, OP_TIMEOUT};
 use super::config::AccountConfig;
 use super::distribute::Distributor;
 use super::store::StoredAccount;
@@ -58,7 +58,7 @@ impl ChangeLog {
     }
 }
 
-/// The value of an account's key in [`ACCOUNTS_BUCKET`].
+/// The value of an account's key in the accounts bucket (`{prefix}-`[`ACCOUNTS_SUFFIX`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedAccount {
     /// Its definition (a replica that has its own keeps it; others add the account).
@@ -97,6 +97,8 @@ pub struct Shared {
     pub(super) replica: String,
     /// Lifetime of a refresh lease.
     pub(super) lease_ttl: Duration,
+    /// `--nats-kv-prefix`: the buckets are `{bucket_prefix}-…`.
+    bucket_prefix: String,
     buckets: RwLock<Option<Buckets>>,
     /// Last bucket revision and value seen per account (applied or written by us).
     known: Mutex<HashMap<String, (u64, SharedAccount)>>,
@@ -110,6 +112,7 @@ pub struct Shared {
 /// tasks start, so their first refresh already asks for the lease.
 pub fn start(
     link: Arc<Link>,
+    bucket_prefix: &str,
     broker: &Arc<Broker>,
     distributor: &Arc<Distributor>,
     shutdown: CancellationToken,
@@ -118,6 +121,7 @@ pub fn start(
     let shared = Arc::new(Shared {
         replica: uuid::Uuid::new_v4().to_string(),
         lease_ttl: broker.timings.lease_ttl,
+        bucket_prefix: bucket_prefix.to_owned(),
         buckets: RwLock::new(None),
         known: Mutex::new(HashMap::new()),
         state,
@@ -142,7 +146,7 @@ async fn run(
             return;
         };
         let js = jetstream::new(client);
-        match open(&js, shared.lease_ttl).await {
+        match open(&js, &shared.bucket_prefix, shared.lease_ttl).await {
             Ok(buckets) => {
                 backoff = Backoff::new(REOPEN);
                 *shared.buckets.write().unwrap_or_else(|e| e.into_inner()) = Some(buckets.clone());
@@ -227,9 +231,9 @@ impl Shared {
         let mut watch = tokio::time::timeout(OP_TIMEOUT, buckets.accounts.watch_with_history(">"))
             .await
             .map_err(|_| "watch timed out".to_owned())?
-            .map_err(|e| format!("cannot watch {ACCOUNTS_BUCKET}: {e}"))?;
+            .map_err(|e| format!("cannot watch the {ACCOUNTS_SUFFIX} bucket: {e}"))?;
         self.set_state(SyncState::Shared);
-        tracing::info!(bucket = ACCOUNTS_BUCKET, "credentials shared through NATS");
+        tracing::info!(prefix = %self.bucket_prefix, "credentials shared through NATS");
         let mut check = tokio::time::interval(LINK_CHECK);
         loop {
             tokio::select! {

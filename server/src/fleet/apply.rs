@@ -4,6 +4,7 @@
 
 use super::{keys::id_of_key, Buckets, Fleet, FleetMode, Pending};
 use crate::backoff::Backoff;
+use crate::nats::kv::open_bucket;
 use crate::nats::{connection::NATS_CONNECT, LinkState};
 use crate::registry::Registry;
 use async_nats::jetstream::{self, kv};
@@ -48,46 +49,19 @@ pub(super) async fn run(fleet: Arc<Fleet>, registry: Arc<Registry>, shutdown: Ca
     }
 }
 
-/// Opens (creating when missing) the three buckets. The stream is made here with the
-/// key-value conventions rather than by `create_key_value`, whose account query cannot read
-/// a 2.9 server's reply; `get_key_value` then opens it as a bucket.
+/// Opens (creating when missing) the three buckets.
 async fn open(fleet: &Fleet, client: &async_nats::Client) -> Result<Buckets, String> {
     let js = jetstream::new(client.clone());
     let open = |suffix: &'static str| {
-        let js = js.clone();
         let bucket = format!("{}-{suffix}", fleet.bucket_prefix);
-        async move {
-            let config = jetstream::stream::Config {
-                name: format!("KV_{bucket}"),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
-                max_messages: -1,
-                max_bytes: -1,
-                max_message_size: -1,
-                storage: jetstream::stream::StorageType::File,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: jetstream::stream::DiscardPolicy::New,
-                num_replicas: 1,
-                ..Default::default()
-            };
-            js.get_or_create_stream(config)
-                .await
-                .map_err(|e| e.to_string())?;
-            js.get_key_value(bucket).await.map_err(|e| e.to_string())
-        }
+        let js = js.clone();
+        async move { open_bucket(&js, &bucket, Duration::ZERO, super::FLEET_OP_TIMEOUT).await }
     };
-    let open = async {
-        Ok(Buckets {
-            sessions: open("sessions").await?,
-            tokens: open("tokens").await?,
-            launches: open("launches").await?,
-        })
-    };
-    tokio::time::timeout(super::FLEET_OP_TIMEOUT * 3, open)
-        .await
-        .map_err(|_| "timed out opening the buckets".to_owned())?
+    Ok(Buckets {
+        sessions: open("sessions").await?,
+        tokens: open("tokens").await?,
+        launches: open("launches").await?,
+    })
 }
 
 /// Loads both buckets, reconciles, then applies changes until the watch ends, the link

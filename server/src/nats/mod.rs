@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod credentials;
 pub mod discovery;
+pub mod kv;
 pub mod relay;
 
 pub use connection::{Link, LinkState, NatsAuth, NatsError};
