@@ -1,6 +1,6 @@
 //! Unicode case mapping for the filter and the state badges. In the browser it is the
 //! browser's own (`String.prototype.toLowerCase`/`toUpperCase`), so the WASM carries no Unicode
-//! case tables (see docs/ on the dashboard's size budget); on the server it is Rust's. Both
+//! case tables (docs/architecture.md, "Dashboard bundle size"); on the server it is Rust's. Both
 //! follow the Unicode default case mapping.
 
 /// `s` in lower case.
