@@ -6,6 +6,7 @@
 
 pub mod ansi;
 pub mod api;
+mod case;
 mod components;
 #[cfg(feature = "hydrate")]
 mod handlers;

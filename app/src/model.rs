@@ -10,6 +10,7 @@ mod fleet;
 
 pub use fleet::{decode, preview, CredentialAlert, Fleet, FollowUp, OAuthPrompt};
 
+use crate::case::{lower, upper};
 use leptos::prelude::*;
 use protocol::mux::SessionSummary;
 use protocol::AgentState;
@@ -105,20 +106,16 @@ impl SessionView {
         if query.is_empty() {
             return true;
         }
-        let state = self.state.with(|s| state_label(s.as_ref())).to_lowercase();
-        let known = format!(
+        let state = lower(&self.state.with(|s| state_label(s.as_ref())));
+        let known = lower(&format!(
             "{} {} {} {} {state}",
             self.title(),
             self.subtitle(),
             self.labels(),
             self.id
-        )
-        .to_lowercase();
+        ));
         self.preview.with(|p| {
-            let screen = p
-                .as_ref()
-                .map(|p| p.text.to_lowercase())
-                .unwrap_or_default();
+            let screen = p.as_ref().map(|p| lower(&p.text)).unwrap_or_default();
             query
                 .split_whitespace()
                 .all(|word| known.contains(word) || screen.contains(word))
@@ -168,7 +165,7 @@ pub fn waits_for_operator(state: Option<&AgentState>) -> bool {
 
 /// A state as badges and the sidebar show it: upper case, or `UNKNOWN`.
 pub fn state_label(state: Option<&AgentState>) -> String {
-    state.map_or("UNKNOWN".to_owned(), |s| s.as_str().to_uppercase())
+    state.map_or("UNKNOWN".to_owned(), |s| upper(s.as_str()))
 }
 
 /// CSS class of a state's badge and dot.

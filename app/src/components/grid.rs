@@ -70,7 +70,7 @@ fn Tile(view: SessionView) -> impl IntoView {
         let short = prefix(&id, 8).to_owned();
         let title = title.clone();
         let state_text = state_text.clone();
-        move || format!("{title} {short} {}", state_text().to_lowercase())
+        move || format!("{title} {short} {}", crate::case::lower(&state_text()))
     };
     let badge = move || format!("badge {}", state.with(|s| state_class(s.as_ref())));
     let preview = view.preview.clone();

@@ -84,7 +84,7 @@ impl Ui {
 
     /// The filter as matched: trimmed, lower case.
     pub fn query(&self) -> String {
-        self.filter.with(|f| f.trim().to_lowercase())
+        self.filter.with(|f| crate::case::lower(f.trim()))
     }
 
     /// The sessions the filter lets through, by attention (prompt, error, idle, working, the
