@@ -315,11 +315,18 @@ fn time_of_day(ms: u64) -> String {
 fn RecentLaunches() -> impl IntoView {
     let ui = use_ui();
     let list = RwSignal::new(Vec::<LaunchDetail>::new());
+    // Reads may finish out of order (a `launch:started` read answering after the
+    // `launch:failed` one): only the newest request's answer is shown.
+    let newest = StoredValue::new(0_u64);
     Effect::new(move |_| {
         ui.feed.fleet.launches_changed.track();
+        newest.update_value(|n| *n += 1);
+        let request = newest.get_value();
         leptos::task::spawn_local(async move {
             if let Ok(l) = launches().await {
-                list.set(l);
+                if newest.get_value() == request {
+                    list.set(l);
+                }
             }
         });
     });
