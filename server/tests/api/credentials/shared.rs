@@ -184,15 +184,17 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over() {
     })
     .await;
     assert!(refreshed.is_some(), "no further refresh");
-    let (survivor, stopped) = loop {
+    // The grant is counted before the refresher logs it: wait (bounded) for that line.
+    let a_refreshed = wait_for(LONG_WAIT, || async {
         if refreshes(&a.log()) > before_a {
-            break (b, a);
+            Some(true)
+        } else {
+            (refreshes(&b.log()) > before_b).then_some(false)
         }
-        if refreshes(&b.log()) > before_b {
-            break (a, b);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    })
+    .await
+    .expect("the refreshing replica logs its refresh");
+    let (survivor, stopped) = if a_refreshed { (b, a) } else { (a, b) };
     assert_no_secret("the stopped replica's log", &stopped.kill());
     let at_stop = oauth.state.access_tokens.lock().unwrap().len();
     let before = refreshes(&survivor.log());

@@ -325,23 +325,26 @@ async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_check
     guarded.stop().await;
 }
 
-/// The favicon route is served through the default (token-less) hub's Host check like every
-/// other path: a rebound name gets nothing.
+/// The favicon route and the page route (now the server's own, not Leptos's router) are served
+/// through the default (token-less) hub's Host check like every other path: a rebound name
+/// gets nothing.
 #[tokio::test]
-async fn the_favicon_is_behind_the_host_check() {
+async fn the_favicon_and_page_routes_are_behind_the_host_check() {
     let server = TestServer::with(|_| {}).await;
-    let icon = server.url("/favicon.ico");
-    let served = client().get(&icon).send().await.unwrap();
-    assert_ne!(
-        served.status().as_u16(),
-        403,
-        "the hub's own name was refused"
-    );
-    let rebound = client()
-        .get(&icon)
-        .header("host", "evil.example")
-        .send()
-        .await
-        .unwrap();
-    expect_envelope(rebound, 403, "FORBIDDEN").await;
+    for path in ["/favicon.ico", "/mux"] {
+        let url = server.url(path);
+        let served = client().get(&url).send().await.unwrap();
+        assert_ne!(
+            served.status().as_u16(),
+            403,
+            "the hub's own name was refused for {path}"
+        );
+        let rebound = client()
+            .get(&url)
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        expect_envelope(rebound, 403, "FORBIDDEN").await;
+    }
 }
