@@ -227,6 +227,26 @@ pub struct MuxTransition {
     pub resume_at_epoch_ms: Option<u64>,
 }
 
+impl MuxTransition {
+    /// The transition an upstream `exit` push stands for (coop sends no transition into
+    /// `exited`), with cause `exit`.
+    pub fn exited(session: String, prev: AgentState, seq: u64) -> Self {
+        Self {
+            session,
+            prev,
+            next: AgentState::Exited,
+            seq,
+            cause: Some("exit".to_owned()),
+            last_message: None,
+            prompt: None,
+            error_detail: None,
+            error_category: None,
+            parked_reason: None,
+            resume_at_epoch_ms: None,
+        }
+    }
+}
+
 /// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's own hub).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenEntry {

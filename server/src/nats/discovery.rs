@@ -1,13 +1,15 @@
 //! Discovery of sessions that announce themselves on NATS (docs/scaling.md, "Discovery over
 //! NATS"): `{prefix}.session.{id}.announce` registers, refreshes or removes a session,
-//! `.status` fills its status cache and `.state` becomes a `transition` on `/ws/mux`. A
-//! session without an announce for the timeout is removed.
+//! `.status` fills its status cache and `.state` (a transition, or the child's exit) becomes a
+//! `transition` on `/ws/mux`. A session without an announce for the timeout is removed.
 
 use super::{Link, Settings};
 use crate::registry::{now_ms, Registry};
 use futures_util::StreamExt;
+use protocol::coop::WsEvent;
 use protocol::mux::{CachedStatus, MuxEvent, MuxTransition};
 use protocol::nats::{Announce, AnnounceEvent, SessionState, SessionSubject};
+use protocol::AgentState;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +118,16 @@ fn state(registry: &Registry, id: &str, payload: &[u8]) {
     // A session with a url has an upstream event feed over HTTP (while watched), which
     // already delivers its transitions.
     if !session.url().is_empty() {
+        return;
+    }
+    // coop 0.11.25 announces the child's exit there as an `exit` push, not a transition.
+    if let Ok(WsEvent::Exit(_)) = serde_json::from_slice::<WsEvent>(payload) {
+        let prev = session
+            .cached_status()
+            .map_or(AgentState::Unknown, |s| s.value.state);
+        // coop's `exit` carries no `seq`.
+        let exited = MuxTransition::exited(session.id.clone(), prev, 0);
+        let _ = registry.event_sender().send(MuxEvent::Transition(exited));
         return;
     }
     let Ok(message) = serde_json::from_slice::<SessionState>(payload) else {

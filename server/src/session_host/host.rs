@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 mod driver;
 mod profiles;
 mod pump;
+mod schema;
 
-pub use driver::ConfigKind;
 pub use profiles::{Env, PendingSwitch};
 
 /// Largest terminal dimension accepted by `resize` (bounds the emulator's memory).
@@ -28,10 +28,6 @@ const MAX_DIMENSION: u16 = 1000; // cells
 
 /// Agent type reported for a plain command.
 pub const AGENT_TYPE: &str = "unknown";
-
-/// Which of coop's detectors decided the state. coop numbers its tiers from 1 (hook events)
-/// to 5 (the screen); a plain command only has what its terminal shows.
-pub const DETECTION_TIER: u8 = 5;
 
 /// Locks a std mutex, ignoring poisoning: every critical section leaves consistent data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -211,7 +207,7 @@ impl Host {
             status: "running".into(),
             session_id: self.session_id.clone(),
             pid: self.pid(),
-            uptime_secs: self.started.elapsed().as_secs(),
+            uptime_secs: self.uptime_secs(),
             agent: AGENT_TYPE.into(),
             terminal: Some(coop::TerminalSize { cols, rows }),
             terminal_cols: Some(cols),
@@ -221,13 +217,27 @@ impl Host {
         }
     }
 
+    /// `GET /livez`: the session process answers.
+    pub fn livez(&self) -> coop::Livez {
+        coop::Livez {
+            status: "alive".into(),
+            uptime_secs: self.uptime_secs(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Seconds since the session started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
     /// `GET /status`.
     pub fn status(&self) -> coop::Status {
         coop::Status {
             session_id: self.session_id.clone(),
-            state: self.state.get().0.as_str().into(),
+            state: self.state.get(),
             pid: self.pid(),
-            uptime_secs: self.started.elapsed().as_secs(),
+            uptime_secs: self.uptime_secs(),
             exit_code: self.state.exit().map(|e| super::pty::exit_code(&e)),
             screen_seq: *self.screen_seq.borrow(),
             bytes_read: self.total(),
@@ -238,16 +248,16 @@ impl Host {
 
     /// `GET /agent`.
     pub fn agent(&self) -> coop::Agent {
-        let (state, since_seq, cause) = self.state.get();
+        let seen = self.state.snapshot();
         coop::Agent {
             agent: AGENT_TYPE.into(),
             session_id: self.session_id.clone(),
-            state: state.as_str().into(),
-            since_seq,
+            state: seen.state,
+            since_seq: seen.since_seq,
             screen_seq: *self.screen_seq.borrow(),
-            detection_tier: DETECTION_TIER.into(),
-            detection_cause: Some(cause.into()),
-            prompt: None,
+            detection_tier: seen.tier.into(),
+            detection_cause: seen.cause.map(str::to_owned),
+            prompt: seen.prompt,
             error_detail: None,
             error_category: None,
             last_message: None,
@@ -273,7 +283,7 @@ impl Host {
     /// Input and signals need a running child: 410 once it exited, 503 while a switch
     /// replaces it.
     fn check_running(&self) -> Result<(), HostError> {
-        match self.state.get().0 {
+        match self.state.get() {
             AgentState::Exited => Err(HostError::Exited),
             state if state == super::state::restarting() => Err(HostError::NotReady),
             _ => Ok(()),
