@@ -216,27 +216,31 @@ impl Launcher {
         let pid = child.id();
         self.tracker.spawned(&launch_id, &session_id, pid);
         tracing::info!(launch = %launch_id, session = %session_id, pid, "launched");
+        let mut captures = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(capture(
+            captures.push(tokio::spawn(capture(
                 self.tracker.clone(),
                 launch_id.clone(),
                 "stdout",
                 out,
-            ));
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(capture(
+            captures.push(tokio::spawn(capture(
                 self.tracker.clone(),
                 launch_id.clone(),
                 "stderr",
                 err,
-            ));
+            )));
         }
         tokio::spawn(supervise(
             self.tracker.clone(),
             self.registry.clone(),
             launch_id.clone(),
-            child,
+            Child {
+                process: child,
+                captures,
+            },
             self.settings.timeout,
         ));
         Ok(LaunchResponse {
@@ -275,6 +279,27 @@ fn link(tracker: &Tracker, registry: &Registry, session_id: &str) {
     tracker.link(session_id, |token| tokens.covers(token, session_id));
 }
 
+/// A launched command and the tasks reading its output.
+struct Child {
+    process: tokio::process::Child,
+    captures: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How long an exited command's output may still be read before its exit is recorded: the
+/// pipes usually hold its last lines (the ones that say why it failed), but a background
+/// process it left behind may keep them open for ever.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
+
+impl Child {
+    /// Waits for the command to exit, then for its output to be read (bounded).
+    async fn exited(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.process.wait().await;
+        let captures = futures_util::future::join_all(self.captures.drain(..));
+        let _ = tokio::time::timeout(OUTPUT_DRAIN, captures).await;
+        status
+    }
+}
+
 /// Awaits the child (so it is always reaped) and marks the launch overdue at the registration
 /// deadline. Never stops the child: a slow session may still register, and one that did
 /// register must not lose its process because the link was late.
@@ -282,13 +307,13 @@ async fn supervise(
     tracker: Arc<Tracker>,
     registry: Arc<Registry>,
     launch_id: String,
-    mut child: tokio::process::Child,
+    mut child: Child,
     timeout: Duration,
 ) {
     let deadline = tokio::time::Instant::now() + timeout;
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let finished = tokio::select! {
-        status = child.wait() => Some(status),
+        status = child.exited() => Some(status),
         () = tokio::time::sleep_until(deadline) => None,
     };
     if let Some(status) = finished {
@@ -301,7 +326,7 @@ async fn supervise(
         return;
     }
     overdue(&tracker, &registry, &launch_id, timeout_ms);
-    record_exit(&tracker, &launch_id, child.wait().await);
+    record_exit(&tracker, &launch_id, child.exited().await);
 }
 
 fn record_exit(
