@@ -100,6 +100,25 @@ async fn rpc(ws: &mut Ws, n: &mut u64, mut request: Value) -> Value {
     reply
 }
 
+/// Sends a request that moves the agent into `next` and returns its reply, once the
+/// transition came too: the two may come in either order.
+async fn rpc_into(ws: &mut Ws, n: &mut u64, mut request: Value, next: &str) -> Value {
+    *n += 1;
+    let id = json!(format!("dash-{n}"));
+    request["request_id"] = id.clone();
+    ws.send(request).await;
+    let (mut reply, mut moved) = (None, false);
+    while reply.is_none() || !moved {
+        let frame = ws.next(WAIT).await.expect("connection open");
+        if frame.get("request_id") == Some(&id) {
+            reply = Some(frame);
+        } else if frame["event"] == "transition" && frame["next"] == next {
+            moved = true;
+        }
+    }
+    reply.unwrap_or_default()
+}
+
 /// Waits for the transition into `next`.
 async fn transition_to(ws: &mut Ws, next: &str) -> Value {
     ws.wait_for(WAIT, |f| f["event"] == "transition" && f["next"] == next)
@@ -146,23 +165,18 @@ async fn every_request_of_coops_dashboard_gets_coops_reply() {
     s.wait_text("from-dashboard").await;
 
     // The config tab's switch (once the agent is idle), Restart button and shutdown.
-    let switched = rpc(
-        &mut ws,
-        &mut n,
-        json!({"event": "session:switch", "profile": "second"}),
-    )
-    .await;
+    let switch = json!({"event": "session:switch", "profile": "second"});
+    let switched = rpc_into(&mut ws, &mut n, switch, "restarting").await;
     assert_eq!(switched["event"], "session:switched", "{switched}");
     assert_eq!(switched["scheduled"], true);
-    transition_to(&mut ws, "restarting").await;
     transition_to(&mut ws, "starting").await;
-    let restarted = rpc(&mut ws, &mut n, json!({"event": "session:restart"})).await;
+    let restart = json!({"event": "session:restart"});
+    let restarted = rpc_into(&mut ws, &mut n, restart, "restarting").await;
     assert_eq!(
         (&restarted["event"], &restarted["scheduled"]),
         (&json!("session:restarted"), &json!(true)),
         "{restarted}"
     );
-    transition_to(&mut ws, "restarting").await;
     transition_to(&mut ws, "starting").await;
     s.type_line("echo key=$DASH_KEY").await;
     s.wait_text("key=two").await;
