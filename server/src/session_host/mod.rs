@@ -73,11 +73,11 @@ pub struct SessionArgs {
     /// Which agent runs: `auto` takes `claude` and `claudeless` for Claude Code (state from its
     /// hooks and screen, prompts answered by `respond`), `claude` forces it, `none` treats any
     /// command as a plain one.
-    #[arg(long, env = "COOP_MUX_AGENT", value_enum, default_value_t = agent::AgentChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = agent::AgentChoice::Auto)]
     pub agent: agent::AgentChoice,
     /// Directory of the host's private files (Claude Code's hook settings); default
     /// `$XDG_STATE_HOME/coop/mux`, then `~/.local/state/coop/mux`.
-    #[arg(long, env = "COOP_MUX_STATE_DIR")]
+    #[arg(long)]
     pub state_dir: Option<std::path::PathBuf>,
     /// Heartbeat period of the mux registration in milliseconds (default: coop's 15 s / 60 s).
     #[arg(long, hide = true)]
@@ -133,7 +133,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let (command, agent, receiver) = if args.agent.is_claude(&args.command) {
         let state_dir = crate::credentials::store::default_dir(args.state_dir.as_deref());
         let prepared = agent::claude::Claude::prepare(&args.command, &state_dir)?;
-        let claude = agent::Agent::Claude(prepared.claude);
+        let claude = agent::Agent::Claude(Box::new(prepared.claude));
         (prepared.command, claude, Some(prepared.receiver))
     } else {
         (args.command.clone(), agent::Agent::Plain, None)
@@ -214,6 +214,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         auth_token: args.auth_token.as_deref(),
         labels: &args.labels,
         command: args.command.first().map_or("", String::as_str),
+        agent: host.agent_kind().name(),
         fallback_id: &session_id,
         heartbeat: args.heartbeat_ms.map(Duration::from_millis),
     };

@@ -62,7 +62,7 @@ impl Config {
         } else {
             NatsAuth::None
         };
-        let mut metadata = metadata(me.command, me.labels);
+        let mut metadata = metadata(me.agent, me.command, me.labels);
         // Named fields of the messages win over labels of the same name.
         for key in ["event", "session_id", "ts", "url"] {
             metadata.remove(key);
@@ -242,7 +242,7 @@ async fn on_nudge(host: &Arc<Host>, payload: &[u8]) {
         return;
     };
     if let Err(refusal) = host.nudge(request).await {
-        tracing::info!(%refusal, "NATS nudge not carried out");
+        tracing::info!(kind = "nudge", %refusal, "NATS request not carried out");
     }
 }
 
@@ -252,6 +252,6 @@ async fn on_respond(host: &Arc<Host>, payload: &[u8]) {
         return;
     };
     if let Err(refusal) = host.respond(request).await {
-        tracing::info!(%refusal, "NATS respond not carried out");
+        tracing::info!(kind = "respond", %refusal, "NATS request not carried out");
     }
 }

@@ -2,74 +2,11 @@
 //! it asks (permission, question, plan) and the answers that drive its TUI, against the real
 //! simulator on a real PTY with our scenarios (`tests/fixtures/claude`).
 
-use crate::support::{screen_has, Opts, Session, TempDir, Ws, WAIT};
+use crate::support::claude::reaches;
+use crate::support::{screen_has, Claude, NatsServer, TempDir, WAIT};
+use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-
-/// The simulator, installed by scripts/setup.sh.
-fn claudeless_bin() -> PathBuf {
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(home)
-        .map(|dir| dir.join("claudeless"))
-        .find(|bin| bin.is_file())
-        .expect("claudeless is installed (scripts/setup.sh installs it)")
-}
-
-fn fixture(name: &str) -> String {
-    format!(
-        "{}/tests/fixtures/claude/{name}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-/// A host running claudeless with a scenario; the host's state directory and Claude Code's
-/// own files are in `dir`, which is also the working directory (keep it as long as the host).
-struct Claude {
-    host: Session,
-    dir: TempDir,
-}
-
-async fn claudeless(scenario: &str, flags: &[&str], args: &[&str]) -> Claude {
-    let dir = TempDir::new("claude");
-    let state = dir.join("state").display().to_string();
-    // claudeless keeps a script per hook in the temp dir: this test's own.
-    std::fs::create_dir(dir.join("tmp")).expect("tmp dir");
-    let mut all_flags = vec!["--state-dir".to_owned(), state];
-    all_flags.extend(flags.iter().map(|f| (*f).to_owned()));
-    let opts = Opts {
-        flags: all_flags,
-        env: vec![
-            (
-                "CLAUDELESS_CONFIG_DIR",
-                dir.join("claude").display().to_string(),
-            ),
-            ("TMPDIR", dir.join("tmp").display().to_string()),
-        ],
-        cwd: Some(dir.path()),
-        ..Opts::default()
-    };
-    let bin = claudeless_bin().display().to_string();
-    let scenario = fixture(scenario);
-    let mut cmd = vec![bin.as_str(), "--scenario", scenario.as_str()];
-    cmd.extend_from_slice(args);
-    let host = Session::start_with(opts, &cmd).await;
-    Claude { host, dir }
-}
-
-/// The next `transition` into `state` (the synthetic one on connect counts).
-async fn reaches(ws: &mut Ws, state: &str) -> Value {
-    ws.wait_for(WAIT, |f| f["event"] == "transition" && f["next"] == state)
-        .await
-}
-
-/// A state subscription, once the agent is idle.
-async fn idle_states(host: &Session) -> Ws {
-    let mut ws = host.ws("subscribe=state").await;
-    reaches(&mut ws, "idle").await;
-    ws
-}
 
 fn assert_error(status: u16, body: &Value, want_status: u16, code: &str) {
     assert_eq!(
@@ -81,14 +18,16 @@ fn assert_error(status: u16, body: &Value, want_status: u16, code: &str) {
 
 #[tokio::test]
 async fn a_permission_names_the_command_and_accepting_it_runs_it() {
-    let Claude { host, dir: _dir } = claudeless("permission", &[], &[]).await;
-    let mut ws = idle_states(&host).await;
+    let claude = Claude::start("permission", &[], &[]).await;
+    let host = &claude.host;
+    let mut ws = claude.idle_states().await;
     let agent = host.get_ok("/agent").await;
     assert_eq!(
         (&agent["agent"], &agent["state"], &agent["detection_tier"]),
         (&json!("claude"), &json!("idle"), &json!("1")),
         "{agent}"
     );
+    assert_eq!(host.get_ok("/health").await["agent"], "claude");
     let (status, body) = host.post("/agent/respond", json!({"accept": true})).await;
     assert_error(status, &body, 409, "NO_PROMPT");
 
@@ -155,8 +94,9 @@ async fn a_permission_names_the_command_and_accepting_it_runs_it() {
 
 #[tokio::test]
 async fn a_question_lists_its_options_and_is_answered_by_number_or_text_over_ws() {
-    let Claude { host, dir: _dir } = claudeless("question", &[], &[]).await;
-    let mut states = idle_states(&host).await;
+    let claude = Claude::start("question", &[], &[]).await;
+    let host = &claude.host;
+    let mut states = claude.idle_states().await;
     let mut rpc = host.ws("").await;
     for (round, answer, shown) in [
         (1, json!({"option": 2}), "Which database?: SQLite"),
@@ -218,8 +158,9 @@ async fn a_question_lists_its_options_and_is_answered_by_number_or_text_over_ws(
 
 #[tokio::test]
 async fn a_plan_has_the_plan_as_input_and_only_the_menu_as_options() {
-    let Claude { host, dir: _dir } = claudeless("plan", &[], &[]).await;
-    let mut ws = idle_states(&host).await;
+    let claude = Claude::start("plan", &[], &[]).await;
+    let host = &claude.host;
+    let mut ws = claude.idle_states().await;
     host.type_line("make a plan").await;
     let asked = reaches(&mut ws, "prompt").await;
     assert_eq!(asked["cause"], "hook:prompt(plan)", "{asked}");
@@ -255,8 +196,9 @@ async fn a_plan_has_the_plan_as_input_and_only_the_menu_as_options() {
 
 #[tokio::test]
 async fn a_rate_limit_parks_the_agent_and_an_expired_key_is_an_error() {
-    let Claude { host, dir: _dir } = claudeless("failures", &[], &[]).await;
-    let mut ws = idle_states(&host).await;
+    let claude = Claude::start("failures", &[], &[]).await;
+    let host = &claude.host;
+    let mut ws = claude.idle_states().await;
     host.type_line("rate please").await;
     let parked = reaches(&mut ws, "parked").await;
     assert_eq!(parked["cause"], "screen:parked", "{parked}");
@@ -280,13 +222,7 @@ async fn a_rate_limit_parks_the_agent_and_an_expired_key_is_an_error() {
 
 /// The endpoint file of the host's private directory, and the directory.
 fn endpoint(claude: &Claude) -> (PathBuf, Value) {
-    let hooks = claude.dir.join("state/hooks");
-    let dir = std::fs::read_dir(&hooks)
-        .expect("the hooks directory")
-        .next()
-        .expect("one host directory")
-        .expect("entry")
-        .path();
+    let dir = claude.hook_dir();
     let text = std::fs::read_to_string(dir.join("endpoint.json")).expect("endpoint.json");
     (dir, serde_json::from_str(&text).expect("endpoint JSON"))
 }
@@ -294,8 +230,8 @@ fn endpoint(claude: &Claude) -> (PathBuf, Value) {
 #[tokio::test]
 async fn hooks_reach_only_this_host_through_a_private_directory_and_a_secret() {
     use std::os::unix::fs::PermissionsExt as _;
-    let claude = claudeless("permission", &[], &[]).await;
-    let mut ws = idle_states(&claude.host).await;
+    let claude = Claude::start("permission", &[], &[]).await;
+    let mut ws = claude.idle_states().await;
     let (dir, endpoint) = endpoint(&claude);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
@@ -321,6 +257,13 @@ async fn hooks_reach_only_this_host_through_a_private_directory_and_a_secret() {
         }
         assert_eq!(req.send().await.unwrap().status(), 401);
     }
+    // Nor does a browser's, even with the secret: a page's Origin, a rebound host name.
+    let browser = [("origin", "http://evil.example"), ("host", "evil.example")];
+    for (name, value) in browser {
+        let req = claude.host.http.post(&url).json(&forged).bearer_auth(token);
+        let resp = req.header(name, value).send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{name}: {value}");
+    }
     let agent = claude.host.get_ok("/agent").await;
     assert_eq!(agent["state"], "idle", "{agent}");
     // The real hooks still work.
@@ -329,9 +272,8 @@ async fn hooks_reach_only_this_host_through_a_private_directory_and_a_secret() {
     assert_eq!(asked["prompt"]["tool"], "Bash");
 
     // The directory goes with the host.
-    let host = claude.host;
+    let mut host = claude.host;
     host.post_ok("/shutdown", json!({})).await;
-    let mut host = host;
     host.wait_exit(WAIT).await;
     assert!(!dir.exists(), "{} is removed at exit", dir.display());
 }
@@ -346,8 +288,9 @@ async fn the_operators_own_settings_and_hooks_are_kept() {
     let own_path = dir.join("mine.json");
     std::fs::write(&own_path, own.to_string()).unwrap();
     let own_arg = own_path.display().to_string();
-    let Claude { host, dir: _dir } = claudeless("permission", &[], &["--settings", &own_arg]).await;
-    let mut ws = idle_states(&host).await;
+    let claude = Claude::start("permission", &[], &["--settings", &own_arg]).await;
+    let host = &claude.host;
+    let mut ws = claude.idle_states().await;
     host.type_line("please deploy").await;
     let asked = reaches(&mut ws, "prompt").await;
     assert_eq!(asked["prompt"]["tool"], "Bash", "{asked}");
@@ -356,7 +299,8 @@ async fn the_operators_own_settings_and_hooks_are_kept() {
 
 #[tokio::test]
 async fn a_plain_command_has_no_driver_and_agent_none_makes_claudeless_plain() {
-    let Claude { host, dir: _dir } = claudeless("permission", &["--agent", "none"], &[]).await;
+    let claude = Claude::start("permission", &["--agent", "none"], &[]).await;
+    let host = &claude.host;
     host.wait_text("? for shortcuts").await;
     let agent = host.get_ok("/agent").await;
     assert_eq!(agent["agent"], "unknown", "{agent}");
@@ -364,4 +308,51 @@ async fn a_plain_command_has_no_driver_and_agent_none_makes_claudeless_plain() {
     assert_error(status, &body, 404, "NO_DRIVER");
     let (status, body) = host.post("/agent/nudge", json!({"message": "x"})).await;
     assert_error(status, &body, 404, "NO_DRIVER");
+}
+
+/// The next relayed `transition` into `state` on a session's NATS `.state` subject.
+async fn relayed_into(subscription: &mut async_nats::Subscriber, state: &str) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, subscription.next())
+            .await
+            .expect("a NATS message in time")
+            .expect("subscription open");
+        let event: Value = serde_json::from_slice(&message.payload).expect("JSON");
+        if event["event"] == "transition" && event["next"] == state {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn nats_relays_the_prompt_and_takes_the_answer() {
+    let nats = NatsServer::start_plain().await;
+    let bus = nats.client().await;
+    let id = "claude-over-nats";
+    let state_subject = format!("coop.events.session.{id}.state");
+    let mut relayed = bus.subscribe(state_subject).await.unwrap();
+    bus.flush().await.unwrap();
+    let env = vec![
+        ("COOP_NATS_URL", nats.url.clone()),
+        ("COOP_NATS_RELAY", "1".to_owned()),
+        ("COOP_MUX_SESSION_ID", id.to_owned()),
+    ];
+    let claude = Claude::start_env("permission", &[], &[], env).await;
+    let mut ws = claude.idle_states().await;
+    claude.host.type_line("please deploy").await;
+    let asked = relayed_into(&mut relayed, "prompt").await;
+    assert_eq!(
+        (&asked["session_id"], &asked["agent"]),
+        (&json!(id), &json!("claude")),
+        "{asked}"
+    );
+    assert_eq!(asked["prompt"]["tool"], "Bash", "{asked}");
+    let answer = json!({"accept": true}).to_string();
+    bus.publish(format!("coop.events.session.{id}.respond"), answer.into())
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    let proceeds = reaches(&mut ws, "working").await;
+    assert_eq!(proceeds["cause"], "respond", "{proceeds}");
+    claude.host.wait_text("deploying-now").await;
 }

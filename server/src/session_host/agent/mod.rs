@@ -49,7 +49,7 @@ pub enum Agent {
     #[default]
     Plain,
     /// Claude Code.
-    Claude(claude::Claude),
+    Claude(Box<claude::Claude>),
 }
 
 impl Agent {
@@ -66,7 +66,7 @@ impl Host {
     /// The Claude Code side, when the agent is Claude Code.
     pub fn claude(&self) -> Option<&claude::Claude> {
         match self.agent_kind() {
-            Agent::Claude(claude) => Some(claude),
+            Agent::Claude(claude) => Some(&**claude),
             Agent::Plain => None,
         }
     }

@@ -1,13 +1,15 @@
 //! The hook receiver: a listener of its own on 127.0.0.1 (whatever address the API binds), one
 //! route, `POST /hook`, taking Claude Code's hook events from `coopmux agent-hook` with the
-//! host's secret as a bearer token. Anything else is refused before a byte is parsed.
+//! host's secret as a bearer token. A browser's request (an `Origin`, or a `Host` that is not
+//! the loopback address, as after DNS rebinding) is refused before the secret is looked at;
+//! anything else without the secret too (docs/security.md, "Agents inside sessions").
 
 use super::hook_client::MAX_HOOK_BYTES;
 use crate::auth::headers::bearer;
 use crate::session_host::host::Host;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use protocol::claude::HookInput;
@@ -35,6 +37,10 @@ pub fn router(host: Arc<Host>, token: &str) -> Router {
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if !from_the_hook_command(&headers) {
+        tracing::warn!("hook event refused: not from the hook command");
+        return StatusCode::FORBIDDEN;
+    }
     let authorised = bearer(&headers)
         .is_some_and(|given| bool::from(given.as_bytes().ct_eq(r.token.as_bytes())));
     if !authorised {
@@ -53,4 +59,11 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         claude.on_hook(&r.host, &hook);
     }
     StatusCode::NO_CONTENT
+}
+
+/// What the hook command sends: no `Origin`, and `Host` the loopback address it connected to.
+fn from_the_hook_command(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let loopback = host.is_some_and(|h| h.rsplit_once(':').map_or(h, |(ip, _)| ip) == "127.0.0.1");
+    loopback && !headers.contains_key(header::ORIGIN)
 }
