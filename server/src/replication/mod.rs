@@ -12,6 +12,14 @@
 //! over older values and lose to newer ones. Deletes are tombstones carrying their clock, so
 //! a replica that missed them cannot bring a value back; they are removed after
 //! [`Settings::tombstone_ttl`].
+//!
+//! A new thing to share is a new user, not another driver: a [`Table`] from
+//! [`Replication::table`]; a [`Domain`] whose `apply` calls [`Incoming::accept`] under the
+//! lock of its own state and applies what it returns, and whose `supersedes` states its rule
+//! when newest-wins is not it (the first answer of a prompt wins, say: as tokens keep their
+//! first binding); changes made here through [`Table::put`] and [`Table::delete`] under the
+//! same lock; and, where the caller must know whether its change is the replicas' (a
+//! compare-and-set answer), the [`Receipt`] awaited a bounded time.
 
 pub mod bucket;
 pub mod clock;

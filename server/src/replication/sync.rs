@@ -121,7 +121,10 @@ async fn follow_open<V: Value>(
     let created = info.created.unix_timestamp_nanos();
     let same_bucket = {
         let mut state = core.lock();
-        state.phase = Phase::Syncing;
+        // Read again after an outage, the table is still buffering, not pending.
+        if matches!(state.phase, Phase::Closed | Phase::NoJetStream) {
+            state.phase = Phase::Syncing;
+        }
         let same = state.stream == Some(created);
         let replaced = !same && state.stream.is_some();
         state.stream = Some(created);
@@ -181,23 +184,20 @@ async fn follow_watch<V: Value>(
     // The last value of every key first; its end is the value the watch says nothing
     // follows (a quiet watch ends it too: writes are compare-and-set, so a value that comes
     // later is still weighed before anything is overwritten).
-    if messages > 0 {
-        loop {
-            match tokio::time::timeout(core.shared.op_timeout, watch.next()).await {
-                Ok(Some(Ok(entry))) => {
-                    let last = entry.delta == 0;
-                    apply(core, entry);
-                    if last {
-                        break;
-                    }
-                }
-                Ok(Some(Err(err))) => return Err(err.to_string()),
-                Ok(None) => return Err("the watch ended".to_owned()),
-                Err(_) => break,
+    let mut complete = messages == 0;
+    while !complete {
+        match tokio::time::timeout(core.shared.op_timeout, watch.next()).await {
+            Ok(Some(Ok(entry))) => {
+                complete = entry.delta == 0;
+                apply(core, entry);
             }
+            Ok(Some(Err(err))) => return Err(err.to_string()),
+            Ok(None) => return Err("the watch ended".to_owned()),
+            Err(_) => break,
         }
     }
-    if same_bucket {
+    // Only a read to the end says which keys the bucket no longer has.
+    if same_bucket && complete {
         let gone: Vec<String> = {
             let state = core.lock();
             (state.slots.iter())

@@ -178,6 +178,12 @@ impl HubProcess {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// GET returning the body as text (empty when unreadable).
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.client().get(format!("{}{path}", self.base)).send();
+        resp.await.expect("GET").text().await.unwrap_or_default()
+    }
+
     /// POST of JSON returning status and JSON.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = self

@@ -149,6 +149,20 @@ pub async fn bucket<T: serde::de::DeserializeOwned>(
     nats: &NatsServer,
     name: &str,
 ) -> BTreeMap<String, Option<T>> {
+    // A key listing waits for every key the bucket had when it began, so one whose key is
+    // purged meanwhile (an expired tombstone) never ends: such a read is started again.
+    for _ in 0..5 {
+        if let Ok(all) = tokio::time::timeout(crate::support::WAIT, read_bucket(nats, name)).await {
+            return all;
+        }
+    }
+    panic!("bucket {name} could not be read");
+}
+
+async fn read_bucket<T: serde::de::DeserializeOwned>(
+    nats: &NatsServer,
+    name: &str,
+) -> BTreeMap<String, Option<T>> {
     let js = async_nats::jetstream::new(nats.client().await);
     let store = js
         .get_key_value(format!("coopmux-{name}"))
@@ -189,15 +203,7 @@ pub fn offline_count(events: &crate::support::Events, id: &str) -> usize {
 pub async fn evictions(hubs: &[&HubProcess]) -> f64 {
     let mut sum = 0.0;
     for hub in hubs {
-        let text = hub
-            .client()
-            .get(format!("{}/metrics", hub.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
+        let text = hub.get_text("/metrics").await;
         sum += crate::support::metric(&text, "coopmux_evictions_total");
     }
     sum

@@ -352,6 +352,12 @@ async fn health_tells_an_outage_and_a_frozen_server_from_no_jetstream(server: Se
         "{down}"
     );
     assert!(!a.log().contains("without JetStream"), "{}", a.log());
+    let metrics = a.get_text("/metrics").await;
+    assert_eq!(
+        crate::support::metric(&metrics, "coopmux_nats_connected"),
+        0.0
+    );
+    assert!(crate::support::metric(&metrics, "coopmux_replication_buffered_writes") >= 1.0);
     nats.restart().await;
     all_shared(&[&a, &b]).await;
 
