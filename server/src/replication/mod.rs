@@ -24,10 +24,12 @@
 pub mod bucket;
 pub mod clock;
 pub mod keys;
+mod slots;
 mod sync;
 mod table;
 
-pub use table::{Domain, Incoming, Options, Receipt, Table, Value, Written};
+pub use slots::Incoming;
+pub use table::{Domain, Options, Receipt, Table, Value, Written};
 
 use crate::backoff::Policy;
 use crate::nats::{Link, LinkState};
@@ -95,8 +97,8 @@ impl State {
         }
     }
 
-    fn of(phase: table::Phase, link: LinkState) -> Self {
-        use table::Phase;
+    fn of(phase: slots::Phase, link: LinkState) -> Self {
+        use slots::Phase;
         match (phase, link) {
             (Phase::NoJetStream, _) => Self::Local,
             (Phase::Synced, LinkState::Connected) => Self::Shared,
@@ -178,7 +180,7 @@ impl Replication {
     pub fn table<V: Value>(&self, name: &str, options: Options) -> Table<V> {
         let bucket = format!("{}-{name}", self.shared.settings.bucket_prefix);
         let table = Table {
-            core: Arc::new(table::Core::new(bucket, options, self.shared.clone())),
+            core: Arc::new(slots::Core::new(bucket, options, self.shared.clone())),
         };
         self.tables
             .lock()
@@ -238,7 +240,7 @@ pub fn render_metrics(replication: &Replication) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{table::Phase, LinkState, State};
+    use super::{slots::Phase, LinkState, State};
 
     #[test]
     fn health_tells_an_outage_and_a_frozen_server_from_no_jetstream() {

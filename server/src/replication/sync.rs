@@ -5,7 +5,8 @@
 //! up before it writes); the sweeper removes expired tombstones.
 
 use super::bucket::{self, BucketError};
-use super::table::{Core, Phase, Value};
+use super::slots::{Core, Phase};
+use super::table::Value;
 use super::{State, REOPEN, RETRY};
 use crate::backoff::Backoff;
 use crate::nats::LinkState;
