@@ -1,7 +1,7 @@
 //! Replica processes for the fault tests: `coopmux` hubs on one `nats-server -js`, quick
 //! health checks, and what they and the buckets hold.
 
-use crate::support::{wait_for, HubProcess, NatsServer, LONG_WAIT};
+use crate::support::{wait_for, HubProcess, MockUpstream, NatsServer, LONG_WAIT};
 use futures_util::StreamExt;
 use protocol::fleet::{SessionRecord, Versioned};
 use serde_json::{json, Value};
@@ -131,17 +131,32 @@ pub async fn converged(hubs: &[&HubProcess], expected: &BTreeMap<String, (String
     }
 }
 
-/// Registers a fresh marker through `from` and waits until every hub in `to` lists it: every
-/// change made before on `from` has reached them (the bucket orders them before it).
-pub async fn marker_seen(from: &HubProcess, to: &[&HubProcess], id: &str, url: &str) {
-    register_ok(from, id, url, json!({"marker": true})).await;
+/// Registers a fresh marker session through `from`, waits until every hub of `to` lists it
+/// (so every change made before on `from` has reached them: the bucket orders them before
+/// it), adds it to `expected` and waits until `from` and `to` list exactly that. The marker's
+/// upstream is returned: it must live as long as the test looks.
+pub async fn marker_round(
+    from: &HubProcess,
+    to: &[&HubProcess],
+    expected: &mut BTreeMap<String, (String, Value)>,
+) -> MockUpstream {
+    let marker = MockUpstream::start().await;
+    register_ok(from, "marker", &marker.url, json!({"marker": true})).await;
     for hub in to {
         let seen = wait_for(CONVERGE, || async {
-            ids(hub).await.contains(&id.to_owned()).then_some(())
+            ids(hub).await.contains(&"marker".to_owned()).then_some(())
         })
         .await;
-        assert!(seen.is_some(), "marker {id} not on {}", hub.base);
+        assert!(seen.is_some(), "the marker is not on {}", hub.base);
     }
+    expected.insert(
+        "marker".into(),
+        (marker.url.clone(), json!({"marker": true})),
+    );
+    let mut all = vec![from];
+    all.extend_from_slice(to);
+    converged(&all, expected).await;
+    marker
 }
 
 /// Every key of bucket `{prefix}-{name}`: its decoded value, `None` for a delete.

@@ -6,7 +6,7 @@
 
 use super::cluster::{
     all_cut_off, all_shared, bucket, bucket_sessions, converged, delete, evictions, health,
-    marker_seen, offline_count, register_ok, replica, state_is, CONVERGE, QUICK_CHECKS,
+    marker_round, offline_count, register_ok, replica, state_is, CONVERGE, QUICK_CHECKS,
 };
 use crate::support::nats::Server;
 use crate::support::procs::BIN;
@@ -58,13 +58,7 @@ async fn deletes_and_updates_made_during_a_nats_outage_survive_it(server: Server
     expected.remove("s2");
     nats.restart().await;
     all_shared(&[&a, &b]).await;
-    let marker = MockUpstream::start().await;
-    marker_seen(&a, &[&b], "marker", &marker.url).await;
-    expected.insert(
-        "marker".into(),
-        (marker.url.clone(), json!({"marker": true})),
-    );
-    converged(&[&a, &b], &expected).await;
+    let _marker = marker_round(&a, &[&b], &mut expected).await;
     assert_eq!(bucket_sessions(&nats).await, expected, "the bucket");
     let bucket = bucket::<protocol::fleet::SessionRecord>(&nats, "sessions").await;
     for gone in ["s1", "s2", "real"] {
@@ -107,13 +101,7 @@ async fn an_eviction_during_a_nats_outage_stays_and_counts_once(server: Server) 
     converged(&[&a, &b], &expected).await;
     nats.restart().await;
     all_shared(&[&a, &b]).await;
-    let marker = MockUpstream::start().await;
-    marker_seen(&b, &[&a], "marker", &marker.url).await;
-    expected.insert(
-        "marker".into(),
-        (marker.url.clone(), json!({"marker": true})),
-    );
-    converged(&[&a, &b], &expected).await;
+    let _marker = marker_round(&b, &[&a], &mut expected).await;
     for id in ["dead1", "dead2", "dead3"] {
         assert_eq!(offline_count(&on_a, id), 1, "A: {}", on_a.text());
         assert_eq!(offline_count(&on_b, id), 1, "B: {}", on_b.text());
@@ -163,13 +151,7 @@ async fn a_paused_replica_catches_up_without_undoing_anything(server: Server) {
     // missed, not only receive it.
     tokio::time::sleep(PAUSE).await;
     a.resume();
-    let marker = MockUpstream::start().await;
-    marker_seen(&b, &[&a], "marker", &marker.url).await;
-    expected.insert(
-        "marker".into(),
-        (marker.url.clone(), json!({"marker": true})),
-    );
-    converged(&[&a, &b], &expected).await;
+    let _marker = marker_round(&b, &[&a], &mut expected).await;
     assert_eq!(offline_count(&on_a, "deleted"), 1, "{}", on_a.text());
     assert_eq!(offline_count(&on_a, "dying"), 1, "{}", on_a.text());
     assert_eq!(evictions(&[&a, &b]).await, 1.0, "dying is evicted once");
