@@ -91,6 +91,13 @@ pub fn child_mux_url(advertise: Option<&str>, local: SocketAddr) -> String {
     }
 }
 
+/// Where the launch → session links go besides this hub: the other replicas
+/// (docs/scaling.md, "Launches and registration tokens").
+pub trait LaunchLinks: Send + Sync + std::fmt::Debug {
+    /// Launch `launch_id` became session `session_id` here.
+    fn linked(&self, launch_id: &str, session_id: &str);
+}
+
 /// Spawns launch children and tracks them.
 #[derive(Debug)]
 pub struct Launcher {
@@ -98,6 +105,7 @@ pub struct Launcher {
     tracker: Arc<Tracker>,
     registry: Arc<Registry>,
     credentials: Arc<dyn CredentialSource>,
+    links: Option<Arc<dyn LaunchLinks>>,
 }
 
 impl Launcher {
@@ -114,12 +122,19 @@ impl Launcher {
             tracker,
             registry,
             credentials: Arc::new(NoCredentials),
+            links: None,
         }
     }
 
     /// Replaces the credential source (the broker's hook).
     pub fn with_credentials(mut self, credentials: Arc<dyn CredentialSource>) -> Self {
         self.credentials = credentials;
+        self
+    }
+
+    /// Tells `links` of every launch linked to its session (the replicas' hook).
+    pub fn with_links(mut self, links: Option<Arc<dyn LaunchLinks>>) -> Self {
+        self.links = links;
         self
     }
 
@@ -141,6 +156,7 @@ impl Launcher {
         let mut events = self.registry.subscribe();
         let tracker = self.tracker.clone();
         let registry = self.registry.clone();
+        let links = self.links.clone();
         tokio::spawn(async move {
             loop {
                 let event = tokio::select! {
@@ -151,18 +167,14 @@ impl Launcher {
                     Ok(MuxEvent::SessionOnline { session, .. }) => {
                         link(&tracker, &registry, &session);
                     }
-                    // Recorded create-only in the fleet, so a launch maps to one session
-                    // for every replica (docs/scaling.md).
+                    // Recorded for the replicas, where the first link of a launch stays, so
+                    // a launch maps to one session for every replica (docs/scaling.md).
                     Ok(MuxEvent::LaunchRegistered {
                         launch_id,
                         session_id,
                     }) => {
-                        if let Some(fleet) = registry.fleet().cloned() {
-                            tokio::spawn(async move {
-                                if !fleet.link_launch(&launch_id, &session_id).await {
-                                    tracing::debug!(launch = %launch_id, "launch link not recorded in the fleet");
-                                }
-                            });
+                        if let Some(links) = &links {
+                            links.linked(&launch_id, &session_id);
                         }
                     }
                     Ok(_) => {}

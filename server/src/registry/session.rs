@@ -238,6 +238,17 @@ impl Session {
         }
     }
 
+    /// Where calls to this session go ([`crate::upstream::Upstream::send`] decides how).
+    pub fn target(&self) -> crate::upstream::Target {
+        let connection = self.connection();
+        crate::upstream::Target {
+            id: self.id.clone(),
+            url: connection.url,
+            token: connection.auth_token,
+            nats_prefix: self.nats_prefix(),
+        }
+    }
+
     /// The public view of this session (no token).
     pub fn info(&self) -> SessionInfo {
         let connection = self.connection();

@@ -63,7 +63,8 @@ pub struct Host {
     profiles: profiles::ProfileState,
     /// What an agent driver would hold: the stop and start configurations.
     driver: driver::DriverState,
-    /// Counts the children started; wakes the idle detector on a respawn.
+    /// The output total at which the latest child started; wakes the idle detector on a
+    /// respawn.
     spawns: watch::Sender<u64>,
     /// Cancelled when a client asks the session to shut down.
     pub shutdown_requested: CancellationToken,
@@ -137,10 +138,16 @@ impl Host {
     pub fn install_child(&self, pty: Pty) {
         *lock(&self.pty) = Arc::new(pty);
         self.touch_output();
-        self.spawns.send_modify(|n| *n += 1);
     }
 
-    /// Wakes when a new child starts.
+    /// Tells the idle detector that a child started when the output total was `total_at_spawn`
+    /// (output past it is the new child's). Sent once the state is `starting`, so that a
+    /// detection it triggers is not dropped as the old child's.
+    pub fn announce_spawn(&self, total_at_spawn: u64) {
+        self.spawns.send_replace(total_at_spawn);
+    }
+
+    /// Wakes when a new child starts; the value is the output total at its start.
     pub fn subscribe_spawns(&self) -> watch::Receiver<u64> {
         self.spawns.subscribe()
     }

@@ -133,12 +133,14 @@ impl Supervisor {
             }
         };
         let env = self.host.switch_env(&switch);
+        let total_at_spawn = self.host.total();
         let started = self.spawn(&env);
         self.host.switch_done();
         match started {
             Ok((pty, child)) => {
                 self.host.install_child(pty);
                 self.host.state.set_spawned();
+                self.host.announce_spawn(total_at_spawn);
                 child
             }
             Err(e) => {

@@ -91,32 +91,30 @@ async fn next_reply(ws: &mut Ws) -> Value {
 }
 
 /// Sends one request the dashboard's way and returns its reply.
-async fn rpc(ws: &mut Ws, n: &mut u64, mut request: Value) -> Value {
+async fn rpc(ws: &mut Ws, n: &mut u64, request: Value) -> Value {
+    rpc_and_transitions(ws, n, request, &[]).await
+}
+
+/// Sends one request and returns its reply once the transitions into each of `into` (in that
+/// order) came too, however the host interleaves them with the reply.
+async fn rpc_and_transitions(ws: &mut Ws, n: &mut u64, mut request: Value, into: &[&str]) -> Value {
     *n += 1;
     request["request_id"] = json!(format!("dash-{n}"));
     ws.send(request).await;
-    let reply = next_reply(ws).await;
-    assert_eq!(reply["request_id"], format!("dash-{n}"), "{reply}");
-    reply
-}
-
-/// Sends a request that moves the agent into `next` and returns its reply, once the
-/// transition came too: the two may come in either order.
-async fn rpc_into(ws: &mut Ws, n: &mut u64, mut request: Value, next: &str) -> Value {
-    *n += 1;
-    let id = json!(format!("dash-{n}"));
-    request["request_id"] = id.clone();
-    ws.send(request).await;
-    let (mut reply, mut moved) = (None, false);
-    while reply.is_none() || !moved {
+    let mut reply = None;
+    let mut into = into.iter().peekable();
+    while reply.is_none() || into.peek().is_some() {
         let frame = ws.next(WAIT).await.expect("connection open");
-        if frame.get("request_id") == Some(&id) {
+        if frame.get("request_id").is_some() {
+            assert_eq!(frame["request_id"], format!("dash-{n}"), "{frame}");
             reply = Some(frame);
-        } else if frame["event"] == "transition" && frame["next"] == next {
-            moved = true;
+        } else if frame["event"] == "transition"
+            && into.peek().is_some_and(|&&s| frame["next"] == s)
+        {
+            into.next();
         }
     }
-    reply.unwrap_or_default()
+    reply.expect("a reply")
 }
 
 /// Waits for the transition into `next`.
@@ -165,19 +163,18 @@ async fn every_request_of_coops_dashboard_gets_coops_reply() {
     s.wait_text("from-dashboard").await;
 
     // The config tab's switch (once the agent is idle), Restart button and shutdown.
+    let replaced = ["restarting", "starting"];
     let switch = json!({"event": "session:switch", "profile": "second"});
-    let switched = rpc_into(&mut ws, &mut n, switch, "restarting").await;
+    let switched = rpc_and_transitions(&mut ws, &mut n, switch, &replaced).await;
     assert_eq!(switched["event"], "session:switched", "{switched}");
     assert_eq!(switched["scheduled"], true);
-    transition_to(&mut ws, "starting").await;
     let restart = json!({"event": "session:restart"});
-    let restarted = rpc_into(&mut ws, &mut n, restart, "restarting").await;
+    let restarted = rpc_and_transitions(&mut ws, &mut n, restart, &replaced).await;
     assert_eq!(
         (&restarted["event"], &restarted["scheduled"]),
         (&json!("session:restarted"), &json!(true)),
         "{restarted}"
     );
-    transition_to(&mut ws, "starting").await;
     s.type_line("echo key=$DASH_KEY").await;
     s.wait_text("key=two").await;
     let shutdown = rpc(&mut ws, &mut n, json!({"event": "shutdown"})).await;

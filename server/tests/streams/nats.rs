@@ -1,7 +1,7 @@
 //! Discovery over NATS with a real `nats-server` (docs/scaling.md): our own host found with
 //! HTTP registration off under both default prefixes, `offline` and the announce timeout,
-//! status and state, text input over NATS (REST and `/ws/mux`) and raw input over HTTP, NATS
-//! down at start, HTTP
+//! status and state (also as the dashboard reads it), text input over NATS (REST and
+//! `/ws/mux`) and raw input over HTTP, NATS down at start, HTTP
 //! sessions through a NATS outage, and the link's state in health and metrics.
 
 use crate::support::nats::free_port;
@@ -267,6 +267,18 @@ async fn status_fills_the_cache_and_state_reaches_watchers_only_for_known_sessio
         status["fetched_at"].as_u64().unwrap() > 1_600_000_000_000,
         "{status}"
     );
+
+    // The dashboard reads a session's live status through the same call as the proxy: for
+    // a session without url, what it published on NATS.
+    let states = crate::support::client()
+        .post(server.url("/api/fn/session_states"))
+        .json(&json!({"ids": ["known"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(states.status(), 200);
+    let states: Value = states.json().await.unwrap();
+    assert_eq!(states["known"]["uptime_secs"], 7, "{states}");
 
     let url = server.ws_url("/ws/mux");
     let mut ws = crate::support::Ws::connect(&url).await;

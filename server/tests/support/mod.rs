@@ -13,7 +13,7 @@
 //! - [`procs`]: `/proc` readings and process-group cleanup;
 //! - [`temp`]: private temporary directories.
 // Each test binary and bench uses a different subset.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod claude;
 pub mod hub;

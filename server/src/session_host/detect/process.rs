@@ -19,9 +19,11 @@ pub fn detection(state: AgentState, cause: &'static str) -> Detection {
 }
 
 /// Drives `working`/`idle` from output activity: `total` changes whenever output arrives and
-/// `last_output` tells when it last did; `spawns` changes when a new child starts (it may be
-/// silent, and must still become idle, or loud, and must become working). While working it
-/// wakes only at idle deadlines, not on every chunk. Runs until the host stops.
+/// `last_output` tells when it last did; `spawns` changes when a new child starts, to the
+/// total at its start (it may be silent, and must still become idle, or loud, and must become
+/// working, also when its first output came while the old child was being replaced and the
+/// detection was dropped). While working it wakes only at idle deadlines, not on every chunk.
+/// Runs until the host stops.
 pub async fn run(
     tracker: &StateTracker,
     mut total: watch::Receiver<u64>,
@@ -47,9 +49,7 @@ pub async fn run(
                     if changed.is_err() {
                         return;
                     }
-                    // Output seen so far was the last child's.
-                    total.borrow_and_update();
-                    working = false;
+                    working = respawned(tracker, &mut total, &mut spawns);
                 }
             }
             continue;
@@ -61,7 +61,6 @@ pub async fn run(
             continue;
         }
         tracker.detect(detection(AgentState::Idle, ACTIVITY));
-        working = false;
         tokio::select! {
             changed = total.changed() => {
                 if changed.is_err() {
@@ -70,7 +69,28 @@ pub async fn run(
                 tracker.detect(detection(AgentState::Working, ACTIVITY));
                 working = true;
             }
-            changed = spawns.changed() => if changed.is_err() { return },
+            changed = spawns.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                working = respawned(tracker, &mut total, &mut spawns);
+            }
         }
     }
+}
+
+/// A new child started: output up to its start was the last child's; output past it is the
+/// new child's and makes it `working`. Returns whether it did.
+fn respawned(
+    tracker: &StateTracker,
+    total: &mut watch::Receiver<u64>,
+    spawns: &mut watch::Receiver<u64>,
+) -> bool {
+    let total_at_spawn = *spawns.borrow_and_update();
+    let seen = *total.borrow_and_update();
+    let loud = seen > total_at_spawn;
+    if loud {
+        tracker.detect(detection(AgentState::Working, ACTIVITY));
+    }
+    loud
 }

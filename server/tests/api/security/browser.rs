@@ -331,13 +331,13 @@ async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_check
     guarded.stop().await;
 }
 
-/// The favicon route and the page route (now the server's own, not Leptos's router) are served
-/// through the default (token-less) hub's Host check like every other path: a rebound name
-/// gets nothing.
+/// The favicon route, the page route (now the server's own, not Leptos's router) and the
+/// symbols font are served through the default (token-less) hub's Host check like every other
+/// path: a rebound name gets nothing.
 #[tokio::test]
 async fn the_favicon_and_page_routes_are_behind_the_host_check() {
     let server = TestServer::with(|_| {}).await;
-    for path in ["/favicon.ico", "/mux"] {
+    for path in ["/favicon.ico", "/mux", "/fonts/coopmux-symbols.woff2"] {
         let url = server.url(path);
         let served = client().get(&url).send().await.unwrap();
         assert_ne!(

@@ -3,7 +3,7 @@
 //! `.status` fills its status cache and `.state` (a transition, or the child's exit) becomes a
 //! `transition` on `/ws/mux`. A session without an announce for the timeout is removed.
 
-use super::{Link, Settings};
+use crate::nats::{Link, Settings};
 use crate::registry::{now_ms, Registry};
 use futures_util::StreamExt;
 use protocol::coop::WsEvent;
@@ -21,9 +21,9 @@ const EXPIRY_SWEEP_MAX: Duration = Duration::from_secs(15);
 
 /// Subscribes once connected (the client resubscribes by itself after a reconnect) and
 /// handles messages until shutdown; sweeps expired announces meanwhile.
-pub(super) async fn run(
+pub async fn run(
     link: Arc<Link>,
-    settings: Arc<Settings>,
+    settings: Settings,
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) {
@@ -172,7 +172,7 @@ async fn expire(registry: Arc<Registry>, timeout: Duration, shutdown: Cancellati
         for session in registry.sessions() {
             if session.nats_prefix().is_some()
                 && session.since_announce() > timeout
-                && registry.evict_shared(&session).await
+                && (registry.evict_judged(&session, |s| s.since_announce() > timeout)).await
             {
                 tracing::info!(session = %session.id, ?timeout, "NATS session removed: no announce within the timeout");
             }
