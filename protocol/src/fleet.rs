@@ -63,6 +63,14 @@ pub struct LaunchRecord {
     pub session: String,
 }
 
+/// A claim of an inbox item in the `answers` or `notified` bucket: the first one the bucket
+/// took is the one (docs/architecture.md, "The inbox").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    /// When it was claimed, in epoch milliseconds.
+    pub at_ms: u64,
+}
+
 /// When a replicated change was made: a hybrid logical clock (docs/scaling.md, "The conflict
 /// rule"). Ordered by `us`, then `n`, then `node`, then `after`: the newer change wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

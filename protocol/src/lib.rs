@@ -10,6 +10,7 @@ pub mod claude;
 pub mod coop;
 pub mod credentials;
 pub mod fleet;
+pub mod inbox;
 pub mod launch;
 pub mod mux;
 pub mod nats;

@@ -194,6 +194,19 @@ pub enum MuxEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
     },
+    /// A prompt appeared in the inbox (sent to every client).
+    #[serde(rename = "inbox:item")]
+    InboxItem(crate::inbox::InboxItem),
+    /// An item left the inbox (sent to every client).
+    #[serde(rename = "inbox:gone")]
+    InboxGone {
+        /// The item's id.
+        item: String,
+        /// Its session.
+        session: String,
+        /// Why it left.
+        reason: crate::inbox::GoneReason,
+    },
     /// A watched session's agent changed state (only sent to clients watching it).
     #[serde(rename = "transition")]
     Transition(MuxTransition),

@@ -46,6 +46,14 @@ pub const TOKEN_REFRESH: Policy = Policy {
     attempts: Some(5),
 };
 
+/// A notification of a new inbox item to a `--notify-url`: 6 tries, 500 ms doubling to 8 s
+/// (about 15 s in all), then it is given up (logged).
+pub const NOTIFY: Policy = Policy {
+    first: Duration::from_millis(500),
+    max: Duration::from_secs(8),
+    attempts: Some(6),
+};
+
 /// One retry loop's progress through its [`Policy`].
 #[derive(Debug, Clone)]
 pub struct Backoff {

@@ -123,6 +123,16 @@ pub struct ServeArgs {
         hide = true
     )]
     pub credential_lease_ms: u64,
+    /// URL that receives a signed JSON POST for each new inbox item (repeatable).
+    #[arg(
+        long = "notify-url",
+        env = "COOP_MUX_NOTIFY_URL",
+        value_delimiter = ','
+    )]
+    pub notify_urls: Vec<String>,
+    /// Key of the HMAC-SHA256 that signs each notification (`X-Coopmux-Signature`).
+    #[arg(long, env = "COOP_MUX_NOTIFY_SECRET", hide_env_values = true)]
+    pub notify_secret: Option<crate::secret::Secret>,
     /// NATS connection and discovery (docs/scaling.md).
     #[command(flatten)]
     pub nats: NatsArgs,

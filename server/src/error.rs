@@ -1,6 +1,7 @@
 //! The hub's HTTP error type, mapped once to the JSON envelope `{"error":{"code","message"}}`.
 //! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
 
+use crate::inbox::answer::InboxError;
 use crate::registry::RegistryError;
 use crate::upstream::UpstreamError;
 use axum::{
@@ -40,6 +41,9 @@ pub enum ApiError {
     /// JSON is well-formed but has missing or mistyped fields (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request conflicts with the current state; nothing was done (409, its own code).
+    #[error("{1}")]
+    Conflict(&'static str, String),
     /// The upstream session could not be reached (502).
     #[error("upstream error: {0}")]
     Upstream(String),
@@ -73,6 +77,7 @@ impl ApiError {
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
             Self::NoUrl(_) => (StatusCode::CONFLICT, "NO_URL"),
+            Self::Conflict(code, _) => (StatusCode::CONFLICT, code),
             Self::Upstream(_) | Self::UpstreamUnreachable(_) => {
                 (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
             }
@@ -101,6 +106,22 @@ impl From<UpstreamError> for ApiError {
             UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
             UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
             err => Self::Upstream(err.to_string()),
+        }
+    }
+}
+
+impl From<InboxError> for ApiError {
+    fn from(err: InboxError) -> Self {
+        let message = err.to_string();
+        match err {
+            InboxError::BadId(_) => Self::BadRequest(message),
+            InboxError::SessionNotFound => Self::SessionNotFound,
+            InboxError::Changed(_) => Self::Conflict("ITEM_CHANGED", message),
+            InboxError::AlreadyAnswered(_) => Self::Conflict("ALREADY_ANSWERED", message),
+            InboxError::Invalid(_) => Self::Unprocessable(message),
+            InboxError::Unconfirmed(_) => Self::Unavailable(message),
+            InboxError::Upstream(err) => err.into(),
+            InboxError::Refused { .. } => Self::Upstream(message),
         }
     }
 }

@@ -14,6 +14,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod bind_host;
@@ -29,6 +30,7 @@ pub mod extract;
 pub mod feed;
 pub mod fleet;
 pub mod guard;
+pub mod inbox;
 pub mod launch;
 pub mod listener;
 pub mod logging;

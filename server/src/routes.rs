@@ -2,7 +2,7 @@
 //! unknown routes and wrong methods. Layers: CORS (only with `--allowed-origin`) outside,
 //! then request tracing, then auth, then the body limit.
 
-use crate::{api, auth, bridge, error::ApiError, feed, state::AppState, web};
+use crate::{api, audit, auth, bridge, error::ApiError, feed, state::AppState, web};
 use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
 use axum::http::HeaderValue;
 use axum::{
@@ -41,6 +41,8 @@ pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'"),
         ))
+        // Inside auth: it sees who made the request.
+        .layer(middleware::from_fn_with_state(state.hub.audit.clone(), audit::record))
         .layer(middleware::from_fn_with_state(state.hub.auth.clone(), auth::require))
         // The span carries the path only: a query may hold a WebSocket `?token=`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -1,12 +1,18 @@
 //! Running the hub: bind, serve, shut down gracefully on SIGINT/SIGTERM.
 
 use crate::{
+    audit::Audit,
     auth::{self, Auth},
     bind_host::BindHost,
     cli::ServeArgs,
     credentials::{BrokerSettings, Credentials},
     fleet::Fleet,
     guard::Guard,
+    inbox::{
+        claims::Claims,
+        notify::{Notifier, NotifySettings},
+        Inbox,
+    },
     launch::{LaunchLinks, LaunchSettings, Launcher},
     metrics::Metrics,
     registry::{Alone, Mirror, Registry, Settings},
@@ -141,6 +147,25 @@ impl Bound {
         );
         // Subscribed before the first request, so no launch's registration is missed.
         launcher.spawn_linker(shutdown.clone());
+        let claims = match &replication {
+            Some(replication) => Claims::shared(replication),
+            None => Claims::local(),
+        };
+        let notify = NotifySettings {
+            urls: args.notify_urls.clone(),
+            secret: (args.notify_secret.as_ref())
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
+            hub_url: crate::launch::child_mux_url(args.advertise_url.as_deref(), local),
+        };
+        let notifier = Notifier::start(notify, claims.clone(), shutdown.clone());
+        let inbox = Inbox::new(registry.clone(), claims, notifier);
+        inbox.start(&shutdown);
+        let state_dir = crate::credentials::store::default_dir(args.state_dir.as_deref());
+        let mut audit = Audit::open(&state_dir);
+        if let Some(replication) = &replication {
+            audit = audit.with_stream(replication.link().clone(), args.nats.kv_prefix.trim());
+        }
         let token = (args.auth_token.as_ref())
             .map(|t| t.expose().to_owned())
             .filter(|t| !t.is_empty());
@@ -161,6 +186,8 @@ impl Bound {
             credentials,
             replication,
             fleet,
+            inbox,
+            audit: Arc::new(audit),
         };
         let state = AppState {
             hub: Arc::new(hub),

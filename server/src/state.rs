@@ -7,8 +7,8 @@
 use crate::bridge::{BridgeState, Bridges};
 use crate::feed::{EventFeeds, FeedState};
 use crate::{
-    auth::Auth, cli::ServeArgs, credentials::Credentials, fleet::Fleet, launch::Launcher,
-    metrics::Metrics, registry::Registry, replication::Replication,
+    audit::Audit, auth::Auth, cli::ServeArgs, credentials::Credentials, fleet::Fleet, inbox::Inbox,
+    launch::Launcher, metrics::Metrics, registry::Registry, replication::Replication,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -42,6 +42,10 @@ pub struct Hub {
     /// The sessions, tokens and launch links shared with the other replicas; `None` without
     /// NATS.
     pub fleet: Option<Arc<Fleet>>,
+    /// Every prompt agents wait on.
+    pub inbox: Arc<Inbox>,
+    /// The audit log.
+    pub audit: Arc<Audit>,
 }
 
 /// Router state: the hub plus Leptos' options.
@@ -68,6 +72,18 @@ impl FromRef<AppState> for Arc<Registry> {
 impl FromRef<AppState> for Arc<Auth> {
     fn from_ref(state: &AppState) -> Self {
         state.hub.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Inbox> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.inbox.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Audit> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.audit.clone()
     }
 }
 

@@ -213,7 +213,10 @@ impl Fleet {
                 self.launches_changed.update(|n| *n += 1);
                 FollowUp::None
             }
-            MuxEvent::Error { .. } => FollowUp::None,
+            // The inbox panel reads these (issue 24, part 3); the grid does not.
+            MuxEvent::Error { .. } | MuxEvent::InboxItem(_) | MuxEvent::InboxGone { .. } => {
+                FollowUp::None
+            }
         }
     }
 

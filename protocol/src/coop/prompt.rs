@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A prompt the agent waits on: a permission, a question or a plan to approve.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromptContext {
     /// `permission`, `question` or `plan`.
     #[serde(rename = "type")]
@@ -38,6 +39,7 @@ pub struct PromptContext {
 
 /// One question of a question prompt.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromptQuestion {
     /// The question text.
     pub question: String,

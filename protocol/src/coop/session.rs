@@ -76,6 +76,7 @@ pub struct NudgeRequest {
 
 /// `POST /api/v1/agent/respond` body and the `respond` request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RespondRequest {
     /// Accept (true) or decline (false) a permission prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +89,7 @@ pub struct RespondRequest {
     pub text: Option<String>,
     /// Answers to a multi-question prompt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub answers: Vec<Value>,
 }
 

@@ -6,8 +6,10 @@ pub mod proxy;
 pub mod sessions;
 pub mod system;
 
+use crate::audit::api as audit;
 use crate::auth;
 use crate::credentials::api as credentials;
+use crate::inbox::api as inbox;
 use crate::launch::api as launch;
 use crate::state::AppState;
 use axum::routing::delete;
@@ -45,5 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::distribute))
         .routes(routes!(credentials::pool))
         .routes(routes!(credentials::rebalance))
+        .routes(routes!(inbox::list))
+        .routes(routes!(inbox::answer))
+        .routes(routes!(audit::list))
         .route("/api/v1/sessions/launch", delete(sessions::remove_reserved))
 }

@@ -40,6 +40,11 @@ pub struct Auth {
     registrations: Arc<RegistrationTokens>,
 }
 
+/// Who made a request, as the audit log names it: `bearer`, `login:<digest>`,
+/// `launch:<session>` or `anonymous` (docs/security.md, "Audit").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal(pub String);
+
 /// A request authenticated by a per-launch registration token (not the hub's): its handler
 /// must check that the token covers the session id it names.
 #[derive(Debug, Clone)]
@@ -137,22 +142,31 @@ impl Auth {
     /// Whether the request carries valid credentials: bearer header, session cookie, or
     /// (WebSocket paths only, for coop compatibility) `?token=`.
     pub fn authorized(&self, headers: &HeaderMap, path: &str, query: Option<&str>) -> bool {
+        self.principal(headers, path, query).is_some()
+    }
+
+    /// Who the credentials of a request name, when they are valid.
+    fn principal(&self, headers: &HeaderMap, path: &str, query: Option<&str>) -> Option<Principal> {
         if let Some(bearer) = bearer(headers) {
             if self.token_matches(&bearer) {
-                return true;
+                return Some(Principal("bearer".to_owned()));
             }
         }
         if let Some(cookie) = session_cookie(headers) {
             if self.login_valid(&cookie) {
-                return true;
+                // Names the login without anything that could authenticate.
+                let digest = crate::registry::tokens::token_hash(&cookie);
+                return Some(Principal(format!("login:{}", &digest[..12])));
             }
         }
         if path.starts_with("/ws/") {
             if let Some(token) = query_token(query) {
-                return self.token_matches(&token);
+                return self
+                    .token_matches(&token)
+                    .then(|| Principal("bearer".to_owned()));
             }
         }
-        false
+        None
     }
 }
 
@@ -169,19 +183,28 @@ fn is_public(method: &Method, path: &str) -> bool {
 
 /// The middleware: the [`Guard`] (Host, same-origin), then credentials when a token is set.
 pub async fn require(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if let Err(refusal) = auth.guard.check(req.method(), path, req.headers()) {
+    let mut req = req;
+    let path = req.uri().path().to_owned();
+    if let Err(refusal) = auth.guard.check(req.method(), &path, req.headers()) {
         tracing::warn!(path, "request refused: {refusal}");
         return ApiError::Forbidden(refusal.to_string()).into_response();
     }
-    if !auth.enabled()
-        || is_public(req.method(), path)
-        || auth.authorized(req.headers(), path, req.uri().query())
-    {
+    if !auth.enabled() {
+        req.extensions_mut()
+            .insert(Principal("anonymous".to_owned()));
+        return next.run(req).await;
+    }
+    if is_public(req.method(), &path) {
+        return next.run(req).await;
+    }
+    if let Some(principal) = auth.principal(req.headers(), &path, req.uri().query()) {
+        req.extensions_mut().insert(principal);
         return next.run(req).await;
     }
     if let Some(scope) = auth.registration_scope(&req) {
-        let mut req = req;
+        let session = path.rsplit('/').next().unwrap_or("").to_owned();
+        req.extensions_mut()
+            .insert(Principal(format!("launch:{session}")));
         req.extensions_mut().insert(scope);
         return next.run(req).await;
     }

@@ -15,11 +15,34 @@ use protocol::AgentState;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+/// Where a feed's transitions go.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// The registry's event channel, to `/ws/mux` clients watching the session.
+    Mux,
+    /// One consumer (the inbox), which is waited for when it lags.
+    Queue(mpsc::Sender<MuxTransition>),
+}
+
+impl Sink {
+    async fn deliver(&self, registry: &Registry, transition: MuxTransition) {
+        match self {
+            Self::Mux => drop(
+                registry
+                    .event_sender()
+                    .send(MuxEvent::Transition(transition)),
+            ),
+            Self::Queue(queue) => drop(queue.send(transition).await),
+        }
+    }
+}
+
 /// Runs until `stop` is cancelled (the last watcher of `id` left, or shutdown).
-pub(super) async fn run(registry: Arc<Registry>, id: String, stop: CancellationToken) {
+pub async fn run(registry: Arc<Registry>, id: String, stop: CancellationToken, sink: Sink) {
     loop {
         // Subscribed before looking the id up, so a registration in between is not missed.
         let mut events = registry.subscribe();
@@ -29,7 +52,7 @@ pub(super) async fn run(registry: Arc<Registry>, id: String, stop: CancellationT
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = gone.cancelled() => {}
-                    () = follow(&registry, &session) => {}
+                    () = follow(&registry, &session, &sink) => {}
                 }
             }
             Err(_) => loop {
@@ -65,8 +88,7 @@ struct Upstream {
 }
 
 /// Keeps a state connection to one registration, reconnecting with backoff; never returns.
-async fn follow(registry: &Registry, session: &Session) {
-    let sender = registry.event_sender();
+async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
     let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
     // Last state and seq seen, to turn `exit` into a transition (and not twice).
     let mut last: Option<(AgentState, u64)> = None;
@@ -106,7 +128,7 @@ async fn follow(registry: &Registry, session: &Session) {
                     _ => continue,
                 };
                 last = Some((transition.next.clone(), transition.seq));
-                let _ = sender.send(MuxEvent::Transition(transition));
+                sink.deliver(registry, transition).await;
             }
         }
         // The caller cancels this task as a whole (the last watcher left).

@@ -7,7 +7,7 @@
 //! run in spawned tasks (bounded per connection) so a slow upstream never stalls the loop.
 //! A client that lags on the event channel gets a fresh snapshot instead of silent gaps.
 
-mod events;
+pub mod events;
 mod screens;
 mod watch;
 

@@ -44,6 +44,7 @@ impl EventFeeds {
                 registry.clone(),
                 id.to_owned(),
                 entry.1.clone(),
+                events::Sink::Mux,
             ));
         }
     }

@@ -5,5 +5,6 @@ mod support;
 
 mod bridge;
 mod feed;
+mod inbox;
 mod nats;
 mod replicas;
