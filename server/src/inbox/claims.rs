@@ -26,7 +26,7 @@ struct FirstClaim;
 
 impl Domain<ClaimRecord> for FirstClaim {
     fn apply(&self, incoming: Incoming<ClaimRecord>) {
-        drop(incoming.accept());
+        let _ = incoming.accept();
     }
 
     fn supersedes(&self, bucket: &Versioned<ClaimRecord>, _: &Versioned<ClaimRecord>) -> bool {
