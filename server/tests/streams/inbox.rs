@@ -359,3 +359,58 @@ async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
         reaches(&mut states, "idle").await;
     }
 }
+
+/// `Some(())` once `hub`'s health says `key` is (or is not, with `is` false) `value`.
+async fn health_says(hub: &TestServer, key: &str, value: &str, is: bool) -> Option<()> {
+    let health: Value = (client().get(hub.url("/api/v1/health")).send().await.ok()?)
+        .json()
+        .await
+        .ok()?;
+    ((health[key] == value) == is).then_some(())
+}
+
+#[tokio::test]
+async fn an_answer_while_nats_is_away_sends_nothing_and_another_replica_answers_once_it_is_back() {
+    let mut nats = NatsServer::start().await;
+    let replica = |url: String| TestServer::with(move |a| a.nats.url = Some(url));
+    let (a, b) = (
+        replica(nats.url.clone()).await,
+        replica(nats.url.clone()).await,
+    );
+    for hub in [&a, &b] {
+        eventually("shared", || health_says(hub, "fleet", "shared", true)).await;
+    }
+    let claude = agent(&a, "permission", "outage").await;
+    let mut states = claude.host.ws("subscribe=state").await;
+    claude.host.type_line("please deploy").await;
+    let asked = reaches(&mut states, "prompt").await;
+    let id = format!("outage:{}", asked["seq"]);
+    for hub in [&a, &b] {
+        eventually("listed", || async {
+            inbox(hub).await.iter().any(|i| i["id"] == id).then_some(())
+        })
+        .await;
+    }
+    nats.stop(nix::sys::signal::Signal::SIGKILL);
+    eventually("NATS gone", || health_says(&a, "nats", "connected", false)).await;
+    // The replicas cannot be asked: refused, nothing sent, the agent still asks.
+    let refused = answer(&a, &id, json!({"accept": true})).await;
+    let message = expect_envelope(refused, 503, "UNAVAILABLE").await;
+    assert!(message.contains("nothing was sent"), "{message}");
+    let agent_now = claude.host.get_ok("/agent").await;
+    assert_eq!(
+        (&agent_now["state"], &agent_now["since_seq"]),
+        (&json!("prompt"), &asked["seq"])
+    );
+
+    nats.restart().await;
+    for hub in [&a, &b] {
+        eventually("shared again", || health_says(hub, "fleet", "shared", true)).await;
+    }
+    // The refused claim was given up: the other replica answers, once.
+    let answered = answer(&b, &id, json!({"accept": true})).await;
+    assert_eq!(answered.status().as_u16(), 200);
+    reaches(&mut states, "working").await;
+    let again = answer(&a, &id, json!({"accept": true})).await;
+    assert_eq!(again.status().as_u16(), 409);
+}
