@@ -358,6 +358,30 @@ async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
         reaches(&mut states, "working").await;
         reaches(&mut states, "idle").await;
     }
+    // Both replicas' audit entries are on the one JetStream stream: each answer, with its
+    // outcome.
+    let js = async_nats::jetstream::new(nats.client().await);
+    let mut outcomes = eventually("six audit entries on the stream", || async {
+        let mut stream = js.get_stream("coopmux-audit").await.ok()?;
+        let count = stream.info().await.ok()?.state.messages;
+        if count < 6 {
+            return None;
+        }
+        let mut outcomes = Vec::new();
+        for seq in 1..=count {
+            let message = stream.get_raw_message(seq).await.ok()?;
+            let entry: Value = serde_json::from_slice(&message.payload).ok()?;
+            assert_eq!(
+                (&entry["action"], &entry["session"]),
+                (&json!("answer"), &json!("raced"))
+            );
+            outcomes.push(entry["status"].as_u64()?);
+        }
+        Some(outcomes)
+    })
+    .await;
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, [200, 200, 200, 409, 409, 409]);
 }
 
 /// `Some(())` once `hub`'s health says `key` is (or is not, with `is` false) `value`.
