@@ -15,9 +15,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::claude::reaches;
+use support::stamps::{epoch_nanos, last_stamp, percentiles, since, stamping_settings};
 use support::{client, register, Claude, Session, TempDir, TestServer, Ws, LONG_WAIT};
 use tokio::time::Instant;
 
@@ -27,43 +26,6 @@ const SESSIONS: usize = 200;
 const CLAUDES: usize = 4;
 /// Prompts asked and answered, in turn over the claudeless hosts.
 const ROUNDS: usize = 40;
-
-fn epoch_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-}
-
-fn last_stamp(file: &Path) -> Option<u128> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().last()?.trim().parse().ok()
-}
-
-fn since(stamp: u128, now: u128) -> Duration {
-    Duration::from_nanos(u64::try_from(now.saturating_sub(stamp)).unwrap_or(u64::MAX))
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "p50 {:>7.2} ms   p99 {:>7.2} ms   (n = {})",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples.len()
-    )
-}
-
-/// An operator settings file whose `PermissionRequest` hook stamps the time into `stamps`.
-fn stamping_settings(dir: &TempDir, stamps: &Path) -> String {
-    let stamp = format!("date +%s%N >> '{}'", stamps.display());
-    let settings = json!({"hooks": {"PermissionRequest": [
-        {"matcher": "", "hooks": [{"type": "command", "command": stamp}]}]}});
-    let path = dir.join("stamping.json");
-    std::fs::write(&path, settings.to_string()).expect("settings");
-    path.display().to_string()
-}
 
 /// The next `inbox:item` of `session` on `/ws/mux`, with its arrival time.
 async fn item_on(mux: &mut Ws, session: &str) -> (Value, u128) {
