@@ -233,3 +233,15 @@ async fn the_audit_log_records_answers_nudges_launches_kills_and_credential_chan
         .collect();
     assert_eq!(lines, entries);
 }
+
+#[tokio::test]
+async fn a_notify_url_that_is_not_http_stops_the_hub_naming_it() {
+    for bad in ["ftp://example.test/hook", "not a url"] {
+        let args = crate::support::hub_args(|a| a.notify_urls = vec![bad.to_owned()]);
+        let err = coopmux::serve::Bound::bind(args)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
+}
