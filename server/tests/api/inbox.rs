@@ -240,8 +240,7 @@ async fn a_notify_url_that_is_not_http_stops_the_hub_naming_it() {
         let args = crate::support::hub_args(|a| a.notify_urls = vec![bad.to_owned()]);
         let err = coopmux::serve::Bound::bind(args)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(err.to_string().contains(bad), "{err}");
     }
 }
