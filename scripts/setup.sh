@@ -59,6 +59,15 @@ if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $WASM_BINDGEN_VERS
   "${tool_profile[@]}" cargo install --path "$src" --locked
 fi
 
+# The Claude Code simulator the session host's Claude detection is tested against
+# (docs/architecture.md, "Agent state").
+CLAUDELESS_VERSION=0.4.0
+# (`claudeless --version` prints the Claude Code version it simulates, so cargo's list is asked.)
+if ! (have claudeless && cargo install --list | grep -q "^claudeless v$CLAUDELESS_VERSION:"); then
+  step "claudeless $CLAUDELESS_VERSION"
+  "${tool_profile[@]}" cargo install --locked claudeless --version "$CLAUDELESS_VERSION"
+fi
+
 if ! have chromium; then
   step "Debian chromium"
   apt-get update -qq

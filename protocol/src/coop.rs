@@ -11,11 +11,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 mod driver;
+mod prompt;
 mod session;
 pub use driver::{
     StartConfig, StopConfig, StopResolve, TranscriptCatchup, TranscriptContent, TranscriptList,
     TranscriptNumber, Updated, WithConfig, STOP_MODE_ALLOW,
 };
+pub use prompt::{NudgeReply, PromptContext, PromptQuestion, RespondAnswer, RespondReply};
 pub use session::{
     Livez, NudgeRequest, OutputQuery, ProfileMode, ProfilesCount, RespondRequest, Scheduled,
     ScreenQuery, Usage,
@@ -519,6 +521,12 @@ pub enum WsEvent {
     /// Reply to `transcript:catchup`.
     #[serde(rename = "transcript:catchup")]
     TranscriptCatchup(TranscriptCatchup),
+    /// Reply to `nudge`.
+    #[serde(rename = "nudged")]
+    Nudged(NudgeReply),
+    /// Reply to `respond`.
+    #[serde(rename = "response")]
+    Response(RespondReply),
 }
 
 /// A `/ws` message with the `request_id` its client gave (any JSON value) beside its own

@@ -3,8 +3,10 @@
 //!
 //! `mux` is the hub's own API (REST shapes and `/ws/mux` events); `coop` is the API of a coop
 //! session, spoken by the built-in session host and by the proxy and bridge towards upstreams.
+//! `claude` is what Claude Code's hooks send the session host.
 
 pub mod agent_state;
+pub mod claude;
 pub mod coop;
 pub mod credentials;
 pub mod fleet;

@@ -2,8 +2,13 @@
 
 use clap::Parser;
 use coopmux::commands::{Cli, Command};
+use coopmux::session_host::agent::claude::hook_client;
 
 fn main() -> anyhow::Result<()> {
+    // Claude Code's hook command: no parsing of the hub's flags, no runtime, never a failure.
+    if let Some(dir) = hook_client::invocation(std::env::args_os()) {
+        std::process::exit(hook_client::run(&dir));
+    }
     let cli = Cli::parse();
     coopmux::logging::init(cli.log_format);
     let runtime = tokio::runtime::Runtime::new()?;

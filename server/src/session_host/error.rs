@@ -40,6 +40,12 @@ pub enum HostError {
     /// The request needs an agent driver and a plain command has none (404, coop's code).
     #[error("no agent driver: this session runs a plain command")]
     NoDriver,
+    /// `respond` with no prompt waiting (409).
+    #[error("no prompt is waiting for an answer")]
+    NoPrompt,
+    /// The prompt was announced but its dialog is not on the agent's screen yet (503).
+    #[error("the prompt is not on the agent's screen yet")]
+    PromptNotShown,
     /// A profile switch is already waiting or under way (409).
     #[error("a switch is already in progress")]
     SwitchInProgress,
@@ -70,6 +76,8 @@ impl HostError {
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
             Self::Exited => (StatusCode::GONE, "EXITED"),
             Self::NoDriver => (StatusCode::NOT_FOUND, "NO_DRIVER"),
+            Self::PromptNotShown => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
+            Self::NoPrompt => (StatusCode::CONFLICT, "NO_PROMPT"),
             Self::SwitchInProgress => (StatusCode::CONFLICT, "SWITCH_IN_PROGRESS"),
             Self::NotReady | Self::AgentStarting => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),

@@ -70,6 +70,8 @@ pub struct Host {
     pub shutdown_requested: CancellationToken,
     /// Cancelled when the host stops serving (closes WebSockets).
     pub stopping: CancellationToken,
+    /// The agent and its detector.
+    agent: super::agent::Agent,
 }
 
 impl Host {
@@ -100,7 +102,19 @@ impl Host {
             spawns: watch::channel(0).0,
             shutdown_requested: CancellationToken::new(),
             stopping: CancellationToken::new(),
+            agent: super::agent::Agent::Plain,
         }
+    }
+
+    /// Sets the agent (a plain command unless set).
+    pub fn with_agent(mut self, agent: super::agent::Agent) -> Self {
+        self.agent = agent;
+        self
+    }
+
+    /// The agent and its detector.
+    pub fn agent_kind(&self) -> &super::agent::Agent {
+        &self.agent
     }
 
     /// Sets how far a `/ws` `pty` client may fall behind before it gets a lag replay.
@@ -215,7 +229,7 @@ impl Host {
             session_id: self.session_id.clone(),
             pid: self.pid(),
             uptime_secs: self.uptime_secs(),
-            agent: AGENT_TYPE.into(),
+            agent: self.agent.name().into(),
             terminal: Some(coop::TerminalSize { cols, rows }),
             terminal_cols: Some(cols),
             terminal_rows: Some(rows),
@@ -257,16 +271,16 @@ impl Host {
     pub fn agent(&self) -> coop::Agent {
         let seen = self.state.snapshot();
         coop::Agent {
-            agent: AGENT_TYPE.into(),
+            agent: self.agent.name().into(),
             session_id: self.session_id.clone(),
             state: seen.state,
             since_seq: seen.since_seq,
             screen_seq: *self.screen_seq.borrow(),
             detection_tier: seen.tier.into(),
             detection_cause: seen.cause.map(str::to_owned),
-            prompt: seen.prompt,
-            error_detail: None,
-            error_category: None,
+            prompt: seen.prompt.as_ref().map(super::state::prompt_value),
+            error_detail: seen.error_detail,
+            error_category: seen.error_category,
             last_message: None,
         }
     }

@@ -307,20 +307,20 @@ async fn resolve_stop(
     s.host.resolve_stop(body).map(Json)
 }
 
-/// A well-formed nudge still needs a driver: `NOT_READY`, then `NO_DRIVER`.
+/// Types a message into the agent (`NOT_READY`, then `NO_DRIVER` for a plain command).
 async fn nudge(
     State(s): State<HttpState>,
-    ApiJson(_body): ApiJson<coop::NudgeRequest>,
-) -> HostError {
-    s.host.without_driver()
+    ApiJson(body): ApiJson<coop::NudgeRequest>,
+) -> ApiResult<coop::NudgeReply> {
+    s.host.nudge(body).await.map(Json)
 }
 
-/// A well-formed answer still needs a driver: `NOT_READY`, then `NO_DRIVER`.
+/// Answers the agent's prompt (`NOT_READY`, then `NO_DRIVER` for a plain command).
 async fn respond(
     State(s): State<HttpState>,
-    ApiJson(_body): ApiJson<coop::RespondRequest>,
-) -> HostError {
-    s.host.without_driver()
+    ApiJson(body): ApiJson<coop::RespondRequest>,
+) -> ApiResult<coop::RespondReply> {
+    s.host.respond(body).await.map(Json)
 }
 
 async fn shutdown(State(s): State<HttpState>) -> Json<coop::ShutdownAccepted> {

@@ -3,9 +3,11 @@
 //! `pty` runs the child; `host` holds the shared state (output log, screen, agent state), fed by
 //! a reader thread (PTY → log) and a screen thread (log → emulator), the agent state decided by
 //! the detectors of `detect`; `http` and `ws` serve coop's API; `register` announces the
-//! session to a mux; `lifecycle` watches and replaces the child. This module starts it all and, once a stop is asked for, deregisters and exits with
-//! the last child's code.
+//! session to a mux; `lifecycle` watches and replaces the child; `agent` knows Claude Code (its
+//! hooks, its screen, the keys that answer it). This module starts it all and, once a stop is
+//! asked for, deregisters and exits with the last child's code.
 
+pub mod agent;
 pub mod detect;
 pub mod error;
 pub mod host;
@@ -68,6 +70,15 @@ pub struct SessionArgs {
     /// Milliseconds without output before the state becomes `idle`.
     #[arg(long, default_value_t = 1500)]
     pub idle_ms: u64,
+    /// Which agent runs: `auto` takes `claude` and `claudeless` for Claude Code (state from its
+    /// hooks and screen, prompts answered by `respond`), `claude` forces it, `none` treats any
+    /// command as a plain one.
+    #[arg(long, value_enum, default_value_t = agent::AgentChoice::Auto)]
+    pub agent: agent::AgentChoice,
+    /// Directory of the host's private files (Claude Code's hook settings); default
+    /// `$XDG_STATE_HOME/coop/mux`, then `~/.local/state/coop/mux`.
+    #[arg(long)]
+    pub state_dir: Option<std::path::PathBuf>,
     /// Heartbeat period of the mux registration in milliseconds (default: coop's 15 s / 60 s).
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
@@ -94,6 +105,9 @@ pub enum SessionError {
     /// The PTY or the child could not be started.
     #[error(transparent)]
     Pty(#[from] pty::PtyError),
+    /// Claude Code's hook settings could not be prepared.
+    #[error(transparent)]
+    Claude(#[from] agent::claude::setup::SetupError),
     /// A helper thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] std::io::Error),
@@ -116,7 +130,15 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let session_id = env_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
     let size = (args.cols, args.rows);
-    let spawned = pty::spawn(&args.command, size, &Default::default())?;
+    let (command, agent, receiver) = if args.agent.is_claude(&args.command) {
+        let state_dir = crate::credentials::store::default_dir(args.state_dir.as_deref());
+        let prepared = agent::claude::Claude::prepare(&args.command, &state_dir)?;
+        let claude = agent::Agent::Claude(Box::new(prepared.claude));
+        (prepared.command, claude, Some(prepared.receiver))
+    } else {
+        (args.command.clone(), agent::Agent::Plain, None)
+    };
+    let spawned = pty::spawn(&command, size, &Default::default())?;
     let pid = spawned.pty.pid();
     let mut host = Host::new(
         session_id.clone(),
@@ -128,6 +150,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     if let Some(bytes) = args.ws_lag_bytes {
         host = host.with_ws_lag_bytes(bytes);
     }
+    host = host.with_agent(agent);
     let host = Arc::new(host);
     let screen_host = Arc::clone(&host);
     let screen_thread = std::thread::Builder::new()
@@ -136,7 +159,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         .map_err(SessionError::Thread)?;
     let supervisor = Supervisor::new(
         Arc::clone(&host),
-        args.command.clone(),
+        command.clone(),
         screen_thread.thread().clone(),
     );
     // Subscribed before the first reader runs, so that its first output counts.
@@ -145,13 +168,19 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let first = supervisor
         .watch(pid, spawned.reader)
         .map_err(SessionError::Thread)?;
-    let activity_host = Arc::clone(&host);
-    let idle = Duration::from_millis(args.idle_ms);
-    let activity = tokio::spawn(async move {
-        let last_output = || activity_host.last_output();
-        let tracker = &activity_host.state;
-        detect::process::run(tracker, total, spawns, idle, last_output).await;
-    });
+    let activity = match receiver {
+        // Claude Code's state comes from its hooks and its screen.
+        Some(receiver) => receiver.start(&host),
+        None => {
+            let activity_host = Arc::clone(&host);
+            let idle = Duration::from_millis(args.idle_ms);
+            tokio::spawn(async move {
+                let last_output = || activity_host.last_output();
+                let tracker = &activity_host.state;
+                detect::process::run(tracker, total, spawns, idle, last_output).await;
+            })
+        }
+    };
 
     let upload_root = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let router = http::router(http::HttpState {
@@ -185,6 +214,7 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         auth_token: args.auth_token.as_deref(),
         labels: &args.labels,
         command: args.command.first().map_or("", String::as_str),
+        agent: host.agent_kind().name(),
         fallback_id: &session_id,
         heartbeat: args.heartbeat_ms.map(Duration::from_millis),
     };
@@ -197,6 +227,10 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     host.stopping.cancel();
     screen_thread.thread().unpark();
     activity.abort();
+    if let Some(claude) = host.claude() {
+        // The process exits without dropping the host.
+        claude.remove_files();
+    }
     if let Some(task) = heartbeat {
         task.abort();
     }

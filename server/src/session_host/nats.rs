@@ -5,8 +5,8 @@
 //! `profile`). With a non-empty `COOP_NATS_RELAY` too, it also publishes
 //! `session.{id}.announce` (online at start, heartbeat every 30 s, offline when stopping),
 //! `.status` every 2 s and `.state` (the same pushes with the id and metadata), and takes
-//! `.input` (`{text,enter}`), `.nudge` and `.respond` (refused without an agent driver, as coop
-//! does for a plain command). Auth: `COOP_NATS_TOKEN`, `COOP_NATS_USER` +
+//! `.input` (`{text,enter}`), `.nudge` and `.respond` (as their HTTP endpoints: refused without
+//! an agent driver, as coop does for a plain command; Claude Code's prompts are answered). Auth: `COOP_NATS_TOKEN`, `COOP_NATS_USER` +
 //! `COOP_NATS_PASSWORD`, or `COOP_NATS_CREDS`.
 
 use super::host::Host;
@@ -62,7 +62,7 @@ impl Config {
         } else {
             NatsAuth::None
         };
-        let mut metadata = metadata(me.command, me.labels);
+        let mut metadata = metadata(me.agent, me.command, me.labels);
         // Named fields of the messages win over labels of the same name.
         for key in ["event", "session_id", "ts", "url"] {
             metadata.remove(key);
@@ -216,12 +216,8 @@ async fn run(host: Arc<Host>, config: Config) {
                 }
             }
             Some(m) = next(&mut inbound.input) => on_input(&host, &m.payload).await,
-            Some(m) = next(&mut inbound.nudge) => {
-                without_driver::<coop::NudgeRequest>(&host, "nudge", &m.payload);
-            }
-            Some(m) = next(&mut inbound.respond) => {
-                without_driver::<coop::RespondRequest>(&host, "respond", &m.payload);
-            }
+            Some(m) = next(&mut inbound.nudge) => on_nudge(&host, &m.payload).await,
+            Some(m) = next(&mut inbound.respond) => on_respond(&host, &m.payload).await,
         }
     }
     out.announce(AnnounceEvent::Offline).await;
@@ -239,11 +235,23 @@ async fn on_input(host: &Arc<Host>, payload: &[u8]) {
     }
 }
 
-/// `.nudge` and `.respond`: a plain command has no driver, so nothing happens, as with coop
-/// (NATS has no reply to carry the refusal).
-fn without_driver<T: serde::de::DeserializeOwned>(host: &Host, kind: &str, payload: &[u8]) {
-    if serde_json::from_slice::<T>(payload).is_ok() {
-        let refusal = host.without_driver();
-        tracing::info!(kind, %refusal, "NATS request not carried out");
+/// `.nudge`: as `POST /agent/nudge` (refused for a plain command, as coop does); NATS has
+/// no reply.
+async fn on_nudge(host: &Arc<Host>, payload: &[u8]) {
+    let Ok(request) = serde_json::from_slice::<coop::NudgeRequest>(payload) else {
+        return;
+    };
+    if let Err(refusal) = host.nudge(request).await {
+        tracing::info!(kind = "nudge", %refusal, "NATS request not carried out");
+    }
+}
+
+/// `.respond`: as `POST /agent/respond`; NATS has no reply.
+async fn on_respond(host: &Arc<Host>, payload: &[u8]) {
+    let Ok(request) = serde_json::from_slice::<coop::RespondRequest>(payload) else {
+        return;
+    };
+    if let Err(refusal) = host.respond(request).await {
+        tracing::info!(kind = "respond", %refusal, "NATS request not carried out");
     }
 }

@@ -139,6 +139,19 @@ impl Pty {
             .map_err(|e| PtyError::Resize(e.to_string()))
     }
 
+    /// Whether the child reads keys one by one (canonical mode off), as a full-screen program
+    /// does once it runs; before that the line discipline echoes input and turns Enter into a
+    /// newline. `None` when the terminal cannot tell.
+    pub fn reads_keys(&self) -> Option<bool> {
+        let termios = self
+            .master
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_termios()?;
+        let canonical = nix::sys::termios::LocalFlags::ICANON.bits();
+        Some(termios.local_flags.bits() & canonical == 0)
+    }
+
     /// Sends `signal` to the child's process group.
     pub fn signal_group(&self, signal: Signal) -> Result<(), PtyError> {
         killpg(Pid::from_raw(self.pid as i32), signal).map_err(PtyError::Signal)

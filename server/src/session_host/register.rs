@@ -42,6 +42,8 @@ pub struct SelfInfo<'a> {
     pub labels: &'a [String],
     /// argv\[0\] of the command.
     pub command: &'a str,
+    /// The agent type (`unknown` for a plain command, `claude`).
+    pub agent: &'a str,
     /// Session id when `COOP_MUX_SESSION_ID` is not set.
     pub fallback_id: &'a str,
     /// Heartbeat override (tests).
@@ -71,7 +73,7 @@ impl Registration {
             format!("http://{host}:{}", me.port)
         });
         let k8s = env_nonempty(&get, "KUBERNETES_SERVICE_HOST").is_some();
-        let mut metadata = metadata(me.command, me.labels);
+        let mut metadata = metadata(me.agent, me.command, me.labels);
         if k8s {
             metadata.insert("k8s".into(), k8s_info(&get));
         }
@@ -168,13 +170,10 @@ impl Registration {
     }
 }
 
-/// `{"agent":"unknown","command":argv0}` plus each well-formed label; dots nest objects.
-pub fn metadata(command: &str, labels: &[String]) -> Map<String, Value> {
+/// `{"agent","command":argv0}` plus each well-formed label; dots nest objects.
+pub fn metadata(agent: &str, command: &str, labels: &[String]) -> Map<String, Value> {
     let mut meta = Map::new();
-    meta.insert(
-        "agent".into(),
-        Value::String(super::host::AGENT_TYPE.into()),
-    );
+    meta.insert("agent".into(), Value::String(agent.into()));
     meta.insert("command".into(), Value::String(command.into()));
     for label in labels {
         let Some((key, value)) = label.split_once('=') else {
@@ -241,6 +240,7 @@ mod tests {
             auth_token: Some("tok"),
             labels,
             command: "bash",
+            agent: "unknown",
             fallback_id: "uuid-1",
             heartbeat: None,
         }
@@ -252,7 +252,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let meta = Value::Object(metadata("bash", &labels));
+        let meta = Value::Object(metadata("unknown", "bash", &labels));
         assert_eq!(
             meta,
             json!({"agent":"unknown","command":"bash","team":"core","a":{"b":"v","c":""}})

@@ -44,7 +44,11 @@ pub struct Snapshot {
     /// `detection_cause`, once something was detected.
     pub cause: Option<&'static str>,
     /// What the agent asks, while it asks something.
-    pub prompt: Option<serde_json::Value>,
+    pub prompt: Option<coop::PromptContext>,
+    /// What went wrong, in the `error` and `parked` states.
+    pub error_detail: Option<String>,
+    /// The kind of error, in the `error` and `parked` states.
+    pub error_category: Option<String>,
 }
 
 /// The current state plus a feed of transitions.
@@ -95,6 +99,8 @@ impl StateTracker {
                 .map_or(detect::NO_TIER, |d| d.tier.as_str()),
             cause: c.detection.as_ref().map(|d| d.cause),
             prompt: c.detection.as_ref().and_then(|d| d.prompt.clone()),
+            error_detail: c.detection.as_ref().and_then(|d| d.error_detail.clone()),
+            error_category: c.detection.as_ref().and_then(|d| d.error_category.clone()),
         }
     }
 
@@ -122,43 +128,56 @@ impl StateTracker {
     }
 
     /// A detector's conclusion: taken while a child runs (late output of a gone child never
-    /// hides `exited` or `restarting`). The same state again only updates what decided it.
+    /// hides `exited` or `restarting`). The same state again only updates what decided it,
+    /// except that another prompt is a transition of its own (`prompt` → `prompt`).
     pub fn detect(&self, detection: Detection) {
         let mut c = self.lock();
         if c.exit.is_some() || c.state == restarting() {
             return;
         }
         let next = detection.state.clone();
-        let t = (c.state != next).then(|| {
+        let asked = c.detection.as_ref().and_then(|d| d.prompt.as_ref());
+        let new_prompt = !same_prompt(asked, detection.prompt.as_ref());
+        let t = (c.state != next || new_prompt).then(|| {
             let prev = std::mem::replace(&mut c.state, next.clone());
             c.seq += 1;
             coop::Transition {
-                prompt: detection.prompt.clone(),
+                prompt: detection.prompt.as_ref().map(prompt_value),
+                error_detail: detection.error_detail.clone(),
+                error_category: detection.error_category.clone(),
                 cause: Some(detection.cause.to_owned()),
                 ..transition(prev, next.clone(), c.seq)
             }
         });
         c.detection = Some(detection);
-        drop(c);
         if let Some(t) = t {
             self.announce(t, next);
         }
     }
 
+    /// Changes the prompt of the current detection in place (it became ready, its options were
+    /// read): the same prompt, so no transition.
+    pub fn refine_prompt(&self, refine: impl FnOnce(&mut coop::PromptContext)) {
+        let mut c = self.lock();
+        if let Some(prompt) = c.detection.as_mut().and_then(|d| d.prompt.as_mut()) {
+            refine(prompt);
+        }
+    }
+
     /// A lifecycle change (not a detection): moves to `next` and broadcasts it.
     fn set(&self, next: AgentState, cause: &'static str) {
-        let t = {
-            let mut c = self.lock();
-            let prev = std::mem::replace(&mut c.state, next.clone());
-            c.seq += 1;
-            coop::Transition {
-                cause: Some(cause.to_owned()),
-                ..transition(prev, next.clone(), c.seq)
-            }
+        let mut c = self.lock();
+        let prev = std::mem::replace(&mut c.state, next.clone());
+        c.seq += 1;
+        let t = coop::Transition {
+            cause: Some(cause.to_owned()),
+            ..transition(prev, next.clone(), c.seq)
         };
         self.announce(t, next);
     }
 
+    /// Sends a transition. Callers hold the state's lock, so that transitions go out in the
+    /// order of their `seq` (two detectors may conclude at once); neither send blocks.
     fn announce(&self, t: coop::Transition, next: AgentState) {
         self.state.send_replace(next);
         // No subscribers is fine: nobody listens yet.
@@ -205,8 +224,11 @@ impl StateTracker {
     /// connect.
     pub fn synthetic(&self) -> coop::Transition {
         let c = self.lock();
+        let detection = c.detection.as_ref();
         coop::Transition {
-            prompt: c.detection.as_ref().and_then(|d| d.prompt.clone()),
+            prompt: detection.and_then(|d| d.prompt.as_ref()).map(prompt_value),
+            error_detail: detection.and_then(|d| d.error_detail.clone()),
+            error_category: detection.and_then(|d| d.error_category.clone()),
             ..transition(c.state.clone(), c.state.clone(), c.seq)
         }
     }
@@ -225,6 +247,20 @@ impl StateTracker {
     pub fn subscribe_state(&self) -> watch::Receiver<AgentState> {
         self.state.subscribe()
     }
+}
+
+/// The same prompt: same type, tool and input (its options and readiness may be refined).
+fn same_prompt(a: Option<&coop::PromptContext>, b: Option<&coop::PromptContext>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => (&a.kind, &a.tool, &a.input) == (&b.kind, &b.tool, &b.input),
+        _ => false,
+    }
+}
+
+/// The prompt as the wire carries it (`prompt` stays a free-form value for coop's sessions).
+pub fn prompt_value(prompt: &coop::PromptContext) -> serde_json::Value {
+    serde_json::to_value(prompt).unwrap_or_default()
 }
 
 fn transition(prev: AgentState, next: AgentState, seq: u64) -> coop::Transition {

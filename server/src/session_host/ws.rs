@@ -159,7 +159,8 @@ async fn answer(host: &Arc<Host>, request: WsRequest) -> Result<WsEvent, HostErr
             host.request_restart()?;
             WsEvent::SessionRestarted(SCHEDULED)
         }
-        WsRequest::Nudge(_) | WsRequest::Respond(_) => return Err(host.without_driver()),
+        WsRequest::Nudge(body) => WsEvent::Nudged(host.nudge(body).await?),
+        WsRequest::Respond(body) => WsEvent::Response(host.respond(body).await?),
         WsRequest::StopConfigGet => WsEvent::StopConfig(coop::WithConfig {
             config: host.stop_config(),
         }),

@@ -1,12 +1,14 @@
 //! `coopmux session`, the built-in session host, as a real process: its HTTP API and
 //! WebSocket (a conformance table of coop's answers, every request of coop's dashboard), the
 //! child's lifecycle and
-//! switches, self-registration, replay integrity and real shells on real PTYs.
+//! switches, self-registration, replay integrity, real shells on real PTYs, and Claude Code
+//! (the claudeless simulator): its states, prompts and answers.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod api;
+mod claude;
 mod conformance;
 mod dashboard;
 mod lifecycle;

@@ -2,6 +2,7 @@
 //! hubs and session hosts on 127.0.0.1 port 0, stopped when dropped, their clients, and
 //! stand-ins for the services they talk to.
 //!
+//! - [`claude`]: a session host running claudeless, the Claude Code simulator ([`Claude`]);
 //! - [`hub`]: the hub in-process ([`TestServer`]), with HTTP helpers;
 //! - [`hub_process`]: the `coopmux` binary as a child process, its log kept ([`HubProcess`]);
 //! - [`nats`]: a real `nats-server` on a free port ([`NatsServer`]);
@@ -14,6 +15,7 @@
 // Each test binary and bench uses a different subset.
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod claude;
 pub mod hub;
 pub mod hub_process;
 pub mod nats;
@@ -24,6 +26,7 @@ pub mod temp;
 pub mod upstream;
 pub mod ws;
 
+pub use claude::Claude;
 pub use hub::{client, expect_envelope, hub_args, metric, metrics, register, TestServer};
 pub use hub_process::HubProcess;
 pub use nats::NatsServer;

@@ -15,12 +15,7 @@ pub const EXIT: &str = "process:exit";
 
 /// A detection of this tier.
 pub fn detection(state: AgentState, cause: &'static str) -> Detection {
-    Detection {
-        state,
-        tier: Tier::Process,
-        cause,
-        prompt: None,
-    }
+    Detection::new(state, Tier::Process, cause)
 }
 
 /// Drives `working`/`idle` from output activity: `total` changes whenever output arrives and
