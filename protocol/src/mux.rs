@@ -27,6 +27,10 @@ pub struct Health {
     /// when NATS is not configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// Problems of the configuration the operator should fix (e.g. a NATS server that asks
+    /// for no credentials); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.

@@ -2,7 +2,7 @@
 //!
 //! `serve` runs the hub: `registry` owns the sessions (health checks, caches, pollers,
 //! prewarm), `api` the REST handlers, `proxy` and `upstream` the calls to coop sessions,
-//! `auth` the token and login cookie, `feed` the `/ws/mux` stream, `web` the dashboard
+//! `auth` the token and the dashboard login, `feed` the `/ws/mux` stream, `web` the dashboard
 //! hosting, `launch` the launch API and its tracking, `credentials` the credential broker (accounts,
 //! OAuth refresh and reauth, persistence, distribution to sessions, pool). `session_host` is the built-in coop-compatible PTY server.
 
@@ -30,6 +30,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nats;
 pub mod open;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod routes;

@@ -26,6 +26,10 @@ pub async fn health(
         nats: registry.nats().map(|link| link.state().as_str().to_owned()),
         fleet: registry.fleet().map(|f| f.mode().as_str().to_owned()),
         credentials: credentials.sharing().map(str::to_owned),
+        warnings: (registry.nats().and_then(|link| link.warning()))
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
     })
 }
 

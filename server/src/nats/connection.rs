@@ -8,7 +8,7 @@
 
 use crate::backoff::{Backoff, Policy};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -105,9 +105,15 @@ pub struct Link {
     url: String,
     auth: NatsAuth,
     state: AtomicU8,
+    /// The server accepted us without asking for credentials (docs/security.md, "Replicas
+    /// and the NATS account").
+    open_server: AtomicBool,
     client: OnceLock<async_nats::Client>,
     connected: Notify,
 }
+
+/// Why an unauthenticated NATS server is a risk, for the log and `/api/v1/health`.
+pub const OPEN_SERVER_WARNING: &str = "the NATS server requires no authentication: any client of it can read the credentials and sessions buckets and inject sessions and tokens; give the hubs a NATS account of their own (docs/security.md)";
 
 impl Link {
     /// A link that is not connected yet; [`Link::spawn`] starts connecting.
@@ -116,6 +122,7 @@ impl Link {
             url,
             auth,
             state: AtomicU8::new(LinkState::Connecting as u8),
+            open_server: AtomicBool::new(false),
             client: OnceLock::new(),
             connected: Notify::new(),
         })
@@ -129,6 +136,14 @@ impl Link {
     /// Where the link stands.
     pub fn state(&self) -> LinkState {
         LinkState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    /// A warning when the server asked for no credentials (any client can read what the hub
+    /// keeps there).
+    pub fn warning(&self) -> Option<&'static str> {
+        self.open_server
+            .load(Ordering::Relaxed)
+            .then_some(OPEN_SERVER_WARNING)
     }
 
     fn set_state(&self, state: LinkState) {
@@ -164,6 +179,10 @@ impl Link {
                 match link.connect_once().await {
                     Ok(client) => {
                         tracing::info!(url = %link.url, "connected to NATS");
+                        if !client.server_info().auth_required {
+                            tracing::warn!(url = %link.url, "{OPEN_SERVER_WARNING}");
+                            link.open_server.store(true, Ordering::Relaxed);
+                        }
                         link.set_state(LinkState::Connected);
                         let _ = link.client.set(client);
                         link.connected.notify_waiters();

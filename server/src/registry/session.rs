@@ -73,6 +73,9 @@ pub struct Session {
     health_failures: AtomicU32,
     cache: Mutex<Cache>,
     transport: RwLock<Transport>,
+    /// The SHA-256 of the registration token that registered it, if one did: only that
+    /// token may heartbeat or deregister it (docs/security.md, "Agents inside sessions").
+    registrant: RwLock<Option<String>>,
     last_announce: Mutex<Instant>,
     /// Cancelled when the session is removed; pollers and bridges hang off it.
     pub cancel: CancellationToken,
@@ -102,6 +105,7 @@ impl Session {
             health_failures: AtomicU32::new(0),
             cache: Mutex::new(Cache::default()),
             transport: RwLock::new(transport),
+            registrant: RwLock::new(None),
             last_announce: Mutex::new(Instant::now()),
             cancel,
         }
@@ -173,6 +177,19 @@ impl Session {
 
     pub(crate) fn set_transport(&self, transport: Transport) {
         *self.transport.write().unwrap_or_else(|e| e.into_inner()) = transport;
+    }
+
+    /// The hash of the registration token that registered it (`None`: the hub's token, an
+    /// open hub, or NATS).
+    pub fn registrant(&self) -> Option<String> {
+        self.registrant
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_registrant(&self, hash: Option<String>) {
+        *self.registrant.write().unwrap_or_else(|e| e.into_inner()) = hash;
     }
 
     /// Records an announce (online or heartbeat) seen on NATS.

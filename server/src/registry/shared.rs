@@ -27,6 +27,7 @@ impl Registry {
             url: connection.url,
             auth_token: connection.auth_token,
             metadata: connection.metadata,
+            registrant: session.registrant(),
             transport: match session.transport() {
                 Transport::Http => RecordTransport::Http,
                 Transport::Nats { prefix } => RecordTransport::Nats { prefix },
@@ -102,6 +103,7 @@ impl Registry {
             let old_url = existing.url();
             inner.urls.moved(&record.id, &old_url, &connection.url);
             existing.refresh(connection);
+            existing.set_registrant(record.registrant);
             existing.set_transport(transport);
             existing.set_registered(record.order_us, record.registered_at_ms);
             existing.announced();
@@ -110,6 +112,9 @@ impl Registry {
         let order = (record.order_us, record.registered_at_ms);
         match self.insert_locked(&mut inner, &record.id, connection, transport, order) {
             Ok(_) => {
+                if let Some(session) = inner.sessions.get(&record.id) {
+                    session.set_registrant(record.registrant);
+                }
                 tracing::info!(session = %record.id, "session registered through another replica")
             }
             Err(RegistryError::Full(max)) => {

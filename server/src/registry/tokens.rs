@@ -23,6 +23,8 @@ pub const MAX_REGISTRATION_TOKENS: usize = 32_768;
 struct Tokens {
     /// Token hash → the session id it is bound to (`None` until its first registration).
     scopes: HashMap<String, Option<String>>,
+    /// Token hash → the session id its launch was given, for tokens issued here.
+    launches: HashMap<String, String>,
     /// Issue order of the hashes, for the bound above.
     order: VecDeque<String>,
 }
@@ -60,8 +62,9 @@ impl RegistrationTokens {
         let _ = self.fleet.set(fleet);
     }
 
-    /// A new token, not yet bound to a session.
-    pub fn issue(&self) -> String {
+    /// A new token for the launch given session id `launch_session`, not yet bound to a
+    /// session.
+    pub fn issue(&self, launch_session: &str) -> String {
         let token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -69,6 +72,9 @@ impl RegistrationTokens {
         );
         let hash = token_hash(&token);
         self.learn_hash(&hash, None);
+        self.lock()
+            .launches
+            .insert(hash.clone(), launch_session.to_owned());
         if let Some(fleet) = self.fleet.get() {
             fleet.put_token(&hash, TokenRecord::default());
         }
@@ -88,6 +94,7 @@ impl RegistrationTokens {
         if tokens.order.len() >= MAX_REGISTRATION_TOKENS {
             if let Some(oldest) = tokens.order.pop_front() {
                 tokens.scopes.remove(&oldest);
+                tokens.launches.remove(&oldest);
             }
         }
         tokens.scopes.insert(hash.to_owned(), session);
@@ -97,6 +104,7 @@ impl RegistrationTokens {
     /// A token (by hash) revoked by another replica.
     pub fn forget_hash(&self, hash: &str) {
         let mut tokens = self.lock();
+        tokens.launches.remove(hash);
         if tokens.scopes.remove(hash).is_some() {
             tokens.order.retain(|h| h != hash);
         }
@@ -105,6 +113,15 @@ impl RegistrationTokens {
     /// Whether `token` is a registration token at all.
     pub fn is_known(&self, token: &str) -> bool {
         self.lock().scopes.contains_key(&token_hash(token))
+    }
+
+    /// Whether `token` was issued here for a launch given `session_id`.
+    pub fn launched_as(&self, token: &str, session_id: &str) -> bool {
+        let hash = token_hash(token);
+        self.lock()
+            .launches
+            .get(&hash)
+            .is_some_and(|id| id == session_id)
     }
 
     /// Whether `token` may act for `session_id`; an unbound token becomes bound to it.
@@ -156,9 +173,14 @@ impl RegistrationTokens {
                 .filter(|(_, bound)| bound.as_deref() == Some(session_id))
                 .map(|(hash, _)| hash.clone())
                 .collect();
-            let Tokens { scopes, order } = &mut *tokens;
+            let Tokens {
+                scopes,
+                launches,
+                order,
+            } = &mut *tokens;
             for hash in &revoked {
                 scopes.remove(hash);
+                launches.remove(hash);
             }
             order.retain(|t| scopes.contains_key(t));
             revoked
@@ -178,7 +200,8 @@ mod tests {
     #[test]
     fn a_token_binds_to_its_first_session_and_dies_with_it() {
         let tokens = RegistrationTokens::default();
-        let t = tokens.issue();
+        let t = tokens.issue("a");
+        assert!(tokens.launched_as(&t, "a") && !tokens.launched_as(&t, "b"));
         assert!(tokens.is_known(&t) && !tokens.is_known("nope"));
         assert!(
             !tokens.covers(&t, "a"),

@@ -39,7 +39,16 @@ impl NatsServer {
         Self::launch(port, true).await
     }
 
+    /// Starts a plain server that accepts only clients with `token`.
+    pub async fn start_with_token(token: &str) -> NatsServer {
+        Self::launch_with(free_port(), false, &["--auth", token]).await
+    }
+
     async fn launch(port: u16, jetstream: bool) -> NatsServer {
+        Self::launch_with(port, jetstream, &[]).await
+    }
+
+    async fn launch_with(port: u16, jetstream: bool, extra: &[&str]) -> NatsServer {
         let bin = if std::path::Path::new(DEBIAN_BIN).exists() {
             DEBIAN_BIN
         } else {
@@ -51,6 +60,7 @@ impl NatsServer {
         if jetstream {
             cmd.arg("-js").arg("-sd").arg(store.path());
         }
+        cmd.args(extra);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
