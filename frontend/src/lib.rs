@@ -1,13 +1,32 @@
-//! WASM entry point: hydrates the dashboard that the server rendered.
+//! WASM entry point: renders the dashboard in place of the page the server rendered.
+//!
+//! The server's page shows at once (header, session count); the browser then renders the app
+//! anew and swaps it in, rather than hydrating the server's nodes: client rendering alone
+//! carries no hydration code, which keeps the bundle smaller (docs/architecture.md,
+//! "Dashboard bundle size").
 
 // Leptos view types nest deeply; the release build needs more than the default 128.
 #![recursion_limit = "256"]
 
-/// Called by the loader script that cargo-leptos generates.
+/// Called by the loader script that Leptos puts in the page (it is named `hydrate`).
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     std::panic::set_hook(Box::new(report_panic));
-    leptos::mount::hydrate_body(app::App);
+    let Some(body) = leptos::prelude::document().body() else {
+        return;
+    };
+    // The server's nodes stay until the app is built (the header reads the rendered session
+    // count from them), then go.
+    let rendered = body.child_nodes();
+    let old: Vec<web_sys::Node> = (0..rendered.length())
+        .filter_map(|i| rendered.item(i))
+        .collect();
+    leptos::mount::mount_to_body(app::App);
+    for node in old {
+        if let Some(parent) = node.parent_node() {
+            let _ = parent.remove_child(&node);
+        }
+    }
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -10,10 +10,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod driver;
 mod session;
+pub use driver::{
+    StartConfig, StopConfig, StopResolve, TranscriptCatchup, TranscriptContent, TranscriptList,
+    TranscriptNumber, Updated, WithConfig, STOP_MODE_ALLOW,
+};
 pub use session::{
-    ConfigReply, ConfigUpdate, Livez, NudgeRequest, OutputQuery, ProfileMode, RespondRequest,
-    ScreenQuery, TranscriptList, Usage,
+    Livez, NudgeRequest, OutputQuery, ProfileMode, ProfilesCount, RespondRequest, Scheduled,
+    ScreenQuery, Usage,
 };
 
 /// The error envelope of every rejection: `{"error":{"code","message"}}`.
@@ -129,17 +134,17 @@ pub struct Screen {
     /// Whether the alternate screen is active.
     #[serde(default)]
     pub alt_screen: bool,
-    /// Cursor position; left out while the cursor is hidden, and on `GET /screen` unless
-    /// asked for with `?cursor=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Cursor position; `null` while the cursor is hidden, and on `GET /screen` unless asked
+    /// for with `?cursor=true`.
+    #[serde(default)]
     pub cursor: Option<Cursor>,
     /// Increments on every change of the screen.
     #[serde(default)]
     pub seq: u64,
 }
 
-/// `GET /api/v1/agent` and the `agent` reply; fields without a value are left out, as coop
-/// does.
+/// `GET /api/v1/agent` and the `agent` reply. `prompt` and `detection_cause` are always there
+/// (`null` without a value); the other optional fields are left out without one, as coop does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
     /// Agent type (`unknown` for a plain command).
@@ -155,14 +160,15 @@ pub struct Agent {
     /// Current screen `seq`.
     #[serde(default)]
     pub screen_seq: u64,
-    /// Which detector decided the state (free-form across coop versions).
+    /// Which detector decided the state: coop 0.11.25 sends a string (`"none"` before the
+    /// first detection, `"1"` hooks … `"5"` the screen); older versions sent a number.
     #[serde(default)]
     pub detection_tier: Value,
-    /// Why the detector decided the state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why the detector decided the state (`process:activity`, `hook:idle`, …).
+    #[serde(default)]
     pub detection_cause: Option<String>,
-    /// Prompt details when the agent waits for an answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Prompt details when the agent waits for an answer, else `null`.
+    #[serde(default)]
     pub prompt: Option<Value>,
     /// Error details when in the `error` state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -345,12 +351,16 @@ pub struct ProfilesList {
     pub active_profile: Option<String>,
 }
 
-/// Reply of `POST /api/v1/shutdown` and the `shutdown` request.
+/// Reply of `POST /api/v1/shutdown`, `POST /api/v1/stop/resolve`, and the `shutdown` and
+/// `stop:resolved` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShutdownAccepted {
-    /// Always true: the session shuts down after answering.
+pub struct Accepted {
+    /// Always true: the shutdown or resolution was accepted.
     pub accepted: bool,
 }
+
+/// Reply of `POST /api/v1/shutdown` and the `shutdown` request.
+pub type ShutdownAccepted = Accepted;
 
 /// Reply of `replay:get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,7 +375,8 @@ pub struct Replay {
     pub total_written: u64,
 }
 
-/// A state change of the agent (`transition` event); fields without a value are left out.
+/// A state change of the agent (`transition` event). `prompt` is always there (`null` without
+/// one); the other optional fields are left out without a value, as coop does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// Previous state.
@@ -375,7 +386,7 @@ pub struct Transition {
     /// State sequence number, incremented on each transition.
     pub seq: u64,
     /// Prompt details, when the new state is `prompt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub prompt: Option<Value>,
     /// Error details, when the new state is `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,22 +485,40 @@ pub enum WsEvent {
     Profiles(ProfilesList),
     /// Reply to `profiles:register`.
     #[serde(rename = "profiles:registered")]
-    ProfilesRegistered(ProfilesRegistered),
-    /// Reply to `profiles:mode:set`.
+    ProfilesRegistered(ProfilesCount),
+    /// Reply to `profiles:mode` and `profiles:mode:set`.
     #[serde(rename = "profiles:mode")]
     ProfilesMode(ProfileMode),
     /// Reply to `session:switch`: the switch is accepted (it happens when it can).
     #[serde(rename = "session:switched")]
-    SessionSwitched,
-    /// Reply to `stop:config:get` and `stop:config:put`.
+    SessionSwitched(Scheduled),
+    /// Reply to `session:restart`: the restart is accepted.
+    #[serde(rename = "session:restarted")]
+    SessionRestarted(Scheduled),
+    /// Reply to `stop:config:get`.
     #[serde(rename = "stop:config")]
-    StopConfig(ConfigReply),
-    /// Reply to `config:start:get` and `config:start:put`.
-    #[serde(rename = "config:start")]
-    StartConfig(ConfigReply),
+    StopConfig(WithConfig<StopConfig>),
+    /// Reply to `stop:config:put`.
+    #[serde(rename = "stop:configured")]
+    StopConfigured(Updated),
+    /// Reply to `stop:resolve`.
+    #[serde(rename = "stop:resolved")]
+    StopResolved(Accepted),
+    /// Reply to `config:start:get`.
+    #[serde(rename = "start:config")]
+    StartConfig(WithConfig<StartConfig>),
+    /// Reply to `config:put:get`.
+    #[serde(rename = "start:configured")]
+    StartConfigured(Updated),
     /// Reply to `transcript:list`.
-    #[serde(rename = "transcripts")]
-    Transcripts(TranscriptList),
+    #[serde(rename = "transcript:list")]
+    TranscriptList(TranscriptList),
+    /// Reply to `transcript:get`.
+    #[serde(rename = "transcript:content")]
+    TranscriptContent(TranscriptContent),
+    /// Reply to `transcript:catchup`.
+    #[serde(rename = "transcript:catchup")]
+    TranscriptCatchup(TranscriptCatchup),
 }
 
 /// A `/ws` message with the `request_id` its client gave (any JSON value) beside its own
@@ -569,33 +598,48 @@ pub enum WsRequest {
     /// Replace the profile list.
     #[serde(rename = "profiles:register")]
     ProfilesRegister(ProfilesRegister),
+    /// The profile rotation mode.
+    #[serde(rename = "profiles:mode")]
+    ProfilesMode,
     /// Set the profile rotation mode.
     #[serde(rename = "profiles:mode:set")]
     ProfilesModeSet(ProfileMode),
     /// Switch profile or restart the agent (as `POST /api/v1/session/switch`).
     #[serde(rename = "session:switch")]
     SessionSwitch(SessionSwitch),
+    /// Restart the agent with the active profile (as `POST /api/v1/session/restart`).
+    #[serde(rename = "session:restart")]
+    SessionRestart,
     /// Nudge the agent to continue.
     #[serde(rename = "nudge")]
     Nudge(NudgeRequest),
     /// Answer the agent's prompt.
     #[serde(rename = "respond")]
     Respond(RespondRequest),
-    /// The stop-hook configuration.
+    /// The stop configuration.
     #[serde(rename = "stop:config:get")]
     StopConfigGet,
-    /// Replace the stop-hook configuration.
-    #[serde(rename = "stop:config:put", alias = "stop:config:set")]
-    StopConfigPut(ConfigUpdate),
+    /// Replace the stop configuration.
+    #[serde(rename = "stop:config:put")]
+    StopConfigPut(WithConfig<StopConfig>),
+    /// Resolve a held stop (as `POST /api/v1/stop/resolve`).
+    #[serde(rename = "stop:resolve")]
+    StopResolve(StopResolve),
     /// The start configuration.
     #[serde(rename = "config:start:get")]
     StartConfigGet,
-    /// Replace the start configuration.
-    #[serde(rename = "config:start:put", alias = "config:start:set")]
-    StartConfigPut(ConfigUpdate),
+    /// Replace the start configuration (coop's name for the write).
+    #[serde(rename = "config:put:get")]
+    StartConfigPut(WithConfig<StartConfig>),
     /// The agent's saved transcripts.
     #[serde(rename = "transcript:list")]
     TranscriptList,
+    /// One saved transcript.
+    #[serde(rename = "transcript:get")]
+    TranscriptGet(TranscriptNumber),
+    /// The saved transcripts and the lines of the current one.
+    #[serde(rename = "transcript:catchup")]
+    TranscriptCatchup,
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What hub replicas share through NATS JetStream key-value buckets (docs/scaling.md,
 //! "Replicas sharing one fleet"). One bucket holds a [`SessionRecord`] per session id, one a
-//! [`TokenRecord`] per registration-token hash, one a [`LaunchRecord`] per launch id.
+//! [`TokenRecord`] per registration-token hash, one a [`LaunchRecord`] per launch id. Every
+//! value is wrapped in a [`Versioned`]: the change's [`Clock`], who wrote it, and the value, or
+//! none for a delete (a tombstone, so that a stale replica cannot bring the value back).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -46,10 +48,6 @@ pub struct SessionRecord {
     pub order_us: u64,
     /// Last registration, heartbeat or announce, epoch ms.
     pub seen_at_ms: u64,
-    /// The replica that wrote this version (so it can recognise its own write in the watch).
-    pub origin: String,
-    /// That replica's write counter for this version.
-    pub origin_seq: u64,
 }
 
 /// A per-launch registration token, the value of key `sha256(token)` in the tokens bucket
@@ -67,4 +65,40 @@ pub struct TokenRecord {
 pub struct LaunchRecord {
     /// The session id the launch registered as.
     pub session: String,
+}
+
+/// When a replicated change was made: a hybrid logical clock (docs/scaling.md, "The conflict
+/// rule"). Ordered by `us`, then `n`, then `node`, then `after`: the newer change wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Clock {
+    /// Wall-clock time of the change in epoch µs, never behind any clock the writer had seen.
+    pub us: u64,
+    /// Changes within the same `us`, counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub n: u32,
+    /// The replica whose clock this is (ties between replicas are broken by it).
+    #[serde(default)]
+    pub node: String,
+    /// Set on an eviction: it is ordered right after the value it judged dead, so that any
+    /// later change of that value (a heartbeat through another replica) wins over it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A value of a replicated bucket with the clock of its change; `value` is absent for a
+/// delete (a tombstone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    /// When the change was made.
+    pub clock: Clock,
+    /// The replica that wrote it (an eviction keeps the clock of what it judged, so the writer
+    /// is named apart).
+    pub by: String,
+    /// The value; `None` when the key was deleted.
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub value: Option<T>,
 }

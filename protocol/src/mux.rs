@@ -13,24 +13,36 @@ pub struct Health {
     pub status: String,
     /// Number of registered sessions.
     pub session_count: usize,
-    /// The NATS connection (`connecting`, `connected`, `disconnected`); absent when NATS is
-    /// not configured.
+    /// The NATS connection (`connecting`, `connected`, `unresponsive`: connected but the
+    /// server does not answer, `disconnected`); absent when NATS is not configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nats: Option<String>,
-    /// Where the registry lives with NATS on: `shared` (a JetStream bucket every replica
-    /// sees), `local` (no JetStream: this hub's memory only) or `pending` (not known yet);
-    /// absent without NATS.
+    /// Where the registry lives with NATS on (a [`ReplicationHealth::state`] word): `shared`,
+    /// `buffering`, `local` or `pending`; absent without NATS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<String>,
-    /// Credential sharing between replicas (docs/scaling.md): `shared` (through the NATS
-    /// bucket), `local` (NATS down or without JetStream: this hub's own), `connecting`; absent
-    /// when NATS is not configured.
+    /// Credential sharing between replicas, the same words as `fleet`; absent without NATS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
     /// Problems of the configuration the operator should fix (e.g. a NATS server that asks
     /// for no credentials); absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What replicas share through NATS (docs/scaling.md): absent without NATS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationHealth>,
+}
+
+/// The replication part of `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReplicationHealth {
+    /// `shared` (the buckets are watched and written), `buffering` (NATS is down or does not
+    /// answer: changes are kept in order and written when it is back), `local` (the server
+    /// has no JetStream: this hub's memory only) or `pending` (not known yet).
+    pub state: String,
+    /// Changes made here that the buckets do not hold yet.
+    pub buffered_writes: u64,
 }
 
 /// The error envelope every rejection uses: `{"error":{"code","message"}}`.
@@ -229,6 +241,26 @@ pub struct MuxTransition {
     /// When a parked agent resumes, in epoch milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_at_epoch_ms: Option<u64>,
+}
+
+impl MuxTransition {
+    /// The transition an upstream `exit` push stands for (coop sends no transition into
+    /// `exited`), with cause `exit`.
+    pub fn exited(session: String, prev: AgentState, seq: u64) -> Self {
+        Self {
+            session,
+            prev,
+            next: AgentState::Exited,
+            seq,
+            cause: Some("exit".to_owned()),
+            last_message: None,
+            prompt: None,
+            error_detail: None,
+            error_category: None,
+            parked_reason: None,
+            resume_at_epoch_ms: None,
+        }
+    }
 }
 
 /// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's own hub).

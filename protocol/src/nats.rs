@@ -41,6 +41,34 @@ pub struct Announce {
     pub metadata: Map<String, Value>,
 }
 
+/// Subjects coop 0.11.25 publishes its event stream on whenever it has a NATS url (relay or
+/// not): `{prefix}.{kind}`, without the session id, each message one of the session's `/ws`
+/// pushes tagged by `event` (`transition` and `exit` on `state`).
+pub const EVENT_STREAM_KINDS: [&str; 7] = [
+    "state", "prompt", "hook", "stop", "start", "usage", "profile",
+];
+
+/// `{prefix}.{kind}`: a subject of coop's event stream.
+pub fn event_subject(prefix: &str, kind: &str) -> String {
+    format!("{prefix}.{kind}")
+}
+
+/// `{prefix}.session.{id}.state` as a session publishes it: one of its `/ws` state pushes
+/// (`{"event":"transition",…}` or `{"event":"exit","code","signal"}`) with the session id and
+/// metadata beside it. The mux reads transitions as [`SessionState`] and an exit as
+/// [`crate::coop::WsEvent::Exit`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionEvent<'a> {
+    /// The push, tagged by `event`.
+    #[serde(flatten)]
+    pub event: &'a crate::coop::WsEvent,
+    /// The session's id.
+    pub session_id: &'a str,
+    /// Metadata fields.
+    #[serde(flatten)]
+    pub metadata: &'a Map<String, Value>,
+}
+
 /// `{prefix}.session.{id}.state`: a state transition, with the session id and metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionState {
@@ -142,6 +170,30 @@ mod tests {
         assert_eq!(a.event, AnnounceEvent::Online);
         assert_eq!(a.url.as_deref(), Some("http://h:1"));
         assert_eq!(a.metadata["label"], "x");
+    }
+
+    #[test]
+    fn session_events_are_tagged_pushes_with_the_id_and_metadata() {
+        let exit = crate::coop::WsEvent::Exit(crate::coop::Exit {
+            code: Some(3),
+            signal: None,
+        });
+        let metadata: Map<String, Value> = serde_json::from_str(r#"{"team":"blue"}"#).unwrap();
+        let message = SessionEvent {
+            event: &exit,
+            session_id: "s1",
+            metadata: &metadata,
+        };
+        let text = serde_json::to_string(&message).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            serde_json::json!({"event":"exit","code":3,"signal":null,"session_id":"s1","team":"blue"})
+        );
+        assert_eq!(
+            serde_json::from_str::<crate::coop::WsEvent>(&text).unwrap(),
+            exit
+        );
+        assert_eq!(event_subject("coop.events", "state"), "coop.events.state");
     }
 
     #[test]

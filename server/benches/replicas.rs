@@ -5,7 +5,10 @@
 //! B's (p50/p99 over `LATENCY_SESSIONS` sequential registrations); `/ws/mux` fan-out of
 //! `FANOUT_SESSIONS` registrations through A (time until a client of each replica has seen
 //! all of them, and until a new client of each gets a snapshot of all); and the RSS of a hub
-//! holding them with NATS (A, B) and of one without NATS.
+//! holding them with NATS (A, B) and of one without NATS. Then, on each supported server
+//! (Debian's 2.9 and the current release), convergence after an outage: `OUTAGE_SESSIONS`
+//! registered through A while NATS is killed, NATS started again, and the time until A has
+//! written them all and a client of B has seen every one.
 //!
 //! Sessions stand behind one in-bench axum health responder at `127.0.X.Y:PORT` as in
 //! `benches/scale.rs`. Run: `cargo bench -p server --bench replicas`.
@@ -19,6 +22,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+use support::nats::Server;
 use support::procs::rss_bytes;
 use support::ws::Ws;
 use support::{HubProcess, NatsServer};
@@ -29,6 +33,8 @@ const LATENCY_SESSIONS: usize = 200;
 const FANOUT_SESSIONS: usize = 1_000;
 /// Registrations in flight at once in the fan-out run.
 const REGISTER_CONCURRENCY: usize = 64;
+/// Registrations made during the outage run.
+const OUTAGE_SESSIONS: usize = 1_000;
 /// Longest wait for any one event.
 const EVENT_WAIT: Duration = Duration::from_secs(30);
 
@@ -66,17 +72,24 @@ async fn hub(nats: Option<&str>) -> HubProcess {
     };
     let hub = HubProcess::start(&args, &[]);
     if nats.is_some() {
-        let deadline = Instant::now() + EVENT_WAIT;
-        loop {
-            let (_, health) = hub.get("/api/v1/health").await;
-            if health["fleet"] == "shared" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "fleet never shared: {health}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        replication_state(&hub, "shared").await;
     }
     hub
+}
+
+/// Waits until `hub`'s replication is `state` with nothing buffered; how long it took.
+async fn replication_state(hub: &HubProcess, state: &str) -> Duration {
+    let started = Instant::now();
+    let deadline = started + EVENT_WAIT * 4;
+    loop {
+        let (_, health) = hub.get("/api/v1/health").await;
+        let replication = &health["replication"];
+        if replication["state"] == state && replication["buffered_writes"] == 0 {
+            return started.elapsed();
+        }
+        assert!(Instant::now() < deadline, "never {state}: {health}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// A `/ws/mux` client past its snapshot; returns it and the snapshot's session count.
@@ -253,6 +266,58 @@ async fn main() {
         mib(plain.pid())
     );
     plain.stop();
+    a.stop();
+    b.stop();
+    drop(nats);
+
+    // 4. Convergence after an outage, on each supported server.
+    println!();
+    println!("convergence after a NATS outage: {OUTAGE_SESSIONS} sessions registered through A while NATS was killed");
+    println!(
+        "{:>26} | {:>14} | {:>14} | {:>14}",
+        "server", "A reconnected ms", "A wrote all ms", "all on B ms"
+    );
+    for server in Server::ALL {
+        outage(server, port).await;
+    }
+}
+
+/// One outage run on `server`: times from NATS's restart until A is shared again, until it
+/// has written all it kept, and until a client of B has seen every session.
+async fn outage(server: Server, port: u16) {
+    let mut nats = NatsServer::start_version(server).await;
+    let a = hub(Some(&nats.url)).await;
+    let b = hub(Some(&nats.url)).await;
+    nats.stop(nix::sys::signal::Signal::SIGKILL);
+    let (feed_b, _) = feed(&b.base).await;
+    register_all(&a.base, port, 4 * FANOUT_SESSIONS, OUTAGE_SESSIONS).await;
+    let (_, health) = a.get("/api/v1/health").await;
+    assert_eq!(
+        health["replication"]["buffered_writes"], OUTAGE_SESSIONS,
+        "{health}"
+    );
+    nats.restart().await;
+    let started = Instant::now();
+    let watch_b = tokio::spawn(all_online(feed_b, OUTAGE_SESSIONS, started));
+    let reconnected = loop {
+        let (_, health) = a.get("/api/v1/health").await;
+        if health["nats"] == "connected" {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < EVENT_WAIT, "NATS never back: {health}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    replication_state(&a, "shared").await;
+    let wrote = started.elapsed();
+    let all_b = watch_b.await.unwrap();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{:>26} | {:>14.0} | {:>14.0} | {:>14.0}",
+        format!("{server:?}"),
+        ms(reconnected),
+        ms(wrote),
+        ms(all_b)
+    );
     a.stop();
     b.stop();
 }

@@ -205,15 +205,26 @@ pub struct NatsArgs {
         default_value_t = 90_000
     )]
     pub announce_timeout_ms: u64,
-    /// Prefix of the JetStream key-value buckets the replicas share the fleet through
-    /// (`{prefix}-sessions`, `-tokens`, `-launches`; docs/scaling.md).
+    /// Prefix of the JetStream key-value buckets the replicas share through
+    /// (`{prefix}-sessions`, `-tokens`, `-launches`, `-credentials`, `-credential-leases`;
+    /// docs/scaling.md).
     #[arg(
         long = "nats-kv-prefix",
         env = "COOP_MUX_NATS_KV_PREFIX",
-        default_value = crate::fleet::DEFAULT_BUCKET_PREFIX,
+        default_value = "coopmux",
         value_parser = bucket_prefix
     )]
     pub kv_prefix: String,
+    /// How long a delete stays in the shared buckets as a tombstone, in milliseconds (a
+    /// replica cut off for longer may bring back what was deleted meanwhile; docs/scaling.md).
+    /// Hidden: tests shorten it.
+    #[arg(
+        long = "nats-tombstone-ms",
+        env = "COOP_MUX_NATS_TOMBSTONE_MS",
+        default_value_t = 86_400_000,
+        hide = true
+    )]
+    pub tombstone_ms: u64,
 }
 
 /// A bucket prefix: letters, digits, `-` and `_` (JetStream's bucket name rules).

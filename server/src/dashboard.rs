@@ -4,7 +4,7 @@
 
 use crate::credentials::CredentialError;
 use crate::error::ApiError;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
 use axum::{
@@ -159,15 +159,13 @@ impl MuxApi for DashboardApi {
     }
 }
 
-/// A session's status read from the session itself (the cache may predate an exit).
+/// A session's status read from the session itself (the cache may predate an exit); for a
+/// session reached over NATS, the last status it published there.
 async fn live_status(registry: &Registry, id: &str) -> Result<CachedStatus, ApiFailure> {
-    let connection = registry.get(id).map_err(ApiError::from)?.connection();
-    let token = connection.auth_token.as_deref();
-    registry
-        .upstream()
-        .get_json(&connection.url, "/api/v1/status", token)
-        .await
-        .map_err(|e| ApiFailure::new(502, format!("cannot read the session's status: {e}")))
+    registry.live_status(id).await.map_err(|e| match e {
+        RegistryError::NotFound => ApiError::from(e).into(),
+        e => ApiFailure::new(502, format!("cannot read the session's status: {e}")),
+    })
 }
 
 /// The upstream method, path and JSON body of a dashboard action on a session.

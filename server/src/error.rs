@@ -2,6 +2,7 @@
 //! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
 
 use crate::registry::RegistryError;
+use crate::upstream::UpstreamError;
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -42,6 +43,9 @@ pub enum ApiError {
     /// The upstream session could not be reached (502).
     #[error("upstream error: {0}")]
     Upstream(String),
+    /// The session was discovered on NATS without a url and the call needs HTTP (409).
+    #[error("{0}")]
+    NoUrl(String),
     /// Registration: the upstream's health check failed (502).
     #[error("upstream unreachable: {0}")]
     UpstreamUnreachable(String),
@@ -68,6 +72,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
+            Self::NoUrl(_) => (StatusCode::CONFLICT, "NO_URL"),
             Self::Upstream(_) | Self::UpstreamUnreachable(_) => {
                 (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
             }
@@ -88,6 +93,16 @@ impl From<RegistryError> for ApiError {
             RegistryError::Full(_) => Self::Unavailable(err.to_string()),
             RegistryError::Held(_) => Self::Forbidden(err.to_string()),
             RegistryError::MetadataTooLarge(_) => Self::PayloadTooLarge(err.to_string()),
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        match err {
+            UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
+            UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
+            err => Self::Upstream(err.to_string()),
         }
     }
 }

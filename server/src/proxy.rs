@@ -6,7 +6,7 @@
 
 use crate::error::{envelope, ApiError};
 use crate::registry::Registry;
-use crate::upstream::UpstreamReply;
+use crate::upstream::{Reply, UpstreamReply};
 use axum::{
     body::{Body, Bytes},
     http::{header::CONTENT_TYPE, HeaderValue, Method, StatusCode},
@@ -26,30 +26,25 @@ pub async fn forward(
     upstream_path: &str,
     body: Option<Bytes>,
 ) -> Result<Response, ApiError> {
-    let session = registry.get(id)?;
-    let connection = session.connection();
-    if connection.url.is_empty() {
-        // Discovered on NATS without a url (docs/scaling.md, "Input").
-        return crate::nats::relay::forward(registry, &session, upstream_path, body).await;
-    }
+    let target = registry.get(id)?.target();
     let sent = body.as_ref().map_or(0, Bytes::len);
     let metrics = registry.metrics();
     let reply = match registry
         .upstream()
-        .call(
-            method,
-            &connection.url,
-            upstream_path,
-            connection.auth_token.as_deref(),
-            body,
-        )
+        .send(&target, method, upstream_path, body)
         .await
     {
-        Ok(reply) => reply,
+        Ok(Reply::Http(reply)) => reply,
+        Ok(Reply::Published(relayed)) => {
+            metrics.relayed(sent);
+            return Ok(Json(relayed).into_response());
+        }
         Err(err) => {
-            metrics.proxy_unreachable();
-            tracing::debug!(session = %id, path = upstream_path, %err, "proxy: upstream unreachable");
-            return Err(ApiError::Upstream(err.to_string()));
+            if !target.url.is_empty() {
+                metrics.proxy_unreachable();
+                tracing::debug!(session = %id, path = upstream_path, %err, "proxy: upstream unreachable");
+            }
+            return Err(err.into());
         }
     };
     metrics.relayed(sent + reply.body.len());

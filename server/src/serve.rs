@@ -5,10 +5,12 @@ use crate::{
     bind_host::BindHost,
     cli::ServeArgs,
     credentials::{BrokerSettings, Credentials},
+    fleet::Fleet,
     guard::Guard,
-    launch::{LaunchSettings, Launcher},
+    launch::{LaunchLinks, LaunchSettings, Launcher},
     metrics::Metrics,
-    registry::{Registry, Settings},
+    registry::{Alone, Mirror, Registry, Settings},
+    replication::Replication,
     routes,
     state::{AppState, Hub},
     upstream::Upstream,
@@ -78,37 +80,64 @@ impl Bound {
         let local = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::default());
-        let settings = Settings::from_args(&args);
-        let upstream = Upstream::new(settings.health_check);
+        let settings = registry_settings(&args);
+        // NATS (docs/scaling.md): the link, the replication driver and the fleet's tables
+        // exist before the registry, which tells the fleet every change from its first one.
+        let nats = crate::nats::Settings::from_args(&args.nats);
+        let link = nats.as_ref().map(|n| n.connect(&shutdown));
+        let replication = nats.as_ref().zip(link.clone()).map(|(n, link)| {
+            let settings = crate::replication::Settings {
+                bucket_prefix: n.bucket_prefix.clone(),
+                tombstone_ttl: n.tombstone_ttl,
+            };
+            Replication::new(link, settings, shutdown.clone())
+        });
+        let fleet = replication.as_deref().map(Fleet::new);
+        let mirror: Arc<dyn Mirror> = match &fleet {
+            Some(fleet) => fleet.clone(),
+            None => Arc::new(Alone),
+        };
+        let upstream = Upstream::new(settings.health_check, link.clone());
         let registry = Arc::new(Registry::new(
             settings,
             upstream,
             metrics.clone(),
             shutdown.clone(),
+            mirror,
         ));
         registry.spawn_background();
-        let nats = crate::nats::Settings::from_args(&args.nats);
-        let bucket_prefix = nats.as_ref().map(|n| n.bucket_prefix.clone());
-        if let Some(nats) = nats {
-            crate::nats::start(nats, &registry, &shutdown);
+        if let Some(fleet) = &fleet {
+            fleet.start(&registry);
+        }
+        if let (Some(nats), Some(link)) = (nats, link) {
+            // Subscribed to the mux feed before the first request, so no event is missed.
+            nats.publish_credential_events(link.clone(), registry.subscribe(), &shutdown);
+            tokio::spawn(crate::discovery::run(
+                link,
+                nats,
+                registry.clone(),
+                shutdown.clone(),
+            ));
         }
         let credentials = Arc::new(Credentials::open(
             BrokerSettings::from_args(&args),
             registry.clone(),
             shutdown.clone(),
         )?);
-        if let (Some(link), Some(prefix)) = (registry.nats(), &bucket_prefix) {
-            credentials.share(link.clone(), prefix, shutdown.clone());
+        if let Some(replication) = &replication {
+            credentials.share(replication);
         }
         // Subscribed before the first request, so no registration misses its profiles.
         credentials.start();
+        let links = fleet.clone().map(|f| f as Arc<dyn LaunchLinks>);
         let launcher = Arc::new(
             Launcher::new(
                 LaunchSettings::from_args(&args, local),
                 registry.clone(),
                 metrics.clone(),
             )
-            .with_credentials(credentials.clone()),
+            .with_credentials(credentials.clone())
+            .with_links(links),
         );
         // Subscribed before the first request, so no launch's registration is missed.
         launcher.spawn_linker(shutdown.clone());
@@ -130,6 +159,8 @@ impl Bound {
             bridges: Arc::default(),
             event_feeds: Arc::default(),
             credentials,
+            replication,
+            fleet,
         };
         let state = AppState {
             hub: Arc::new(hub),
@@ -184,6 +215,21 @@ impl Bound {
         // The credential state is on disk before the process exits.
         hub.credentials.flush().await;
         Ok(())
+    }
+}
+
+/// The registry's intervals and limits of these flags. Zero intervals are raised to 1 ms
+/// (tokio refuses zero).
+pub fn registry_settings(args: &ServeArgs) -> Settings {
+    let ms = |v: u64| Duration::from_millis(v.max(1));
+    Settings {
+        screen_poll: ms(args.screen_poll_ms),
+        status_poll: ms(args.status_poll_ms),
+        health_check: ms(args.health_check_ms),
+        max_health_failures: args.max_health_failures,
+        prewarm_capacity: args.prewarm_capacity,
+        prewarm_poll: ms(args.prewarm_poll_ms),
+        max_sessions: args.max_sessions,
     }
 }
 

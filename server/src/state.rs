@@ -7,8 +7,8 @@
 use crate::bridge::{BridgeState, Bridges};
 use crate::feed::{EventFeeds, FeedState};
 use crate::{
-    auth::Auth, cli::ServeArgs, credentials::Credentials, launch::Launcher, metrics::Metrics,
-    registry::Registry,
+    auth::Auth, cli::ServeArgs, credentials::Credentials, fleet::Fleet, launch::Launcher,
+    metrics::Metrics, registry::Registry, replication::Replication,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -37,6 +37,11 @@ pub struct Hub {
     /// The credential broker, its pool and distributor (always present; empty without a
     /// config file).
     pub credentials: Arc<Credentials>,
+    /// What replicas share through NATS, with the NATS link; `None` without NATS.
+    pub replication: Option<Arc<Replication>>,
+    /// The sessions, tokens and launch links shared with the other replicas; `None` without
+    /// NATS.
+    pub fleet: Option<Arc<Fleet>>,
 }
 
 /// Router state: the hub plus Leptos' options.
@@ -75,6 +80,12 @@ impl FromRef<AppState> for Arc<Launcher> {
 impl FromRef<AppState> for Arc<Credentials> {
     fn from_ref(state: &AppState) -> Self {
         state.hub.credentials.clone()
+    }
+}
+
+impl FromRef<AppState> for Option<Arc<Replication>> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.replication.clone()
     }
 }
 

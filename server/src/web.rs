@@ -101,6 +101,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(crate::dashboard::failure_status))
         .nest("/pkg", assets::static_dir(root.join("pkg")))
         .nest("/vendor", assets::static_dir(root.join("vendor")))
+        // The symbols font (`public/fonts`), fetched only when a page shows one of its
+        // characters (docs/architecture.md, "Glyphs the viewer's fonts lack").
+        .nest("/fonts", assets::static_dir(root.join("fonts")))
         // The icon (`public/favicon.svg`) at the path browsers ask for unprompted, which the
         // login page may use before any login.
         .route_service("/favicon.ico", ServeFile::new(root.join("favicon.svg")))

@@ -53,15 +53,14 @@ pub fn NotifyButton() -> impl IntoView {
         notify::ask(enabled);
     };
     view! {
+        // The bell is a CSS mask (style/main.css), not an emoji the viewer may lack.
         <button
-            class="notify"
+            class="notify icon"
             title="Notify me of new prompts while this tab is hidden"
             aria-label="Notifications"
             aria-pressed=move || enabled.get().to_string()
             on:click=ask
-        >
-            "🔔"
-        </button>
+        ></button>
     }
 }
 

@@ -46,15 +46,15 @@ pub fn Header() -> impl IntoView {
     };
     view! {
      <header class="topbar">
+         // Icons are CSS masks (style/main.css): no glyph of the viewer's fonts is needed.
          <button
-             class="sidebar-toggle"
+             class="sidebar-toggle icon"
              title="Toggle sidebar (Ctrl+B)"
+             aria-label="Toggle sidebar"
              aria-pressed=move || ui.sidebar_open.get().to_string()
              aria-expanded=move || ui.drawer_open.get().to_string()
              on:click=move |_| ui.toggle_sidebar()
-         >
-             "☰"
-         </button>
+         ></button>
          <h1>"coopmux"</h1>
          <span class="stat" data-testid="session-count">
              {count}
@@ -76,7 +76,8 @@ pub fn Header() -> impl IntoView {
              aria-expanded=move || ui.creds_open.get().to_string()
              on:click=move |_| ui.creds_open.update(|open| *open = !*open)
          >
-             {creds_label}
+             // On a phone only the key icon shows; the text stays the button's name.
+             <span class="label">{creds_label}</span>
          </button>
      </header>
     }

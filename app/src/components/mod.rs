@@ -92,16 +92,19 @@ impl Ui {
     /// next/previous session keys follow.
     pub fn ordered(&self) -> Vec<SessionView> {
         let query = self.query();
-        let mut list: Vec<(u8, usize, SessionView)> = self.feed.fleet.sessions.with(|s| {
+        let list: Vec<(u8, SessionView)> = self.feed.fleet.sessions.with(|s| {
             s.iter()
                 .flatten()
-                .enumerate()
-                .filter(|(_, v)| v.matches(&query))
-                .map(|(i, v)| (v.state.with(|st| attention(st.as_ref())), i, v.clone()))
+                .filter(|v| v.matches(&query))
+                .map(|v| (v.state.with(|st| attention(st.as_ref())), v.clone()))
                 .collect()
         });
-        list.sort_by_key(|(group, i, _)| (*group, *i));
-        list.into_iter().map(|(_, _, v)| v).collect()
+        // Five groups, each in first-seen order: a pass per group, no sort (whose code the
+        // WASM bundle would carry).
+        (0..=4u8)
+            .flat_map(|group| list.iter().filter(move |(g, _)| *g == group))
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Toggles the sidebar: folds it on a wide screen, opens it as a drawer on a phone.

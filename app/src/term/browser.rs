@@ -20,6 +20,10 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
 use xterm::{write, Disposable, FitAddon, Terminal};
 
+/// The terminal's font stack: keep in step with `--mono` in style/main.css.
+const MONO_FONTS: &str =
+    "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace, 'coopmux symbols'";
+
 /// First reconnect delay, in milliseconds (doubles up to [`MAX_RETRY_MS`]).
 const FIRST_RETRY_MS: u64 = 250;
 /// Longest reconnect delay, in milliseconds: also how long a session that comes back after a
@@ -129,11 +133,9 @@ impl Conn {
         set(&options, "scrollback", SCROLLBACK_LINES.into());
         set(&options, "cursorBlink", true.into());
         set(&options, "fontSize", 13.into());
-        set(
-            &options,
-            "fontFamily",
-            "ui-monospace, 'DejaVu Sans Mono', Menlo, monospace".into(),
-        );
+        // `--mono` of style/main.css: our symbols font last, for the marks agents print that
+        // the viewer's monospace fonts lack (xterm.js's DOM renderer falls back per glyph).
+        set(&options, "fontFamily", MONO_FONTS.into());
         let theme = js_sys::Object::new();
         set(&theme, "background", "#0b0d12".into());
         set(&options, "theme", theme.into());

@@ -1,15 +1,20 @@
-//! Shapes of the parts of a coop session's API that belong to its agent driver (usage, nudge,
-//! respond, transcripts, the stop and start configurations, profile rotation) and of the
-//! probes and queries around them (docs/coop-protocol.md).
+//! Shapes of the parts of a coop session's API around its agent (usage, nudge, respond,
+//! profile rotation and switching) and of the probes and queries (docs/coop-protocol.md).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// `GET /api/v1/livez`: the process answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Livez {
-    /// Always `"ok"`.
+    /// Always `"alive"`.
     pub status: String,
+    /// Seconds since the session started.
+    #[serde(default)]
+    pub uptime_secs: u64,
+    /// Pid of the session process itself.
+    #[serde(default)]
+    pub pid: u32,
 }
 
 /// Query of `GET /api/v1/screen`.
@@ -56,6 +61,9 @@ pub struct Usage {
     /// Time spent in API calls, in milliseconds.
     #[serde(default)]
     pub total_api_ms: u64,
+    /// Seconds since the session started.
+    #[serde(default)]
+    pub uptime_secs: u64,
 }
 
 /// `POST /api/v1/agent/nudge` body and the `nudge` request.
@@ -83,34 +91,29 @@ pub struct RespondRequest {
     pub answers: Vec<Value>,
 }
 
-/// `GET`/`POST /api/v1/session/profiles/mode` and the `profiles:mode:set` request and reply.
+/// `GET`/`PUT /api/v1/session/profiles/mode`, the `profiles:mode:set` request and the
+/// `profiles:mode` reply (to `profiles:mode` and `profiles:mode:set` alike).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileMode {
-    /// `manual` (switch only when asked) or `auto` (rotate when a profile is rate-limited).
+    /// `auto` (the default: rotate when a profile is rate-limited) or `manual` (switch only
+    /// when asked).
     pub mode: String,
 }
 
-/// The `stop:config:put` and `config:start:put` requests: the new configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfigUpdate {
-    /// The configuration, stored and returned as given.
-    pub config: Map<String, Value>,
+/// The `profiles:registered` reply to `profiles:register` (`POST /session/profiles` answers
+/// [`super::ProfilesRegistered`] instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfilesCount {
+    /// Number of profiles now held.
+    pub count: usize,
 }
 
-/// The `stop:config` and `config:start` replies: the configuration held.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConfigReply {
-    /// The configuration (empty until one is set).
-    #[serde(default)]
-    pub config: Map<String, Value>,
-}
-
-/// The `transcripts` reply to `transcript:list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TranscriptList {
-    /// Saved transcripts (none for a plain command).
-    #[serde(default)]
-    pub transcripts: Vec<Value>,
+/// The `session:switched` and `session:restarted` replies: the switch or restart is accepted
+/// and happens when it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    /// Always true.
+    pub scheduled: bool,
 }
 
 #[cfg(test)]
@@ -120,21 +123,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn driver_requests_and_replies_round_trip() {
-        let put: WsRequest = serde_json::from_value(
-            json!({"event":"stop:config:set","config":{"mode":"gate"},"request_id":1}),
-        )
-        .unwrap();
-        let WsRequest::StopConfigPut(update) = put else {
-            panic!("not a put: {put:?}");
-        };
-        assert_eq!(Value::Object(update.config), json!({"mode":"gate"}));
+    fn agent_requests_and_replies_round_trip() {
         let nudge: WsRequest = serde_json::from_value(json!({"event":"nudge"})).unwrap();
         assert_eq!(nudge, WsRequest::Nudge(NudgeRequest::default()));
         let usage = serde_json::to_value(WsEvent::Usage(Usage::default())).unwrap();
         assert_eq!(usage["event"], "usage");
-        assert_eq!(usage["input_tokens"], 0);
-        let switched = serde_json::to_value(WsEvent::SessionSwitched).unwrap();
-        assert_eq!(switched, json!({"event":"session:switched"}));
+        assert_eq!(
+            (&usage["input_tokens"], &usage["uptime_secs"]),
+            (&json!(0), &json!(0))
+        );
+        let switched = WsEvent::SessionSwitched(Scheduled { scheduled: true });
+        assert_eq!(
+            serde_json::to_value(switched).unwrap(),
+            json!({"event":"session:switched","scheduled":true})
+        );
+        let mode: WsRequest = serde_json::from_value(json!({"event":"profiles:mode"})).unwrap();
+        assert_eq!(mode, WsRequest::ProfilesMode);
+        let count = WsEvent::ProfilesRegistered(ProfilesCount { count: 2 });
+        assert_eq!(
+            serde_json::to_value(count).unwrap(),
+            json!({"event":"profiles:registered","count":2})
+        );
     }
 }

@@ -2,13 +2,14 @@
 
 use crate::credentials::Credentials;
 use crate::registry::Registry;
+use crate::replication::Replication;
 use axum::{
     extract::State,
     http::header::CONTENT_TYPE,
     response::{IntoResponse, Response},
     Json,
 };
-use protocol::mux::Health;
+use protocol::mux::{Health, ReplicationHealth};
 use std::sync::Arc;
 
 /// Liveness of the mux; never needs auth.
@@ -19,17 +20,28 @@ use std::sync::Arc;
 pub async fn health(
     State(registry): State<Arc<Registry>>,
     State(credentials): State<Arc<Credentials>>,
+    State(replication): State<Option<Arc<Replication>>>,
 ) -> Json<Health> {
+    let replication = replication.as_deref();
+    let word = |s: crate::replication::State| s.as_str().to_owned();
     Json(Health {
         status: "running".to_owned(),
         session_count: registry.len(),
-        nats: registry.nats().map(|link| link.state().as_str().to_owned()),
-        fleet: registry.fleet().map(|f| f.mode().as_str().to_owned()),
+        nats: replication.map(|r| r.link().state().as_str().to_owned()),
+        fleet: replication.and_then(|r| r.state_of("sessions")).map(word),
         credentials: credentials.sharing().map(str::to_owned),
-        warnings: (registry.nats().and_then(|link| link.warning()))
+        warnings: replication
+            .and_then(|r| r.link().warning())
             .map(str::to_owned)
             .into_iter()
             .collect(),
+        replication: replication.map(|r| {
+            let (state, buffered) = r.status();
+            ReplicationHealth {
+                state: word(state),
+                buffered_writes: buffered as u64,
+            }
+        }),
     })
 }
 
@@ -38,13 +50,17 @@ pub async fn health(
     get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
-pub async fn metrics(State(registry): State<Arc<Registry>>) -> Response {
+pub async fn metrics(
+    State(registry): State<Arc<Registry>>,
+    State(replication): State<Option<Arc<Replication>>>,
+) -> Response {
     let registry = &registry;
     let mut text = registry
         .metrics()
         .render(registry.len(), registry.watched_sessions());
-    if let Some(link) = registry.nats() {
-        text.push_str(&crate::nats::render_metrics(link));
+    if let Some(replication) = &replication {
+        text.push_str(&crate::nats::render_metrics(replication.link()));
+        text.push_str(&crate::replication::render_metrics(replication));
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

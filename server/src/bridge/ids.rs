@@ -4,6 +4,13 @@
 //! `request_id` (any JSON value, or none) is kept here and put back on the reply, which goes
 //! only to that client. When the upstream connection drops, every pending request is failed
 //! at once and the map refuses new ones until the next connection: nothing is ever re-sent.
+//!
+//! coop answers a request it cannot parse (an unknown event, a numeric `signal`, a missing
+//! `keys` or `text`) with an `error` that has no `request_id`. It answers one connection's
+//! requests in order, so such an error belongs to the oldest request still waiting on the
+//! connection: the map remembers the order in which requests were sent
+//! ([`Ids::sending`]) and hands that one out ([`Ids::take_oldest`]), so that its client gets
+//! the error and its later replies are not held behind a slot nothing would fill.
 
 use super::replies::Ticket;
 use serde_json::Value;
@@ -51,12 +58,22 @@ pub enum Refused {
     Full,
 }
 
+/// A pending request and when it went upstream.
+#[derive(Debug)]
+struct Entry {
+    pending: Pending,
+    /// Position among the requests sent on this connection; `None` until sent.
+    sent: Option<u64>,
+}
+
 /// Pending requests of one bridge and whether its upstream is connected.
 #[derive(Debug, Default)]
 pub struct Ids {
     connected: bool,
     next: u64,
-    pending: HashMap<String, Pending>,
+    /// Counts the requests sent upstream, for their order.
+    sent: u64,
+    pending: HashMap<String, Entry>,
 }
 
 impl Ids {
@@ -70,18 +87,40 @@ impl Ids {
         }
         self.next += 1;
         let id = format!("mux-{}", self.next);
-        self.pending.insert(id.clone(), pending);
+        let entry = Entry {
+            pending,
+            sent: None,
+        };
+        self.pending.insert(id.clone(), entry);
         Ok(id)
     }
 
-    /// Whether `id` still waits for its reply (it was not failed by a disconnect).
-    pub fn is_pending(&self, id: &str) -> bool {
-        self.pending.contains_key(id)
+    /// `id` is about to be sent upstream: records its place in the order. False when it no
+    /// longer waits (it was failed by a disconnect) and must not be sent.
+    pub fn sending(&mut self, id: &str) -> bool {
+        let Some(entry) = self.pending.get_mut(id) else {
+            return false;
+        };
+        self.sent += 1;
+        entry.sent = Some(self.sent);
+        true
     }
 
     /// Removes and returns the request a reply belongs to.
     pub fn take(&mut self, id: &str) -> Option<Pending> {
-        self.pending.remove(id)
+        self.pending.remove(id).map(|e| e.pending)
+    }
+
+    /// Removes and returns the oldest request sent and not answered: the one an error
+    /// without `request_id` answers.
+    pub fn take_oldest(&mut self) -> Option<Pending> {
+        let oldest = self
+            .pending
+            .iter()
+            .filter_map(|(id, e)| Some((e.sent?, id)))
+            .min()
+            .map(|(_, id)| id.clone())?;
+        self.take(&oldest)
     }
 
     /// The upstream connection is up: requests are accepted again.
@@ -93,7 +132,7 @@ impl Ids {
     /// refuses new ones until [`Ids::connected`].
     pub fn disconnected(&mut self) -> Vec<Pending> {
         self.connected = false;
-        self.pending.drain().map(|(_, p)| p).collect()
+        self.pending.drain().map(|(_, e)| e.pending).collect()
     }
 
     /// Whether the upstream is connected.
@@ -103,7 +142,7 @@ impl Ids {
 
     /// Drops the requests of a client that left.
     pub fn forget_client(&mut self, client: ClientId) {
-        self.pending.retain(|_, p| p.client != Some(client));
+        self.pending.retain(|_, e| e.pending.client != Some(client));
     }
 }
 
@@ -153,9 +192,27 @@ mod tests {
         let failed = ids.disconnected();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].client, Some(2));
-        assert!(!ids.is_pending(&b));
+        assert!(!ids.sending(&b), "a failed request is never sent");
         let mut reply = json!({"event":"pong","request_id": b});
         restore(&mut reply, None);
         assert!(reply.get("request_id").is_none());
+    }
+
+    #[test]
+    fn an_uncorrelated_error_answers_the_oldest_request_sent() {
+        let mut ids = Ids::default();
+        ids.connected();
+        let a = ids.register(request(1, Some(json!("a")))).unwrap();
+        let b = ids.register(request(2, Some(json!("b")))).unwrap();
+        let c = ids.register(request(1, Some(json!("c")))).unwrap();
+        // Sent in another order than registered; `a` is answered first.
+        assert!(ids.sending(&b) && ids.sending(&a));
+        assert!(ids.take(&a).is_some());
+        let oldest = ids.take_oldest().unwrap();
+        assert_eq!(oldest.original, Some(json!("b")));
+        // `c` was never sent: no error can be its.
+        assert!(ids.take_oldest().is_none());
+        assert!(ids.sending(&c));
+        assert_eq!(ids.take_oldest().unwrap().original, Some(json!("c")));
     }
 }

@@ -129,8 +129,12 @@ async fn ask(bridge: &Bridge, socket: &mut Socket, kind: Kind, offset: u64) -> R
         original: None,
         kind,
     };
-    let Ok(id) = lock(&bridge.ids).register(pending) else {
-        return Err(Ended::Dropped(BridgeError::Closed));
+    let id = {
+        let mut ids = lock(&bridge.ids);
+        match ids.register(pending) {
+            Ok(id) if ids.sending(&id) => id,
+            _ => return Err(Ended::Dropped(BridgeError::Closed)),
+        }
     };
     let ask = Correlated {
         message: WsRequest::ReplayGet {
@@ -168,7 +172,7 @@ async fn serve(
                 return Ended::Cancelled;
             }
             Some(command) = commands.recv() => {
-                if lock(&bridge.ids).is_pending(&command.id) {
+                if lock(&bridge.ids).sending(&command.id) {
                     if let Err(err) = socket.send(Message::Text(command.text.into())).await {
                         return Ended::Dropped(err.into());
                     }
@@ -264,6 +268,14 @@ fn on_frame(bridge: &Bridge, text: &str, follow: &mut Follow) -> Next {
         }
         "screen" => bridge.push_screen(text),
         "transition" | "exit" => bridge.push_state(text, head.event == "exit"),
+        // coop's answer to a request it could not parse: the oldest one still waiting.
+        "error" => {
+            let oldest = lock(&bridge.ids).take_oldest();
+            match oldest {
+                Some(pending) => return on_reply(bridge, text, &head, pending, follow),
+                None => bridge.fan_out(|_| true, text),
+            }
+        }
         "prompt:outcome" | "stop:outcome" | "start:outcome" => {
             bridge.fan_out(|s: Subs| s.state, text);
         }

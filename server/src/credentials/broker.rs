@@ -6,7 +6,7 @@
 use super::config::{self, AccountConfig, Endpoints};
 use super::flows::Reauth;
 use super::oauth::{OAuthClient, TokenGrant};
-use super::shared::{ChangeLog, Shared};
+use super::shared::Shared;
 use super::store::{Loaded, Store, StoredAccount, StoredState};
 use super::{now_secs, BrokerSettings, BrokerTimings, CredentialError};
 use crate::metrics::Metrics;
@@ -76,8 +76,6 @@ pub struct Broker {
     metrics: Arc<Metrics>,
     /// Cancelled on shutdown; refresh tasks and device pollers stop.
     pub shutdown: CancellationToken,
-    /// Accounts changed here and not yet written to the shared bucket.
-    pub changes: ChangeLog,
     /// The shared bucket and refresh lease, once NATS is configured (docs/scaling.md).
     shared: OnceLock<Arc<Shared>>,
 }
@@ -198,7 +196,6 @@ impl Broker {
             orphans,
             metrics: registry.metrics().clone(),
             shutdown,
-            changes: ChangeLog::default(),
             shared: OnceLock::new(),
         }))
     }
@@ -335,9 +332,9 @@ impl Broker {
                     wake: Arc::new(Notify::new()),
                 },
             );
+            self.share(&accounts, &name);
         }
         tracing::info!(account = %name, "credential account added");
-        self.changes.mark(&name);
         on_added(self, &name);
         self.persist_logged().await;
         if has_token {
@@ -392,8 +389,8 @@ impl Broker {
             account.expires_at = grant.expires_in.map(|s| now_secs().saturating_add(s));
             account.status = CredentialStatus::Healthy;
             account.wake.notify_one();
+            self.share(&accounts, name);
         }
-        self.changes.mark(name);
         self.persist_logged().await;
         self.emit(MuxEvent::CredentialRefreshed {
             account: name.to_owned(),
@@ -439,11 +436,22 @@ impl Broker {
 
     /// Forgets a refresh token the endpoint refused, and persists.
     pub async fn drop_refresh_token(&self, name: &str) {
-        if let Some(account) = self.write().get_mut(name) {
-            account.refresh_token = None;
+        {
+            let mut accounts = self.write();
+            if let Some(account) = accounts.get_mut(name) {
+                account.refresh_token = None;
+            }
+            self.share(&accounts, name);
         }
-        self.changes.mark(name);
         self.persist_logged().await;
+    }
+
+    /// Tells the other replicas of a change of `name` made here; called under the write lock,
+    /// so changes reach them in the order they were made.
+    fn share(&self, accounts: &BTreeMap<String, Account>, name: &str) {
+        if let (Some(shared), Some(account)) = (self.shared.get(), accounts.get(name)) {
+            shared.put(account);
+        }
     }
 
     /// Writes the state file now, logging a failure.

@@ -1,13 +1,13 @@
 //! The refresh lease (docs/scaling.md, "Credentials across replicas"): one key per account in
-//! [`super::buckets::LEASES_BUCKET`], whose `max_age` is the lease's lifetime. A replica
+//! [`super::shared::LEASES_BUCKET`], whose `max_age` is the lease's lifetime. A replica
 //! refreshes an account only while it holds the key: `create` takes it when absent, `update`
 //! on its revision renews it during the refresh, `delete` on its revision gives it back. A
 //! holder that dies stops renewing, the key expires and another replica takes over at its next
-//! due time.
+//! due time. (A per-message TTL cannot serve here: the key-value API sets one only on `create`
+//! and `purge`, not on the `update` that renews; docs/scaling.md, "NATS versions".)
 
-use super::broker::Broker;
-use super::buckets::{key_of, OP_TIMEOUT};
-use super::shared::{Shared, SyncState};
+use super::shared::{Shared, LEASES_BUCKET};
+use crate::replication::{keys, State, OP_TIMEOUT};
 use async_nats::jetstream::kv;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -61,18 +61,29 @@ impl Shared {
         (self.lease_ttl / 2).max(Duration::from_millis(50))
     }
 
+    /// The lease bucket, opened on first use.
+    async fn leases(&self) -> Option<kv::Store> {
+        let mut leases = self.leases.lock().await;
+        if leases.is_none() {
+            *leases = (self.replication)
+                .raw_bucket(LEASES_BUCKET, self.lease_ttl)
+                .await;
+        }
+        leases.clone()
+    }
+
     /// Asks for `name`'s refresh lease. Once held, the account's bucket entry is read again
     /// and applied, so a refresh another replica finished a moment ago is seen before
     /// deciding to refresh.
-    pub async fn acquire(&self, broker: &Arc<Broker>, name: &str) -> Acquired {
-        if self.settled().await != SyncState::Shared {
+    pub async fn acquire(&self, name: &str) -> Acquired {
+        if self.settled().await != State::Shared {
             return Acquired::Local;
         }
-        let Some(buckets) = self.buckets() else {
+        let Some(leases) = self.leases().await else {
             return Acquired::Local;
         };
-        let key = key_of(name);
-        let create = buckets.leases.create(&key, self.replica.clone().into());
+        let key = keys::encode(name);
+        let create = leases.create(&key, self.replica.clone().into());
         let revision = match tokio::time::timeout(OP_TIMEOUT, create).await {
             Ok(Ok(revision)) => revision,
             Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
@@ -81,6 +92,8 @@ impl Shared {
             }
             Ok(Err(e)) => {
                 tracing::warn!(account = %name, "cannot take the refresh lease ({e}); refreshing alone");
+                // Opened again next time (the server may have lost the bucket).
+                *self.leases.lock().await = None;
                 return Acquired::Local;
             }
             Err(_) => {
@@ -91,23 +104,19 @@ impl Shared {
         tracing::debug!(account = %name, revision, "refresh lease taken");
         let revision = Arc::new(AtomicU64::new(revision));
         let renew = tokio::spawn(renew(
-            buckets.leases.clone(),
+            leases.clone(),
             key.clone(),
             self.replica.clone(),
             revision.clone(),
             self.lease_ttl / 3,
         ));
         let lease = Lease {
-            key: key.clone(),
+            key,
             revision,
-            leases: buckets.leases.clone(),
+            leases,
             renew,
         };
-        if let Ok(Ok(Some(entry))) =
-            tokio::time::timeout(OP_TIMEOUT, buckets.accounts.entry(key)).await
-        {
-            self.apply_entry(broker, entry).await;
-        }
+        self.accounts.refresh(name).await;
         Acquired::Held(Box::new(lease))
     }
 }

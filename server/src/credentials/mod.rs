@@ -12,7 +12,6 @@
 
 pub mod api;
 pub mod broker;
-pub mod buckets;
 pub mod config;
 pub mod distribute;
 pub mod flows;
@@ -180,26 +179,14 @@ impl Credentials {
         })
     }
 
-    /// Shares accounts and keys with the other replicas on `link`, in the buckets
-    /// `{bucket_prefix}-…` (docs/scaling.md). Call before [`Credentials::start`], so the first
-    /// refresh already asks for the lease.
-    pub fn share(
-        &self,
-        link: Arc<crate::nats::Link>,
-        bucket_prefix: &str,
-        shutdown: CancellationToken,
-    ) {
-        shared::start(
-            link,
-            bucket_prefix,
-            &self.broker,
-            &self.distributor,
-            shutdown,
-        );
+    /// Shares accounts and keys with the other replicas through `replication`
+    /// (docs/scaling.md). Call before [`Credentials::start`], so the first refresh already
+    /// asks for the lease.
+    pub fn share(&self, replication: &Arc<crate::replication::Replication>) {
+        shared::start(replication, &self.broker, &self.distributor);
     }
 
-    /// `credentials` of `/api/v1/health`: `shared`, `local` or `connecting`; `None` without
-    /// NATS.
+    /// `credentials` of `/api/v1/health` (a replication state word); `None` without NATS.
     pub fn sharing(&self) -> Option<&'static str> {
         self.broker.shared().map(|s| s.state().as_str())
     }

@@ -89,7 +89,7 @@ enum Next {
 async fn refresh_due(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Next {
     let lease = match broker.shared() {
         None => None,
-        Some(shared) => match shared.acquire(broker, name).await {
+        Some(shared) => match shared.acquire(name).await {
             Acquired::Held(lease) => Some(*lease),
             Acquired::Busy => return Next::Wait(Some(shared.lease_retry())),
             Acquired::Local => None,
@@ -113,7 +113,7 @@ async fn refresh_due(broker: &Arc<Broker>, name: &str, job: RefreshJob) -> Next 
         if !matches!(outcome, Outcome::Gone) {
             // The new key (or the dropped refresh token) is in the bucket before anyone else
             // can take the lease.
-            shared.push(broker, name).await;
+            shared.written(name).await;
         }
         // After a failure the lease lapses by itself, so the replicas do not retry at once.
         if !matches!(outcome, Outcome::Failed) {

@@ -1,387 +1,171 @@
-//! Credentials shared by hub replicas through a JetStream key-value bucket (docs/scaling.md,
-//! "Credentials across replicas"). One key per account holds its definition and its secrets;
-//! every replica watches the bucket and applies changes to its broker, and writes the changes
-//! made through it (set, new, refresh, a refused refresh token). Without NATS or JetStream the
-//! broker works alone, as with one hub.
+//! Credentials shared by hub replicas (docs/scaling.md, "Credentials across replicas"): the
+//! accounts table of the replication driver holds one value per account, its definition and
+//! its secrets. This module is its domain: the broker puts every change made here
+//! ([`Shared::put`]), and a newer value from another replica replaces the account here
+//! ([`Accounts::apply`]). Without NATS or JetStream the broker works alone, as with one hub.
 //!
 //! The bucket holds keys and refresh tokens: docs/security.md says who may read it.
 
 use super::broker::{status_of, Account, Broker};
-use super::buckets::{key_of, open, Buckets, ACCOUNTS_SUFFIX, OP_TIMEOUT};
 use super::config::AccountConfig;
 use super::distribute::Distributor;
 use super::store::StoredAccount;
-use crate::backoff::{Backoff, Policy};
-use crate::nats::{Link, LinkState};
-use async_nats::jetstream::{self, kv};
-use futures_util::StreamExt as _;
+use crate::replication::{Domain, Incoming, Options, Replication, State, Table, OP_TIMEOUT};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
-/// How often the sync task looks at the connection while watching.
-const LINK_CHECK: Duration = Duration::from_millis(500);
-/// Retrying a bucket that cannot be opened (no JetStream on the server, NATS down).
-const REOPEN: Policy = Policy {
-    first: Duration::from_millis(500),
-    max: Duration::from_secs(30),
-    attempts: None,
-};
+/// Name of the bucket of accounts and their secrets, after the `--nats-kv-prefix`.
+pub const ACCOUNTS_BUCKET: &str = "credentials";
+/// Name of the bucket of refresh leases (its `max_age` is the lease's lifetime), after the
+/// `--nats-kv-prefix`.
+pub const LEASES_BUCKET: &str = "credential-leases";
 
-/// Accounts changed through this replica and not yet written to the bucket.
-#[derive(Debug, Default)]
-pub struct ChangeLog {
-    names: Mutex<BTreeSet<String>>,
-    notify: Notify,
-}
-
-impl ChangeLog {
-    /// Notes a local change of `name` (the sync task writes it).
-    pub fn mark(&self, name: &str) {
-        self.lock().insert(name.to_owned());
-        self.notify.notify_one();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        self.names.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        self.lock().contains(name)
-    }
-}
-
-/// The value of an account's key in the accounts bucket (`{prefix}-`[`ACCOUNTS_SUFFIX`]).
+/// The value of an account's key in the accounts bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedAccount {
-    /// Its definition (a replica that has its own keeps it; others add the account).
+    /// Its definition.
     pub config: AccountConfig,
     /// Key, refresh token and expiry.
     pub secrets: StoredAccount,
 }
 
-/// Where sharing stands, as `/api/v1/health` shows it (`credentials`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncState {
-    /// Not synchronised yet.
-    Connecting,
-    /// The bucket is watched; writes go to it and refreshes take the lease.
-    Shared,
-    /// NATS is down or has no JetStream: this replica works alone until it is back.
-    Local,
-}
-
-impl SyncState {
-    /// The word `/api/v1/health` shows.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Shared => "shared",
-            Self::Local => "local",
-        }
-    }
-}
-
-/// The shared bucket of one replica: its view of the bucket's revisions and its lease holder
-/// name.
+/// The broker's part in the replicas' sharing: the accounts table and the lease bucket.
 #[derive(Debug)]
 pub struct Shared {
     /// This replica's name in lease values.
     pub(super) replica: String,
     /// Lifetime of a refresh lease.
     pub(super) lease_ttl: Duration,
-    /// `--nats-kv-prefix`: the buckets are `{bucket_prefix}-…`.
-    bucket_prefix: String,
-    buckets: RwLock<Option<Buckets>>,
-    /// Last bucket revision and value seen per account (applied or written by us).
-    known: Mutex<HashMap<String, (u64, SharedAccount)>>,
-    state: watch::Sender<SyncState>,
-    /// Serialises writes, so a slower write never lands after a newer one.
-    push_lock: tokio::sync::Mutex<()>,
-    distributor: OnceLock<Weak<Distributor>>,
+    pub(super) accounts: Table<SharedAccount>,
+    pub(super) replication: Arc<Replication>,
+    /// The lease bucket, once opened.
+    pub(super) leases: tokio::sync::Mutex<Option<async_nats::jetstream::kv::Store>>,
 }
 
-/// Starts sharing the broker's accounts through `link`'s JetStream. Call before the refresh
-/// tasks start, so their first refresh already asks for the lease.
+/// Starts sharing the broker's accounts through `replication`: the accounts it holds with
+/// secrets are offered to the bucket (which keeps any value it has), then the bucket is
+/// followed. Call before the refresh tasks start, so their first refresh asks for the lease.
 pub fn start(
-    link: Arc<Link>,
-    bucket_prefix: &str,
+    replication: &Arc<Replication>,
     broker: &Arc<Broker>,
     distributor: &Arc<Distributor>,
-    shutdown: CancellationToken,
 ) -> Arc<Shared> {
-    let (state, _) = watch::channel(SyncState::Connecting);
+    let accounts = replication.table::<SharedAccount>(
+        ACCOUNTS_BUCKET,
+        Options {
+            watch: true,
+            keep_confirmed: true,
+        },
+    );
     let shared = Arc::new(Shared {
-        replica: uuid::Uuid::new_v4().to_string(),
+        replica: replication.replica().to_owned(),
         lease_ttl: broker.timings.lease_ttl,
-        bucket_prefix: bucket_prefix.to_owned(),
-        buckets: RwLock::new(None),
-        known: Mutex::new(HashMap::new()),
-        state,
-        push_lock: tokio::sync::Mutex::new(()),
-        distributor: OnceLock::new(),
+        accounts: accounts.clone(),
+        replication: replication.clone(),
+        leases: tokio::sync::Mutex::new(None),
     });
-    let _ = shared.distributor.set(Arc::downgrade(distributor));
-    broker.set_shared(shared.clone());
-    tokio::spawn(run(shared.clone(), link, broker.clone(), shutdown));
-    shared
-}
-
-async fn run(
-    shared: Arc<Shared>,
-    link: Arc<Link>,
-    broker: Arc<Broker>,
-    shutdown: CancellationToken,
-) {
-    let mut backoff = Backoff::new(REOPEN);
-    loop {
-        let Some(client) = link.client(&shutdown).await else {
-            return;
-        };
-        let js = jetstream::new(client);
-        match open(&js, &shared.bucket_prefix, shared.lease_ttl).await {
-            Ok(buckets) => {
-                backoff = Backoff::new(REOPEN);
-                *shared.buckets.write().unwrap_or_else(|e| e.into_inner()) = Some(buckets.clone());
-                if let Err(e) = shared.sync(&link, &broker, &buckets, &shutdown).await {
-                    tracing::warn!("credential sharing interrupted ({e}); credentials are local until it resumes");
-                }
-                shared.set_state(SyncState::Local);
+    {
+        let held = broker.read();
+        for account in held.values() {
+            if account.api_key.is_some() || account.refresh_token.is_some() {
+                drop(accounts.seed(&account.config.name, snapshot(account)));
             }
-            Err(e) => {
-                if shared.state() != SyncState::Local {
-                    tracing::warn!("cannot share credentials through NATS ({e}); this replica keeps its own until it can");
-                }
-                shared.set_state(SyncState::Local);
-            }
-        }
-        if shutdown.is_cancelled() || !backoff.wait(&shutdown).await {
-            return;
         }
     }
+    broker.set_shared(shared.clone());
+    accounts.start(Arc::new(Accounts {
+        broker: Arc::downgrade(broker),
+        distributor: Arc::downgrade(distributor),
+    }));
+    shared
 }
 
 impl Shared {
     /// Where sharing stands.
-    pub fn state(&self) -> SyncState {
-        *self.state.borrow()
+    pub fn state(&self) -> State {
+        self.accounts.state()
     }
 
-    fn set_state(&self, state: SyncState) {
-        self.state
-            .send_if_modified(|s| std::mem::replace(s, state) != state);
+    /// Waits (at most [`OP_TIMEOUT`]) until the first opening decided whether the bucket can
+    /// be used.
+    pub(super) async fn settled(&self) -> State {
+        self.accounts.settled(OP_TIMEOUT).await
     }
 
-    /// Waits (at most [`OP_TIMEOUT`]) until the first synchronisation decided whether the
-    /// bucket can be used.
-    pub(super) async fn settled(&self) -> SyncState {
-        let mut state = self.state.subscribe();
-        let decided = state.wait_for(|s| *s != SyncState::Connecting);
-        let settled = match tokio::time::timeout(OP_TIMEOUT, decided).await {
-            Ok(Ok(s)) => *s,
-            _ => self.state(),
-        };
-        settled
+    /// A change of `account` made here (called under the broker's lock, in order).
+    pub(super) fn put(&self, account: &Account) {
+        drop(self.accounts.put(&account.config.name, snapshot(account)));
     }
 
-    pub(super) fn buckets(&self) -> Option<Buckets> {
-        self.buckets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Records `value` at `revision` unless a later revision is known; whether it was newer.
-    fn note(&self, name: &str, revision: u64, value: &SharedAccount) -> bool {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.get(name).is_some_and(|(seen, _)| revision <= *seen) {
-            return false;
-        }
-        known.insert(name.to_owned(), (revision, value.clone()));
-        true
-    }
-
-    /// Whether the bucket already holds `value` for `name` (as far as this replica knows).
-    fn holds(&self, name: &str, value: &SharedAccount) -> bool {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.get(name).is_some_and(|(_, v)| v == value)
-    }
-
-    /// One synchronisation: writes what changed here (seeding accounts the bucket lacks),
-    /// then applies the bucket's values and every later change until the watch or the
-    /// connection fails.
-    async fn sync(
-        &self,
-        link: &Link,
-        broker: &Arc<Broker>,
-        buckets: &Buckets,
-        shutdown: &CancellationToken,
-    ) -> Result<(), String> {
-        // The bucket may be a new one (a replaced server): its revisions start again.
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.seed(broker, buckets).await?;
-        self.push_changes(broker, buckets).await?;
-        let mut watch = tokio::time::timeout(OP_TIMEOUT, buckets.accounts.watch_with_history(">"))
-            .await
-            .map_err(|_| "watch timed out".to_owned())?
-            .map_err(|e| format!("cannot watch the {ACCOUNTS_SUFFIX} bucket: {e}"))?;
-        self.set_state(SyncState::Shared);
-        tracing::info!(prefix = %self.bucket_prefix, "credentials shared through NATS");
-        let mut check = tokio::time::interval(LINK_CHECK);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                entry = watch.next() => match entry {
-                    Some(Ok(entry)) => self.apply_entry(broker, entry).await,
-                    Some(Err(e)) => return Err(format!("watch failed: {e}")),
-                    None => return Err("watch ended".into()),
-                },
-                () = broker.changes.notify.notified() => self.push_changes(broker, buckets).await?,
-                _ = check.tick() => {
-                    if link.state() != LinkState::Connected {
-                        return Err("NATS connection lost".into());
-                    }
-                }
-            }
+    /// Waits (at most [`OP_TIMEOUT`]) until the bucket holds this replica's state of `name`
+    /// (a refresh does, before releasing its lease).
+    pub(super) async fn written(&self, name: &str) {
+        if self.accounts.is_shared() {
+            self.accounts.receipt(name).within(OP_TIMEOUT).await;
         }
     }
+}
 
-    /// Creates the key of every local account with secrets that the bucket lacks (an existing
-    /// key wins: the watch brings it).
-    async fn seed(&self, broker: &Broker, buckets: &Buckets) -> Result<(), String> {
-        let local: Vec<SharedAccount> = broker
-            .read()
-            .values()
-            .filter(|a| a.api_key.is_some() || a.refresh_token.is_some())
-            .map(snapshot)
-            .collect();
-        for value in local {
-            let name = value.config.name.clone();
-            let payload = serde_json::to_vec(&value).unwrap_or_default();
-            match tokio::time::timeout(
-                OP_TIMEOUT,
-                buckets.accounts.create(key_of(&name), payload.into()),
-            )
-            .await
-            {
-                Ok(Ok(revision)) => {
-                    self.note(&name, revision, &value);
-                }
-                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
-                Ok(Err(e)) => return Err(format!("cannot seed account {name}: {e}")),
-                Err(_) => return Err("seeding timed out".into()),
-            }
-        }
-        Ok(())
+/// The shared value of an account.
+pub(super) fn snapshot(account: &Account) -> SharedAccount {
+    SharedAccount {
+        config: account.config.clone(),
+        secrets: account.stored(),
     }
+}
 
-    /// Writes every account changed here; on failure they stay marked for the next sync.
-    async fn push_changes(&self, broker: &Broker, buckets: &Buckets) -> Result<(), String> {
-        let names = broker.changes.take();
-        let mut failed = None;
-        for name in &names {
-            if failed.is_some() {
-                broker.changes.mark(name);
-                continue;
-            }
-            if let Err(e) = self.push_to(broker, buckets, name).await {
-                broker.changes.mark(name);
-                failed = Some(e);
-            }
-        }
-        failed.map_or(Ok(()), Err)
-    }
+/// The accounts bucket's domain callbacks.
+struct Accounts {
+    broker: Weak<Broker>,
+    distributor: Weak<Distributor>,
+}
 
-    /// Writes `name`'s current state now (a refresh does, before releasing its lease).
-    pub(super) async fn push(&self, broker: &Broker, name: &str) {
-        if self.state() != SyncState::Shared {
-            return;
-        }
-        let Some(buckets) = self.buckets() else {
+impl Domain<SharedAccount> for Accounts {
+    fn apply(&self, incoming: Incoming<SharedAccount>) {
+        let Some(broker) = self.broker.upgrade() else {
             return;
         };
-        if let Err(e) = self.push_to(broker, &buckets, name).await {
-            tracing::warn!(account = %name, "cannot write the credential to NATS: {e}");
-            broker.changes.mark(name);
-        }
-    }
-
-    async fn push_to(&self, broker: &Broker, buckets: &Buckets, name: &str) -> Result<(), String> {
-        let _serial = self.push_lock.lock().await;
-        let Some(value) = broker.read().get(name).map(snapshot) else {
-            return Ok(());
-        };
-        if self.holds(name, &value) {
-            return Ok(());
-        }
-        let payload = serde_json::to_vec(&value).unwrap_or_default();
-        match tokio::time::timeout(
-            OP_TIMEOUT,
-            buckets.accounts.put(key_of(name), payload.into()),
-        )
-        .await
-        {
-            Ok(Ok(revision)) => {
-                self.note(name, revision, &value);
-                tracing::debug!(account = %name, revision, "credential written to NATS");
-                Ok(())
-            }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("timed out".into()),
-        }
-    }
-
-    /// Applies a bucket entry newer than what this replica knows. An account changed here and
-    /// not yet written keeps its local value (it is written next and wins).
-    pub(super) async fn apply_entry(&self, broker: &Arc<Broker>, entry: kv::Entry) {
-        if !matches!(entry.operation, kv::Operation::Put) {
-            return;
-        }
-        let value: SharedAccount = match serde_json::from_slice(&entry.value) {
-            Ok(value) => value,
-            Err(e) => {
-                tracing::warn!(key = %entry.key, "ignoring an unreadable credential entry: {e}");
+        let name = incoming.id().to_owned();
+        let applied = {
+            let mut accounts = broker.write();
+            // Accounts are never deleted; a value of another name under this key is no
+            // account's.
+            let Some(Some(value)) = incoming.accept() else {
                 return;
-            }
+            };
+            let config = match value.config.validated() {
+                Ok(config) if config.name == name => config,
+                Ok(_) => {
+                    tracing::warn!(account = %name, "ignoring a shared account filed under another name");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(account = %name, "ignoring a shared account: {e}");
+                    return;
+                }
+            };
+            apply(&mut accounts, config, value.secrets)
         };
-        let name = value.config.name.clone();
-        if key_of(&name) != entry.key || !self.note(&name, entry.revision, &value) {
-            return;
-        }
-        if broker.changes.contains(&name) {
-            return;
-        }
-        let config = match value.config.clone().validated() {
-            Ok(config) => config,
-            Err(e) => {
-                tracing::warn!(key = %entry.key, "ignoring a shared account: {e}");
-                return;
-            }
-        };
-        let applied = apply(broker, config, value.secrets);
         if applied == Applied::Unchanged {
             return;
         }
-        tracing::info!(account = %name, revision = entry.revision, "credential changed by another replica");
-        broker.persist_logged().await;
-        if applied == Applied::Added {
-            super::refresh::spawn(broker.clone(), name.clone());
-        }
-        let healthy = broker.healthy().iter().any(|(n, _, _)| *n == name);
-        if applied != Applied::SecretsOnly && healthy {
-            if let Some(distributor) = self.distributor.get().and_then(Weak::upgrade) {
-                tokio::spawn(async move {
-                    let _ = distributor.distribute(&name, true).await;
-                });
+        tracing::info!(account = %name, "credential changed by another replica");
+        let distributor = self.distributor.clone();
+        tokio::spawn(async move {
+            broker.persist_logged().await;
+            if applied == Applied::Added {
+                super::refresh::spawn(broker.clone(), name.clone());
             }
-        }
+            let healthy = broker.healthy().iter().any(|(n, _, _)| *n == name);
+            if applied != Applied::SecretsOnly && healthy {
+                if let Some(distributor) = distributor.upgrade() {
+                    let _ = distributor.distribute(&name, true).await;
+                }
+            }
+        });
     }
 }
 
@@ -389,25 +173,24 @@ impl Shared {
 enum Applied {
     Unchanged,
     Added,
-    KeyChanged,
+    /// The key or the definition changed: sessions get the new profile.
+    Changed,
     SecretsOnly,
 }
 
-fn snapshot(account: &Account) -> SharedAccount {
-    SharedAccount {
-        config: account.config.clone(),
-        secrets: account.stored(),
-    }
-}
-
-/// Puts a shared value into the broker (a local definition is kept).
-fn apply(broker: &Broker, config: AccountConfig, secrets: StoredAccount) -> Applied {
-    let mut accounts = broker.write();
+/// Puts a shared value into the broker's accounts: the newest value of an account is its
+/// definition and its secrets on every replica.
+fn apply(
+    accounts: &mut BTreeMap<String, Account>,
+    config: AccountConfig,
+    secrets: StoredAccount,
+) -> Applied {
     if let Some(account) = accounts.get_mut(&config.name) {
-        if account.stored() == secrets {
+        if account.stored() == secrets && account.config == config {
             return Applied::Unchanged;
         }
-        let key_changed = account.api_key != secrets.access_token;
+        let changed = account.api_key != secrets.access_token || account.config != config;
+        account.config = config;
         account.api_key = secrets.access_token;
         account.refresh_token = secrets.refresh_token;
         account.expires_at = secrets.expires_at;
@@ -417,8 +200,8 @@ fn apply(broker: &Broker, config: AccountConfig, secrets: StoredAccount) -> Appl
             account.refresh_token.is_some(),
         );
         account.wake.notify_one();
-        return if key_changed {
-            Applied::KeyChanged
+        return if changed {
+            Applied::Changed
         } else {
             Applied::SecretsOnly
         };

@@ -87,19 +87,7 @@ async fn follow(registry: &Registry, session: &Session) {
                         if prev == AgentState::Exited {
                             continue;
                         }
-                        MuxTransition {
-                            session: session.id.clone(),
-                            prev,
-                            next: AgentState::Exited,
-                            seq: seq + 1,
-                            cause: Some("exit".to_owned()),
-                            last_message: None,
-                            prompt: None,
-                            error_detail: None,
-                            error_category: None,
-                            parked_reason: None,
-                            resume_at_epoch_ms: None,
-                        }
+                        MuxTransition::exited(session.id.clone(), prev, seq + 1)
                     }
                     _ => continue,
                 };

@@ -15,7 +15,7 @@ pub use watch::{EventFeeds, MAX_WATCHED_PER_CONNECTION, MAX_WATCH_BYTES, WATCH_E
 
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::upstream::Upstream;
+use crate::upstream::{Reply, Upstream, UpstreamError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
@@ -65,11 +65,8 @@ enum ProxyError {
         /// Session id.
         id: String,
         /// The upstream path the call needed.
-        path: &'static str,
+        path: String,
     },
-    /// Publishing to a url-less session over NATS failed.
-    #[error("{0}")]
-    Nats(crate::error::ApiError),
 }
 
 /// Upgrades `/ws/mux` (auth and Origin are checked by the middleware).
@@ -275,17 +272,30 @@ async fn proxy(
     let upstream = ctx.upstream.clone();
     let replies = ctx.replies.clone();
     let metrics = ctx.metrics.clone();
-    let registry = ctx.registry.clone();
     tokio::spawn(async move {
         let _permit = permit;
-        let connection = session.connection();
-        let result = if connection.url.is_empty() {
-            // Discovered on NATS without a url (docs/scaling.md, "Input"): text input is
-            // published as the REST path does; coop drops anything else sent over NATS.
-            relay_nats(&registry, &session, path, body).await
-        } else {
-            metrics.relayed(body.len());
-            call(&upstream, &connection, path, body).await
+        let target = session.target();
+        let sent = body.len();
+        if !target.url.is_empty() {
+            metrics.relayed(sent);
+        }
+        // A session discovered on NATS without a url gets its text input published; coop
+        // drops anything else sent over NATS (docs/scaling.md, "Input").
+        let result = match upstream
+            .send(&target, http::Method::POST, path, Some(body))
+            .await
+        {
+            Ok(Reply::Http(reply)) if reply.status.is_success() => Ok(()),
+            Ok(Reply::Http(reply)) => Err(ProxyError::Status {
+                status: reply.status.as_u16(),
+                body: String::from_utf8_lossy(&reply.body).into_owned(),
+            }),
+            Ok(Reply::Published(_)) => {
+                metrics.relayed(sent);
+                Ok(())
+            }
+            Err(UpstreamError::NoUrl { id, path }) => Err(ProxyError::NoUrl { id, path }),
+            Err(err) => Err(ProxyError::Upstream(err)),
         };
         if let Err(err) = result {
             // A full queue means the client is not reading; the error is dropped with the rest.
@@ -293,54 +303,4 @@ async fn proxy(
         }
     });
     Ok(())
-}
-
-/// `input:send` to a session without url: published to its `.input` subject; anything else
-/// is a `NO_URL` error.
-async fn relay_nats(
-    registry: &Registry,
-    session: &crate::registry::Session,
-    path: &'static str,
-    body: Bytes,
-) -> Result<(), ProxyError> {
-    let no_url = || ProxyError::NoUrl {
-        id: session.id.clone(),
-        path,
-    };
-    let prefix = session.nats_prefix().ok_or_else(no_url)?;
-    if path != "/api/v1/input" {
-        return Err(no_url());
-    }
-    let bytes = body.len();
-    crate::nats::relay::publish(registry, &prefix, &session.id, "input", body.to_vec())
-        .await
-        .map_err(ProxyError::Nats)?;
-    registry.metrics().relayed(bytes);
-    Ok(())
-}
-
-/// One proxied POST over HTTP.
-async fn call(
-    upstream: &Upstream,
-    connection: &crate::registry::Connection,
-    path: &'static str,
-    body: Bytes,
-) -> Result<(), ProxyError> {
-    match upstream
-        .call(
-            http::Method::POST,
-            &connection.url,
-            path,
-            connection.auth_token.as_deref(),
-            Some(body),
-        )
-        .await
-    {
-        Ok(reply) if reply.status.is_success() => Ok(()),
-        Ok(reply) => Err(ProxyError::Status {
-            status: reply.status.as_u16(),
-            body: String::from_utf8_lossy(&reply.body).into_owned(),
-        }),
-        Err(err) => Err(ProxyError::Upstream(err)),
-    }
 }

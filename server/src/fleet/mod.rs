@@ -1,344 +1,149 @@
 //! The fleet that hub replicas share (docs/scaling.md, "Replicas sharing one fleet"): with
-//! NATS on and JetStream enabled on the server, every session, every registration-token hash
-//! and every launch → session link is also a key in a JetStream key-value bucket, and each
-//! replica watches the buckets and applies the others' changes to its own registry.
+//! NATS on and JetStream on the server, every session, every registration-token hash and
+//! every launch → session link is also a key of a bucket, kept by the replication driver.
 //!
-//! The registry's map stays the fast read path; this module only mirrors it. Local changes
-//! are applied at once and queued for the bucket ([`Fleet::put_session`],
-//! [`Fleet::delete_session`]): registration never waits for NATS. Evictions are the one
-//! write that waits (bounded), because it is a compare-and-set on the revision last seen, so
-//! that two replicas never both evict and a heartbeat through another replica wins.
+//! This module is the registry's [`Mirror`] and the launcher's [`LaunchLinks`]: it turns
+//! their changes into the driver's writes, and the driver's values back into registry
+//! changes ([`sessions`], [`tokens`], [`launches`] hold the domain callbacks). The registry's
+//! map stays the read path; nothing here waits for NATS but an eviction and a token's first
+//! binding, and those only while NATS answers.
 
-mod apply;
-mod keys;
-mod writer;
+mod launches;
+mod sessions;
+mod tokens;
 
-pub use keys::kv_key;
-
-use crate::nats::{Link, LinkState};
-use crate::registry::Registry;
-use async_nats::jetstream::kv;
-use protocol::fleet::SessionRecord;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-/// Writes queued for the buckets at once (count). Beyond it a write is dropped and logged;
-/// the next reconcile (on reconnect) re-puts what the bucket misses.
-pub const FLEET_WRITE_QUEUE: usize = 16_384;
-
-/// Longest wait for one bucket operation (a put, a compare-and-set delete, a read).
-pub const FLEET_OP_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Default prefix of the bucket names (`{prefix}-sessions`, `-tokens`, `-launches`).
-pub const DEFAULT_BUCKET_PREFIX: &str = "coopmux";
-
-/// Where the registry lives, as `/api/v1/health` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum FleetMode {
-    /// Not known yet: NATS not connected, or the buckets not opened.
-    Pending = 0,
-    /// In the shared buckets.
-    Shared = 1,
-    /// The server has no JetStream: this replica's memory only.
-    Local = 2,
-}
-
-impl FleetMode {
-    /// The word `/api/v1/health` shows.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Shared => "shared",
-            Self::Local => "local",
-        }
-    }
-}
-
-/// A write waiting for the writer task.
-#[derive(Debug)]
-pub(crate) enum Write {
-    /// Put a session record.
-    PutSession(Box<SessionRecord>),
-    /// Delete a session key (a DELETE, an eviction already decided elsewhere).
-    DeleteSession(String),
-    /// Put a token record (key = the token's hash).
-    PutToken(String, protocol::fleet::TokenRecord),
-    /// Delete a token key.
-    DeleteToken(String),
-}
-
-/// A local write whose echo the watch has not delivered yet: until it does, remote values
-/// of that key are older than the local state and are not applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
-    Put(u64),
-    Delete,
-}
-
-/// The three buckets.
-#[derive(Debug, Clone)]
-pub(crate) struct Buckets {
-    pub(crate) sessions: kv::Store,
-    pub(crate) tokens: kv::Store,
-    pub(crate) launches: kv::Store,
-}
-
-#[derive(Debug, Default)]
-struct Keys {
-    /// Local writes not yet seen in the watch, by session key.
-    pending: HashMap<String, Pending>,
-    /// Last revision seen per session key (for compare-and-set).
-    revisions: HashMap<String, u64>,
-    /// Session ids changed here while the bucket was out of reach; reconcile writes them.
-    dirty: HashSet<String>,
-}
+use crate::launch::LaunchLinks;
+use crate::registry::{Eviction, Mirror, Registry, Session};
+use crate::replication::{Options, Replication, Table, Written, OP_TIMEOUT};
+use futures_util::future::BoxFuture;
+use protocol::fleet::{LaunchRecord, SessionRecord, TokenRecord};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// The shared fleet of one replica.
 #[derive(Debug)]
 pub struct Fleet {
-    /// This replica's id (a UUID), written into every record it puts.
-    replica: String,
-    bucket_prefix: String,
-    mode: AtomicU8,
-    seq: AtomicU64,
-    keys: Mutex<Keys>,
-    buckets: Mutex<Option<Buckets>>,
-    writes: mpsc::Sender<Write>,
-    queue: Mutex<Option<mpsc::Receiver<Write>>>,
-    link: Arc<Link>,
-}
-
-/// What a compare-and-set eviction came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Eviction {
-    /// This replica deleted the key: it evicts.
-    Won,
-    /// The key changed or went meanwhile (a heartbeat elsewhere, or another replica
-    /// evicted): the watch applies whatever happened.
-    Lost,
-    /// The bucket is not in use: the replica evicts locally.
-    Local,
+    sessions: Table<SessionRecord>,
+    tokens: Table<TokenRecord>,
+    launches: Table<LaunchRecord>,
+    /// Evictions decided here while the replicas could not be asked: counted once the
+    /// replicas keep them (docs/scaling.md, "Health checks and eviction").
+    deferred: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Fleet {
-    /// A fleet on `link` with buckets `{bucket_prefix}-…`; [`Fleet::start`] opens them.
-    pub fn new(link: Arc<Link>, bucket_prefix: &str) -> Arc<Self> {
-        let (writes, queue) = mpsc::channel(FLEET_WRITE_QUEUE);
+    /// The fleet's tables (`{prefix}-sessions`, `-tokens`, `-launches`); changes are kept
+    /// from now on and written once [`Fleet::start`] runs and NATS is up.
+    pub fn new(replication: &Replication) -> Arc<Self> {
+        let followed = Options {
+            watch: true,
+            keep_confirmed: true,
+        };
         Arc::new(Self {
-            replica: uuid::Uuid::new_v4().to_string(),
-            bucket_prefix: bucket_prefix.to_owned(),
-            mode: AtomicU8::new(FleetMode::Pending as u8),
-            seq: AtomicU64::new(0),
-            keys: Mutex::default(),
-            buckets: Mutex::new(None),
-            writes,
-            queue: Mutex::new(Some(queue)),
-            link,
+            sessions: replication.table("sessions", followed),
+            tokens: replication.table("tokens", followed),
+            // Written only (create-only links), read when asked.
+            launches: replication.table(
+                "launches",
+                Options {
+                    watch: false,
+                    keep_confirmed: false,
+                },
+            ),
+            deferred: Arc::default(),
         })
     }
 
-    /// This replica's id.
-    pub fn replica(&self) -> &str {
-        &self.replica
+    /// Follows the buckets, applying the other replicas' changes to `registry`.
+    pub fn start(&self, registry: &Arc<Registry>) {
+        self.sessions.start(Arc::new(sessions::Sessions {
+            registry: Arc::downgrade(registry),
+            deferred: self.deferred.clone(),
+        }));
+        self.tokens.start(Arc::new(tokens::Tokens {
+            registry: Arc::downgrade(registry),
+        }));
+        self.launches.start(Arc::new(launches::Launches));
     }
 
-    /// Where the registry lives now.
-    pub fn mode(&self) -> FleetMode {
-        match self.mode.load(Ordering::Relaxed) {
-            1 => FleetMode::Shared,
-            2 => FleetMode::Local,
-            _ => FleetMode::Pending,
-        }
-    }
-
-    fn set_mode(&self, mode: FleetMode) {
-        self.mode.store(mode as u8, Ordering::Relaxed);
-    }
-
-    fn keys(&self) -> MutexGuard<'_, Keys> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn buckets(&self) -> Option<Buckets> {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Whether writes go to the buckets (shared and connected).
-    fn writing(&self) -> bool {
-        self.mode() == FleetMode::Shared && self.link.state() == LinkState::Connected
-    }
-
-    fn enqueue(&self, write: Write) {
-        if let Err(err) = self.writes.try_send(write) {
-            tracing::warn!(%err, "fleet write queue full; the next reconcile repairs the bucket");
-        }
-    }
-
-    fn mark_dirty(&self, id: &str) {
-        if self.mode() == FleetMode::Shared {
-            self.keys().dirty.insert(id.to_owned());
-        }
-    }
-
-    /// Queues a put of a session changed locally (registered, heartbeat, announced).
-    pub fn put_session(&self, mut record: SessionRecord) {
-        if !self.writing() {
-            self.mark_dirty(&record.id);
-            return;
-        }
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        record.origin = self.replica.clone();
-        record.origin_seq = seq;
-        self.keys()
-            .pending
-            .insert(kv_key(&record.id), Pending::Put(seq));
-        self.enqueue(Write::PutSession(Box::new(record)));
-    }
-
-    /// Queues the delete of a session removed locally (DELETE, `offline` announce).
-    pub fn delete_session(&self, id: &str) {
-        if !self.writing() {
-            self.mark_dirty(id);
-            return;
-        }
-        self.keys().pending.insert(kv_key(id), Pending::Delete);
-        self.enqueue(Write::DeleteSession(id.to_owned()));
-    }
-
-    /// Queues a token record (issued or bound); `hash` is the token's SHA-256.
-    pub fn put_token(&self, hash: &str, record: protocol::fleet::TokenRecord) {
-        if self.writing() {
-            self.enqueue(Write::PutToken(hash.to_owned(), record));
-        }
-    }
-
-    /// Queues the delete of a revoked token's record.
-    pub fn delete_token(&self, hash: &str) {
-        if self.writing() {
-            self.enqueue(Write::DeleteToken(hash.to_owned()));
-        }
-    }
-
-    /// Evicts `id` by compare-and-set on the revision this replica last saw.
-    pub async fn evict(&self, id: &str) -> Eviction {
-        let key = kv_key(id);
-        let Some(buckets) = self.buckets().filter(|_| self.writing()) else {
-            return Eviction::Local;
-        };
-        let revision = {
-            let keys = self.keys();
-            if keys.pending.contains_key(&key) {
-                // A local write is on its way: that is news the check has not judged.
-                return Eviction::Lost;
-            }
-            keys.revisions.get(&key).copied()
-        };
-        let Some(revision) = revision else {
-            return Eviction::Lost;
-        };
-        let delete = buckets
-            .sessions
-            .delete_expect_revision(&key, Some(revision));
-        match tokio::time::timeout(FLEET_OP_TIMEOUT, delete).await {
-            Ok(Ok(())) => {
-                self.keys().pending.insert(key, Pending::Delete);
-                Eviction::Won
-            }
-            Ok(Err(err)) => {
-                tracing::debug!(session = id, %err, "eviction lost the compare-and-set");
-                Eviction::Lost
-            }
-            Err(_) => {
-                tracing::warn!(session = id, "eviction compare-and-set timed out");
-                Eviction::Lost
-            }
-        }
-    }
-
-    /// Records that `launch_id` became `session_id`, create-only: `false` when the launch is
-    /// already linked to another session (or the bucket is not in use).
-    pub async fn link_launch(&self, launch_id: &str, session_id: &str) -> bool {
-        let Some(buckets) = self.buckets().filter(|_| self.writing()) else {
-            return false;
-        };
-        let record = protocol::fleet::LaunchRecord {
-            session: session_id.to_owned(),
-        };
-        let Ok(value) = serde_json::to_vec(&record) else {
-            return false;
-        };
-        let create = buckets.launches.create(kv_key(launch_id), value.into());
-        matches!(
-            tokio::time::timeout(FLEET_OP_TIMEOUT, create).await,
-            Ok(Ok(_))
-        )
+    /// Where the sessions' sharing stands (`fleet` of `/api/v1/health`).
+    pub fn state(&self) -> crate::replication::State {
+        self.sessions.state()
     }
 
     /// The session a launch was linked to, by any replica.
     pub async fn launch_session(&self, launch_id: &str) -> Option<String> {
-        let buckets = self.buckets()?;
-        let get = buckets.launches.get(kv_key(launch_id));
-        let value = tokio::time::timeout(FLEET_OP_TIMEOUT, get)
-            .await
-            .ok()?
-            .ok()??;
-        let record: protocol::fleet::LaunchRecord = serde_json::from_slice(&value).ok()?;
-        Some(record.session)
+        Some(self.launches.read(launch_id).await?.session)
+    }
+}
+
+impl Mirror for Fleet {
+    fn put(&self, session: &Session) {
+        drop(self.sessions.put(&session.id, sessions::record(session)));
     }
 
-    /// Binds the token with this hash to `session_id` unless another replica bound it to
-    /// another session first (compare-and-set on its record). `None` when the bucket cannot
-    /// tell (not in use, no record, timed out): the local decision stands.
-    pub async fn bind_token(&self, hash: &str, session_id: &str) -> Option<bool> {
-        let buckets = self.buckets().filter(|_| self.writing())?;
-        let bind = async {
-            for _ in 0..3 {
-                let entry = buckets.tokens.entry(hash).await.ok()??;
-                if entry.operation != kv::Operation::Put {
-                    return None;
+    fn delete(&self, id: &str) {
+        drop(self.sessions.delete(id));
+    }
+
+    fn evict(&self, id: &str) -> BoxFuture<'static, Eviction> {
+        let receipt = self.sessions.evict(id);
+        let shared = self.sessions.is_shared();
+        let (sessions, deferred, id) =
+            (self.sessions.clone(), self.deferred.clone(), id.to_owned());
+        Box::pin(async move {
+            let written = if shared {
+                receipt.within(OP_TIMEOUT).await
+            } else {
+                Written::Deferred
+            };
+            match written {
+                Written::Won => Eviction::Won,
+                Written::Deferred => {
+                    deferred
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id);
+                    Eviction::Deferred
                 }
-                let record: protocol::fleet::TokenRecord =
-                    serde_json::from_slice(&entry.value).ok()?;
-                if let Some(bound) = record.session {
-                    return Some(bound == session_id);
+                // Another replica evicted (or deleted) it first: it goes here too, uncounted.
+                Written::Lost | Written::Superseded if sessions.held(&id) == Some(None) => {
+                    Eviction::Deferred
                 }
-                let bound = protocol::fleet::TokenRecord {
-                    session: Some(session_id.to_owned()),
-                };
-                let value = serde_json::to_vec(&bound).ok()?;
-                if buckets
-                    .tokens
-                    .update(hash, value.into(), entry.revision)
-                    .await
-                    .is_ok()
-                {
-                    return Some(true);
-                }
+                Written::Lost | Written::Superseded => Eviction::Lost,
             }
-            None
-        };
-        tokio::time::timeout(FLEET_OP_TIMEOUT, bind)
-            .await
-            .ok()
-            .flatten()
+        })
     }
 
-    /// Opens the buckets once NATS is connected and keeps this replica's registry in step
-    /// with them until shutdown: the writer drains the queue, the watcher applies every
-    /// change (and re-syncs after a reconnect).
-    pub fn start(self: &Arc<Self>, registry: Arc<Registry>, shutdown: CancellationToken) {
-        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(queue) = queue {
-            tokio::spawn(writer::run(self.clone(), queue, shutdown.clone()));
-        }
-        tokio::spawn(apply::run(self.clone(), registry, shutdown));
+    fn token_issued(&self, hash: &str) {
+        drop(self.tokens.put(hash, TokenRecord::default()));
+    }
+
+    fn token_bound(&self, hash: &str, session: &str) -> BoxFuture<'static, ()> {
+        let record = TokenRecord {
+            session: Some(session.to_owned()),
+        };
+        let receipt = self.tokens.put(hash, record);
+        let shared = self.tokens.is_shared();
+        Box::pin(async move {
+            // While NATS is unreachable the local binding stands; it is written when NATS is
+            // back, where a binding made first elsewhere wins (docs/scaling.md).
+            if shared {
+                receipt.within(OP_TIMEOUT).await;
+            }
+        })
+    }
+
+    fn token_revoked(&self, hash: &str) {
+        drop(self.tokens.delete(hash));
+    }
+}
+
+impl LaunchLinks for Fleet {
+    fn linked(&self, launch_id: &str, session_id: &str) {
+        let record = LaunchRecord {
+            session: session_id.to_owned(),
+        };
+        drop(self.launches.put(launch_id, record));
     }
 }

@@ -92,6 +92,13 @@ pub fn child_mux_url(advertise: Option<&str>, local: SocketAddr) -> String {
     }
 }
 
+/// Where the launch → session links go besides this hub: the other replicas
+/// (docs/scaling.md, "Launches and registration tokens").
+pub trait LaunchLinks: Send + Sync + std::fmt::Debug {
+    /// Launch `launch_id` became session `session_id` here.
+    fn linked(&self, launch_id: &str, session_id: &str);
+}
+
 /// Spawns launch children and tracks them.
 #[derive(Debug)]
 pub struct Launcher {
@@ -99,6 +106,7 @@ pub struct Launcher {
     tracker: Arc<Tracker>,
     registry: Arc<Registry>,
     credentials: Arc<dyn CredentialSource>,
+    links: Option<Arc<dyn LaunchLinks>>,
 }
 
 impl Launcher {
@@ -115,12 +123,19 @@ impl Launcher {
             tracker,
             registry,
             credentials: Arc::new(NoCredentials),
+            links: None,
         }
     }
 
     /// Replaces the credential source (the broker's hook).
     pub fn with_credentials(mut self, credentials: Arc<dyn CredentialSource>) -> Self {
         self.credentials = credentials;
+        self
+    }
+
+    /// Tells `links` of every launch linked to its session (the replicas' hook).
+    pub fn with_links(mut self, links: Option<Arc<dyn LaunchLinks>>) -> Self {
+        self.links = links;
         self
     }
 
@@ -142,6 +157,7 @@ impl Launcher {
         let mut events = self.registry.subscribe();
         let tracker = self.tracker.clone();
         let registry = self.registry.clone();
+        let links = self.links.clone();
         tokio::spawn(async move {
             loop {
                 let event = tokio::select! {
@@ -152,18 +168,14 @@ impl Launcher {
                     Ok(MuxEvent::SessionOnline { session, .. }) => {
                         link(&tracker, &registry, &session);
                     }
-                    // Recorded create-only in the fleet, so a launch maps to one session
-                    // for every replica (docs/scaling.md).
+                    // Recorded for the replicas, where the first link of a launch stays, so
+                    // a launch maps to one session for every replica (docs/scaling.md).
                     Ok(MuxEvent::LaunchRegistered {
                         launch_id,
                         session_id,
                     }) => {
-                        if let Some(fleet) = registry.fleet().cloned() {
-                            tokio::spawn(async move {
-                                if !fleet.link_launch(&launch_id, &session_id).await {
-                                    tracing::debug!(launch = %launch_id, "launch link not recorded in the fleet");
-                                }
-                            });
+                        if let Some(links) = &links {
+                            links.linked(&launch_id, &session_id);
                         }
                     }
                     Ok(_) => {}
@@ -218,27 +230,31 @@ impl Launcher {
         let pid = child.id();
         self.tracker.spawned(&launch_id, &session_id, pid);
         tracing::info!(launch = %launch_id, session = %session_id, pid, "launched");
+        let mut captures = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(capture(
+            captures.push(tokio::spawn(capture(
                 self.tracker.clone(),
                 launch_id.clone(),
                 "stdout",
                 out,
-            ));
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(capture(
+            captures.push(tokio::spawn(capture(
                 self.tracker.clone(),
                 launch_id.clone(),
                 "stderr",
                 err,
-            ));
+            )));
         }
         tokio::spawn(supervise(
             self.tracker.clone(),
             self.registry.clone(),
             launch_id.clone(),
-            child,
+            Child {
+                process: child,
+                captures,
+            },
             self.settings.timeout,
         ));
         Ok(LaunchResponse {
@@ -277,6 +293,27 @@ fn link(tracker: &Tracker, registry: &Registry, session_id: &str) {
     tracker.link(session_id, |token| tokens.covers(token, session_id));
 }
 
+/// A launched command and the tasks reading its output.
+struct Child {
+    process: tokio::process::Child,
+    captures: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How long an exited command's output may still be read before its exit is recorded: the
+/// pipes usually hold its last lines (the ones that say why it failed), but a background
+/// process it left behind may keep them open for ever.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
+
+impl Child {
+    /// Waits for the command to exit, then for its output to be read (bounded).
+    async fn exited(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.process.wait().await;
+        let captures = futures_util::future::join_all(self.captures.drain(..));
+        let _ = tokio::time::timeout(OUTPUT_DRAIN, captures).await;
+        status
+    }
+}
+
 /// Awaits the child (so it is always reaped) and marks the launch overdue at the registration
 /// deadline. Never stops the child: a slow session may still register, and one that did
 /// register must not lose its process because the link was late.
@@ -284,13 +321,13 @@ async fn supervise(
     tracker: Arc<Tracker>,
     registry: Arc<Registry>,
     launch_id: String,
-    mut child: tokio::process::Child,
+    mut child: Child,
     timeout: Duration,
 ) {
     let deadline = tokio::time::Instant::now() + timeout;
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let finished = tokio::select! {
-        status = child.wait() => Some(status),
+        status = child.exited() => Some(status),
         () = tokio::time::sleep_until(deadline) => None,
     };
     if let Some(status) = finished {
@@ -303,7 +340,7 @@ async fn supervise(
         return;
     }
     overdue(&tracker, &registry, &launch_id, timeout_ms);
-    record_exit(&tracker, &launch_id, child.wait().await);
+    record_exit(&tracker, &launch_id, child.exited().await);
 }
 
 fn record_exit(

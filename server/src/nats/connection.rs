@@ -1,17 +1,19 @@
 //! One NATS connection: its options (URL and auth), the first connect retried with
-//! [`crate::backoff`] for ever, and its state for `/api/v1/health` and `/metrics`.
+//! [`crate::backoff`] for ever, and its state for `/api/v1/health`, `/metrics` and everything
+//! that waits for the server (docs/scaling.md, "When NATS is down").
 //!
-//! Everything NATS-backed (discovery, relayed input, credential events, and later a JetStream
-//! key-value registry, docs/scaling.md) hangs off a [`Link`]: it waits for
-//! [`Link::client`] and works on the returned client, which reconnects by itself after the
-//! first success.
+//! Everything NATS-backed (discovery, relayed input, credential events, what replicas share)
+//! hangs off a [`Link`]: it waits for [`Link::client`] and works on the returned client, which
+//! reconnects by itself after the first success. The state is a `watch`, so waiting for the
+//! link to come back costs nothing; with [`Link::probe`] it also says when a connected server
+//! stops answering (a frozen server keeps its socket open), from the server's own replies.
 
 use crate::backoff::{Backoff, Policy};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Connecting to NATS: quick at first (a server starting next to us), then every 10 s.
@@ -47,16 +49,25 @@ impl std::fmt::Debug for NatsAuth {
     }
 }
 
+/// Between two probes of a connected server.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// A probe not answered within this is a server that stopped answering.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The subject probes ask: nobody answers it, so a live server replies "no responders" at once.
+const PROBE_SUBJECT: &str = "_COOPMUX.PROBE";
+
 /// Where the link stands, as `/api/v1/health` and `/metrics` show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum LinkState {
     /// Not connected yet (the first connect is being retried).
-    Connecting = 1,
-    /// Connected.
-    Connected = 2,
+    Connecting,
+    /// Connected, and the server answers.
+    Connected,
+    /// Connected, but the server did not answer the last probe within [`PROBE_TIMEOUT`]
+    /// (frozen, or cut off without the socket noticing).
+    Unresponsive,
     /// Was connected; the client is reconnecting.
-    Disconnected = 3,
+    Disconnected,
 }
 
 impl LinkState {
@@ -65,15 +76,8 @@ impl LinkState {
         match self {
             Self::Connecting => "connecting",
             Self::Connected => "connected",
+            Self::Unresponsive => "unresponsive",
             Self::Disconnected => "disconnected",
-        }
-    }
-
-    fn from_u8(v: u8) -> Self {
-        match v {
-            2 => Self::Connected,
-            3 => Self::Disconnected,
-            _ => Self::Connecting,
         }
     }
 }
@@ -104,12 +108,11 @@ pub enum NatsError {
 pub struct Link {
     url: String,
     auth: NatsAuth,
-    state: AtomicU8,
+    state: watch::Sender<LinkState>,
     /// The server accepted us without asking for credentials (docs/security.md, "Replicas
     /// and the NATS account").
     open_server: AtomicBool,
     client: OnceLock<async_nats::Client>,
-    connected: Notify,
 }
 
 /// Why an unauthenticated NATS server is a risk, for the log and `/api/v1/health`.
@@ -121,10 +124,9 @@ impl Link {
         Arc::new(Self {
             url,
             auth,
-            state: AtomicU8::new(LinkState::Connecting as u8),
+            state: watch::Sender::new(LinkState::Connecting),
             open_server: AtomicBool::new(false),
             client: OnceLock::new(),
-            connected: Notify::new(),
         })
     }
 
@@ -135,7 +137,17 @@ impl Link {
 
     /// Where the link stands.
     pub fn state(&self) -> LinkState {
-        LinkState::from_u8(self.state.load(Ordering::Relaxed))
+        *self.state.borrow()
+    }
+
+    /// Whether the server is connected and answers.
+    pub fn is_up(&self) -> bool {
+        self.state() == LinkState::Connected
+    }
+
+    /// A receiver of every change of [`Link::state`].
+    pub fn watch_state(&self) -> watch::Receiver<LinkState> {
+        self.state.subscribe()
     }
 
     /// A warning when the server asked for no credentials (any client can read what the hub
@@ -147,7 +159,8 @@ impl Link {
     }
 
     fn set_state(&self, state: LinkState) {
-        self.state.store(state as u8, Ordering::Relaxed);
+        self.state
+            .send_if_modified(|s| std::mem::replace(s, state) != state);
     }
 
     /// The client once the first connect succeeded (it reconnects by itself afterwards).
@@ -157,16 +170,57 @@ impl Link {
 
     /// Waits for the first successful connect; `None` at shutdown.
     pub async fn client(&self, cancel: &CancellationToken) -> Option<async_nats::Client> {
-        loop {
-            let notified = self.connected.notified();
-            if let Some(client) = self.client.get() {
-                return Some(client.clone());
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return None,
-                () = notified => {}
-            }
+        let mut state = self.watch_state();
+        tokio::select! {
+            () = cancel.cancelled() => None,
+            // The client is set before the state leaves `Connecting`.
+            _ = state.wait_for(|s| *s != LinkState::Connecting) => self.client.get().cloned(),
         }
+    }
+
+    /// Probes the server every [`PROBE_EVERY`] until `cancel` fires: a request nobody
+    /// serves, which a live server answers at once ("no responders"). No answer within
+    /// [`PROBE_TIMEOUT`] makes a connected link [`LinkState::Unresponsive`] until one comes.
+    pub fn probe(self: &Arc<Self>, cancel: CancellationToken) {
+        let link = self.clone();
+        tokio::spawn(async move {
+            let Some(client) = link.client(&cancel).await else {
+                return;
+            };
+            let mut ticks = tokio::time::interval(PROBE_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let request = async_nats::Request::new().timeout(Some(PROBE_TIMEOUT));
+                let answered = match client.send_request(PROBE_SUBJECT, request).await {
+                    Ok(_) => true,
+                    Err(err) => err.kind() == async_nats::RequestErrorKind::NoResponders,
+                };
+                link.probed(answered);
+            }
+        });
+    }
+
+    /// A probe's outcome: only moves between connected and unresponsive (the client's own
+    /// events say when the connection itself is lost or back).
+    fn probed(&self, answered: bool) {
+        self.state.send_if_modified(|state| {
+            let next = match (*state, answered) {
+                (LinkState::Connected, false) => {
+                    tracing::warn!(url = %self.url, "NATS server stopped answering");
+                    LinkState::Unresponsive
+                }
+                (LinkState::Unresponsive, true) => {
+                    tracing::info!(url = %self.url, "NATS server answers again");
+                    LinkState::Connected
+                }
+                (other, _) => other,
+            };
+            std::mem::replace(state, next) != next
+        });
     }
 
     /// Connects in the background, retrying with [`NATS_CONNECT`] until it succeeds or
@@ -183,9 +237,8 @@ impl Link {
                             tracing::warn!(url = %link.url, "{OPEN_SERVER_WARNING}");
                             link.open_server.store(true, Ordering::Relaxed);
                         }
-                        link.set_state(LinkState::Connected);
                         let _ = link.client.set(client);
-                        link.connected.notify_waiters();
+                        link.set_state(LinkState::Connected);
                         return;
                     }
                     Err(err) => {
@@ -228,6 +281,10 @@ impl Link {
                 let weak = weak.clone();
                 async move {
                     let Some(link) = weak.upgrade() else { return };
+                    // The first connect is announced by `spawn`, once the client is stored.
+                    if link.client.get().is_none() {
+                        return;
+                    }
                     match event {
                         async_nats::Event::Connected => link.set_state(LinkState::Connected),
                         async_nats::Event::Disconnected => {

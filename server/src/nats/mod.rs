@@ -1,19 +1,18 @@
-//! NATS on the hub side (docs/scaling.md): one [`Link`] to the server, the discovery of
-//! sessions that announce themselves there, input relayed to url-less sessions and the
-//! credential events published. Off unless `--nats-url` (or `--nats-relay-url`) is given.
+//! NATS itself (docs/scaling.md): one [`Link`] to the server, its settings, and the
+//! credential events published on it. Off unless `--nats-url` (or `--nats-relay-url`) is
+//! given. What uses the link lives with what it serves: `discovery` (sessions announcing
+//! themselves), `upstream` (input relayed to url-less sessions), `replication` (what replicas
+//! share). This module imports none of them.
 
 pub mod connection;
 pub mod credentials;
-pub mod discovery;
-pub mod kv;
-pub mod relay;
 
 pub use connection::{Link, LinkState, NatsAuth, NatsError};
 
 use crate::cli::NatsArgs;
-use crate::registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// NATS settings of the hub, from its flags.
@@ -29,8 +28,10 @@ pub struct Settings {
     pub events_prefix: String,
     /// A NATS session without an announce for this long is removed.
     pub announce_timeout: Duration,
-    /// Prefix of the fleet's JetStream key-value buckets (docs/scaling.md).
+    /// Prefix of the JetStream key-value buckets replicas share (docs/scaling.md).
     pub bucket_prefix: String,
+    /// How long a delete stays in the buckets as a tombstone.
+    pub tombstone_ttl: Duration,
 }
 
 impl Settings {
@@ -67,39 +68,40 @@ impl Settings {
             events_prefix: args.prefix.trim().trim_end_matches('.').to_owned(),
             announce_timeout: Duration::from_millis(args.announce_timeout_ms.max(1)),
             bucket_prefix: args.kv_prefix.trim().to_owned(),
+            tombstone_ttl: Duration::from_millis(args.tombstone_ms.max(1)),
         })
     }
 }
 
-/// Connects (retrying in the background), attaches the link to the registry and starts
-/// discovery and the credential-event publisher. Returns at once.
-pub fn start(settings: Settings, registry: &Arc<Registry>, shutdown: &CancellationToken) {
-    let link = Link::new(settings.url.clone(), settings.auth.clone());
-    link.spawn(shutdown.clone());
-    registry.set_nats(link.clone());
-    let fleet = crate::fleet::Fleet::new(link.clone(), &settings.bucket_prefix);
-    registry.set_fleet(fleet.clone());
-    fleet.start(registry.clone(), shutdown.clone());
-    let settings = Arc::new(settings);
-    // Subscribed to the mux feed before the first request, so no credential event is missed.
-    let credential_events = registry.subscribe();
-    tokio::spawn(credentials::run(
-        link.clone(),
-        settings.events_prefix.clone(),
-        credential_events,
-        shutdown.clone(),
-    ));
-    tokio::spawn(discovery::run(
-        link,
-        settings,
-        registry.clone(),
-        shutdown.clone(),
-    ));
+impl Settings {
+    /// The link of these settings, connecting in the background (retried until it succeeds)
+    /// and probed while the hub runs.
+    pub fn connect(&self, shutdown: &CancellationToken) -> Arc<Link> {
+        let link = Link::new(self.url.clone(), self.auth.clone());
+        link.spawn(shutdown.clone());
+        link.probe(shutdown.clone());
+        link
+    }
+
+    /// Publishes the credential events of `events` on `link` until shutdown.
+    pub fn publish_credential_events(
+        &self,
+        link: Arc<Link>,
+        events: broadcast::Receiver<protocol::mux::MuxEvent>,
+        shutdown: &CancellationToken,
+    ) {
+        tokio::spawn(credentials::run(
+            link,
+            self.events_prefix.clone(),
+            events,
+            shutdown.clone(),
+        ));
+    }
 }
 
-/// The NATS lines of `/metrics`: `coopmux_nats_connected` (1 connected, 0 not).
+/// The NATS lines of `/metrics`: `coopmux_nats_connected` (1 connected and answering, 0 not).
 pub fn render_metrics(link: &Link) -> String {
-    let connected = u8::from(link.state() == LinkState::Connected);
+    let connected = u8::from(link.is_up());
     format!(
         "# HELP coopmux_nats_connected Whether the NATS connection is up (1) or not (0).\n\
          # TYPE coopmux_nats_connected gauge\n\

@@ -15,16 +15,10 @@ pub(super) async fn refresh_screen(
     upstream: &Upstream,
     session: &Arc<Session>,
 ) -> Result<CachedScreen, UpstreamError> {
-    let connection = session.connection();
-    let mut screen: CachedScreen = upstream
-        .get_json(
-            &connection.url,
-            "/api/v1/screen",
-            connection.auth_token.as_deref(),
-        )
-        .await?;
+    let target = session.target();
+    let mut screen: CachedScreen = upstream.get_json_from(&target, "/api/v1/screen").await?;
     screen.fetched_at = now_ms();
-    session.store_screen(screen.clone(), &connection.url);
+    session.store_screen(screen.clone(), &target.url);
     Ok(screen)
 }
 
@@ -33,16 +27,10 @@ pub(super) async fn refresh_status(
     upstream: &Upstream,
     session: &Arc<Session>,
 ) -> Result<CachedStatus, UpstreamError> {
-    let connection = session.connection();
-    let mut status: CachedStatus = upstream
-        .get_json(
-            &connection.url,
-            "/api/v1/status",
-            connection.auth_token.as_deref(),
-        )
-        .await?;
+    let target = session.target();
+    let mut status: CachedStatus = upstream.get_json_from(&target, "/api/v1/status").await?;
     status.fetched_at = now_ms();
-    session.store_status(status.clone(), &connection.url);
+    session.store_status(status.clone(), &target.url);
     Ok(status)
 }
 
@@ -76,6 +64,21 @@ impl Registry {
         match refresh_status(&self.upstream, &session).await {
             Ok(status) => Ok(status),
             Err(err) => cached.map(|c| c.value).ok_or(RegistryError::Upstream(err)),
+        }
+    }
+
+    /// The status read from the session now, not from the cache (the dashboard asks after an
+    /// exit, which the cache may predate); for a session without url, which answers nothing,
+    /// the last status it published on NATS.
+    pub async fn live_status(&self, id: &str) -> Result<CachedStatus, RegistryError> {
+        let session = self.get(id)?;
+        match refresh_status(&self.upstream, &session).await {
+            Ok(status) => Ok(status),
+            Err(err @ UpstreamError::NoUrl { .. }) => session
+                .cached_status()
+                .map(|s| s.value)
+                .ok_or(RegistryError::Upstream(err)),
+            Err(err) => Err(RegistryError::Upstream(err)),
         }
     }
 }

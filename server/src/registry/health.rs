@@ -81,7 +81,8 @@ impl Registry {
         if failures < self.settings.max_health_failures {
             return (false, false);
         }
-        let evicted = self.evict_shared(&session).await;
+        let limit = self.settings.max_health_failures;
+        let evicted = (self.evict_judged(&session, |s| s.health_failures() >= limit)).await;
         if evicted {
             self.metrics.eviction();
             tracing::warn!(session = %session.id, failures, "session evicted after failed health checks");

@@ -8,18 +8,19 @@
 mod cache;
 mod health;
 pub mod ids;
+pub mod mirror;
 mod prewarm;
 mod session;
-mod shared;
 pub mod tokens;
 mod urls;
 mod watch;
 
 pub use health::SweepReport;
+pub use mirror::{Alone, Eviction, Mirror, Remote, RemoteSession};
 pub use session::{now_ms, Connection, Session, Stamped, Transport};
 pub use tokens::RegistrationTokens;
 
-use crate::{cli::ServeArgs, metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
+use crate::{metrics::Metrics, upstream::Upstream, upstream::UpstreamError};
 use prewarm::Lru;
 use protocol::mux::{MuxEvent, SessionInfo};
 use serde_json::Value;
@@ -75,7 +76,7 @@ pub fn check_metadata(metadata: &Value) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// Intervals and limits, from the command line.
+/// Intervals and limits (from the command line; `serve` fills them in).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Screen poller interval (also the freshness limit of the screen cache).
@@ -92,22 +93,6 @@ pub struct Settings {
     pub prewarm_poll: Duration,
     /// Sessions registered at once (`--max-sessions`).
     pub max_sessions: usize,
-}
-
-impl Settings {
-    /// Settings of the given flags. Zero intervals are raised to 1 ms (tokio refuses zero).
-    pub fn from_args(args: &ServeArgs) -> Self {
-        let ms = |v: u64| Duration::from_millis(v.max(1));
-        Self {
-            screen_poll: ms(args.screen_poll_ms),
-            status_poll: ms(args.status_poll_ms),
-            health_check: ms(args.health_check_ms),
-            max_health_failures: args.max_health_failures,
-            prewarm_capacity: args.prewarm_capacity,
-            prewarm_poll: ms(args.prewarm_poll_ms),
-            max_sessions: args.max_sessions,
-        }
-    }
 }
 
 /// A registration or heartbeat, as `POST /api/v1/sessions` receives it. No `Debug`: it
@@ -168,17 +153,19 @@ pub struct Registry {
     settings: Settings,
     shutdown: CancellationToken,
     tokens: Arc<RegistrationTokens>,
-    nats: std::sync::OnceLock<Arc<crate::nats::Link>>,
-    fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
+    /// Told every local change (replicas; [`Alone`] for a hub alone).
+    mirror: Arc<dyn Mirror>,
 }
 
 impl Registry {
-    /// An empty registry. Background tasks start with [`Registry::spawn_background`].
+    /// An empty registry whose changes go to `mirror`. Background tasks start with
+    /// [`Registry::spawn_background`].
     pub fn new(
         settings: Settings,
         upstream: Upstream,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
+        mirror: Arc<dyn Mirror>,
     ) -> Self {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let inner = Inner {
@@ -192,9 +179,8 @@ impl Registry {
             metrics,
             settings,
             shutdown,
-            tokens: Arc::default(),
-            nats: std::sync::OnceLock::new(),
-            fleet: std::sync::OnceLock::new(),
+            tokens: Arc::new(RegistrationTokens::new(mirror.clone())),
+            mirror,
         }
     }
 
@@ -212,16 +198,6 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every critical section leaves the maps consistent before it can panic.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Attaches the NATS link that url-less sessions' input is published on.
-    pub fn set_nats(&self, link: Arc<crate::nats::Link>) {
-        let _ = self.nats.set(link);
-    }
-
-    /// The NATS link, when NATS is configured.
-    pub fn nats(&self) -> Option<&Arc<crate::nats::Link>> {
-        self.nats.get()
     }
 
     /// The settings in force.
@@ -307,38 +283,33 @@ impl Registry {
         let id = registration
             .id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let connection = Connection {
+        let mut connection = Connection {
             url,
             auth_token: registration.auth_token,
             metadata: registration.metadata,
+            registrant: registration.registrant.as_ref().map(|r| r.token_hash.clone()),
         };
-        let registrant = registration.registrant;
         let mut inner = self.lock();
-        if let Some(r) = &registrant {
+        if let Some(r) = &registration.registrant {
             // Checked again under the lock: a session may have registered since the handler's
             // check (`Registry::check_registrant`).
             check_held(&inner, &id, &connection.url, r)?;
         }
         if let Some(existing) = inner.sessions.get(&id).cloned() {
-            if let Some(r) = registrant {
-                existing.set_registrant(Some(r.token_hash));
+            if connection.registrant.is_none() {
+                connection.registrant = existing.registrant();
             }
             let old_url = existing.url();
             inner.urls.moved(&id, &old_url, &connection.url);
             existing.refresh(connection);
             // Reachable over HTTP now: health checks judge it from here on.
             existing.set_transport(Transport::Http);
-            drop(inner);
-            self.share(&existing);
+            self.mirror.put(&existing);
             return Ok(id);
         }
         let order = self.next_order(&mut inner);
-        let stale = self.insert_locked(&mut inner, &id, connection, Transport::Http, order)?;
-        if let (Some(r), Some(session)) = (registrant, inner.sessions.get(&id)) {
-            session.set_registrant(Some(r.token_hash));
-        }
+        self.insert_locked(&mut inner, &id, connection, Transport::Http, order, true)?;
         drop(inner);
-        self.shared_insert(&id, &stale);
         tracing::info!(session = %id, "session registered");
         Ok(id)
     }
@@ -371,15 +342,17 @@ impl Registry {
             Some(url) => normalize_url(url)?,
             None => String::new(),
         };
-        let connection = Connection {
+        let mut connection = Connection {
             url,
             auth_token: None,
             metadata,
+            registrant: None,
         };
         let mut inner = self.lock();
         if let Some(existing) = inner.sessions.get(id).cloned() {
             existing.announced();
             if existing.nats_prefix().is_some() {
+                connection.registrant = existing.registrant();
                 let old_url = existing.url();
                 inner.urls.moved(id, &old_url, &connection.url);
                 existing.refresh(connection);
@@ -390,9 +363,8 @@ impl Registry {
             prefix: prefix.to_owned(),
         };
         let order = self.next_order(&mut inner);
-        let stale = self.insert_locked(&mut inner, id, connection, transport, order)?;
+        self.insert_locked(&mut inner, id, connection, transport, order, true)?;
         drop(inner);
-        self.shared_insert(id, &stale);
         tracing::info!(session = %id, prefix, "session discovered on NATS");
         Ok(true)
     }
@@ -409,7 +381,8 @@ impl Registry {
     }
 
     /// A new session: evicts every other id with the same URL (a restarted coop), emits
-    /// `session:online`. Returns the evicted ids.
+    /// `session:online`. A local change (`mirrored`) is told to the mirror, with the ids it
+    /// replaced; another replica's is not (that replica tells the others).
     fn insert_locked(
         self: &Arc<Self>,
         inner: &mut Inner,
@@ -417,14 +390,17 @@ impl Registry {
         connection: Connection,
         transport: Transport,
         order: (u64, u64),
-    ) -> Result<Vec<String>, RegistryError> {
+        mirrored: bool,
+    ) -> Result<(), RegistryError> {
         if inner.sessions.len() >= self.settings.max_sessions {
             return Err(RegistryError::Full(self.settings.max_sessions));
         }
         let stale = inner.urls.ids(&connection.url).to_vec();
         for stale_id in &stale {
             tracing::info!(session = %stale_id, replaced_by = %id, "evicting session with the same url");
-            self.remove_locked(inner, stale_id);
+            if self.remove_locked(inner, stale_id).is_some() && mirrored {
+                self.mirror.delete(stale_id);
+            }
         }
         let reachable = !connection.url.is_empty();
         let session = Arc::new(Session::new(
@@ -444,20 +420,25 @@ impl Registry {
             watcher.pollers = Some(self.spawn_pollers(&session));
         }
         self.metrics.registration();
+        if mirrored {
+            self.mirror.put(&session);
+        }
         // Sent under the lock so that the feed's order matches the map's history.
         let _ = self.events.send(MuxEvent::SessionOnline {
             session: id.to_owned(),
             url: connection.url,
             metadata: connection.metadata,
         });
-        Ok(stale)
+        Ok(())
     }
 
     /// Deregisters a session everywhere; `false` when the id is unknown.
     pub fn remove(&self, id: &str) -> bool {
-        let removed = self.remove_locked(&mut self.lock(), id).is_some();
+        let mut inner = self.lock();
+        let removed = self.remove_locked(&mut inner, id).is_some();
         if removed {
-            self.shared_delete(id);
+            self.mirror.delete(id);
+            drop(inner);
             tracing::info!(session = %id, "session removed");
         }
         removed
@@ -465,23 +446,18 @@ impl Registry {
 
     /// Removes `session` only if it is still the entry registered under its id (a heartbeat
     /// keeps the same entry; a delete-then-register makes a new one that must survive), here
-    /// and in the shared fleet.
+    /// and on every replica.
     pub(crate) fn evict(&self, session: &Arc<Session>) -> bool {
-        let evicted = self.evict_local(session);
-        if evicted {
-            self.shared_delete(&session.id);
-        }
-        evicted
-    }
-
-    /// [`Registry::evict`] on this replica only.
-    pub(crate) fn evict_local(&self, session: &Arc<Session>) -> bool {
         let mut inner = self.lock();
         let current = inner.sessions.get(&session.id);
         if !current.is_some_and(|c| Arc::ptr_eq(c, session)) {
             return false;
         }
-        self.remove_locked(&mut inner, &session.id).is_some()
+        let removed = self.remove_locked(&mut inner, &session.id).is_some();
+        if removed {
+            self.mirror.delete(&session.id);
+        }
+        removed
     }
 
     fn remove_locked(&self, inner: &mut Inner, id: &str) -> Option<Arc<Session>> {

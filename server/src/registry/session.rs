@@ -17,6 +17,10 @@ pub struct Connection {
     pub auth_token: Option<String>,
     /// Free-form registration metadata.
     pub metadata: Value,
+    /// The SHA-256 of the per-launch registration token that registered it, if one did: only
+    /// that token may heartbeat or deregister it (docs/security.md, "Registrants"). Kept
+    /// across heartbeats made with the hub's token and across announces.
+    pub registrant: Option<String>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for Connection {
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
             .field("metadata", &self.metadata)
+            .field("registrant", &self.registrant)
             .finish()
     }
 }
@@ -73,9 +78,6 @@ pub struct Session {
     health_failures: AtomicU32,
     cache: Mutex<Cache>,
     transport: RwLock<Transport>,
-    /// The SHA-256 of the registration token that registered it, if one did: only that
-    /// token may heartbeat or deregister it (docs/security.md, "Agents inside sessions").
-    registrant: RwLock<Option<String>>,
     last_announce: Mutex<Instant>,
     /// Cancelled when the session is removed; pollers and bridges hang off it.
     pub cancel: CancellationToken,
@@ -105,7 +107,6 @@ impl Session {
             health_failures: AtomicU32::new(0),
             cache: Mutex::new(Cache::default()),
             transport: RwLock::new(transport),
-            registrant: RwLock::new(None),
             last_announce: Mutex::new(Instant::now()),
             cancel,
         }
@@ -182,14 +183,11 @@ impl Session {
     /// The hash of the registration token that registered it (`None`: the hub's token, an
     /// open hub, or NATS).
     pub fn registrant(&self) -> Option<String> {
-        self.registrant
+        self.connection
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .registrant
             .clone()
-    }
-
-    pub(crate) fn set_registrant(&self, hash: Option<String>) {
-        *self.registrant.write().unwrap_or_else(|e| e.into_inner()) = hash;
     }
 
     /// Records an announce (online or heartbeat) seen on NATS.
@@ -252,6 +250,17 @@ impl Session {
                 value: status,
                 at: Instant::now(),
             });
+        }
+    }
+
+    /// Where calls to this session go ([`crate::upstream::Upstream::send`] decides how).
+    pub fn target(&self) -> crate::upstream::Target {
+        let connection = self.connection();
+        crate::upstream::Target {
+            id: self.id.clone(),
+            url: connection.url,
+            token: connection.auth_token,
+            nats_prefix: self.nats_prefix(),
         }
     }
 

@@ -6,14 +6,13 @@
 //! is revoked when its session is deregistered; an eviction keeps it, so the session's next
 //! heartbeat can bring it back.
 //!
-//! Tokens are kept by their SHA-256 only, so that replicas can share them through the fleet's
-//! tokens bucket (docs/scaling.md) without the bucket ever holding a usable token.
+//! Tokens are kept by their SHA-256 only, so that replicas can share them (the registry's
+//! [`Mirror`]; docs/scaling.md) without any shared store ever holding a usable token.
 
-use crate::fleet::Fleet;
-use protocol::fleet::TokenRecord;
+use super::Mirror;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Tokens kept at once; the oldest is forgotten beyond that (its session can no longer
 /// re-register without the hub token, which only a runaway launcher would reach).
@@ -23,7 +22,8 @@ pub const MAX_REGISTRATION_TOKENS: usize = 32_768;
 struct Tokens {
     /// Token hash → the session id it is bound to (`None` until its first registration).
     scopes: HashMap<String, Option<String>>,
-    /// Token hash → the session id its launch was given, for tokens issued here.
+    /// Token hash → the session id its launch was given, for tokens issued here (not
+    /// replicated: through another replica the token may still take an id no session holds).
     launches: HashMap<String, String>,
     /// Issue order of the hashes, for the bound above.
     order: VecDeque<String>,
@@ -37,11 +37,35 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// Another replica's change of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteToken {
+    /// Issued, and bound to this session once it registered one.
+    Issued(Option<String>),
+    /// Revoked (its session was deregistered).
+    Revoked,
+}
+
+/// How [`RegistrationTokens::permits`] decided.
+enum Permit {
+    /// Already bound to that session.
+    Bound,
+    /// Was unbound: now bound to that session here; the replicas' decision is on its way.
+    NewlyBound(futures_util::future::BoxFuture<'static, ()>),
+    /// Unknown, or bound to another session.
+    Refused,
+}
+
 /// The registration tokens handed to launches. No `Debug` of the values: they are secrets.
-#[derive(Default)]
 pub struct RegistrationTokens {
     inner: Mutex<Tokens>,
-    fleet: OnceLock<Arc<Fleet>>,
+    mirror: Arc<dyn Mirror>,
+}
+
+impl Default for RegistrationTokens {
+    fn default() -> Self {
+        Self::new(Arc::new(super::Alone))
+    }
 }
 
 impl std::fmt::Debug for RegistrationTokens {
@@ -53,13 +77,16 @@ impl std::fmt::Debug for RegistrationTokens {
 }
 
 impl RegistrationTokens {
-    fn lock(&self) -> MutexGuard<'_, Tokens> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// Tokens whose changes are told to `mirror` (the other replicas).
+    pub fn new(mirror: Arc<dyn Mirror>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            mirror,
+        }
     }
 
-    /// Shares tokens with the other replicas from now on.
-    pub fn attach(&self, fleet: Arc<Fleet>) {
-        let _ = self.fleet.set(fleet);
+    fn lock(&self) -> MutexGuard<'_, Tokens> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A new token for the launch given session id `launch_session`, not yet bound to a
@@ -71,42 +98,23 @@ impl RegistrationTokens {
             uuid::Uuid::new_v4().simple()
         );
         let hash = token_hash(&token);
-        self.learn_hash(&hash, None);
-        self.lock()
+        let mut tokens = self.lock();
+        tokens.learn(&hash, None);
+        tokens
             .launches
             .insert(hash.clone(), launch_session.to_owned());
-        if let Some(fleet) = self.fleet.get() {
-            fleet.put_token(&hash, TokenRecord::default());
-        }
+        self.mirror.token_issued(&hash);
         token
     }
 
-    /// A token (by hash) issued or bound by another replica; a binding is never undone by
-    /// an older unbound record.
-    pub fn learn_hash(&self, hash: &str, session: Option<String>) {
+    /// Applies another replica's change of the token with this hash, if `decide` (called
+    /// under the lock, so no local change comes in between) says it is the newer.
+    pub fn apply_remote(&self, hash: &str, decide: impl FnOnce() -> Option<RemoteToken>) {
         let mut tokens = self.lock();
-        if let Some(scope) = tokens.scopes.get_mut(hash) {
-            if session.is_some() {
-                *scope = session;
-            }
-            return;
-        }
-        if tokens.order.len() >= MAX_REGISTRATION_TOKENS {
-            if let Some(oldest) = tokens.order.pop_front() {
-                tokens.scopes.remove(&oldest);
-                tokens.launches.remove(&oldest);
-            }
-        }
-        tokens.scopes.insert(hash.to_owned(), session);
-        tokens.order.push_back(hash.to_owned());
-    }
-
-    /// A token (by hash) revoked by another replica.
-    pub fn forget_hash(&self, hash: &str) {
-        let mut tokens = self.lock();
-        tokens.launches.remove(hash);
-        if tokens.scopes.remove(hash).is_some() {
-            tokens.order.retain(|h| h != hash);
+        match decide() {
+            None => {}
+            Some(RemoteToken::Issued(session)) => tokens.learn(hash, session),
+            Some(RemoteToken::Revoked) => tokens.forget(hash),
         }
     }
 
@@ -126,36 +134,32 @@ impl RegistrationTokens {
 
     /// Whether `token` may act for `session_id`; an unbound token becomes bound to it.
     pub fn permits(&self, token: &str, session_id: &str) -> bool {
-        match self.lock().scopes.get_mut(&token_hash(token)) {
-            Some(Some(bound)) => bound == session_id,
+        !matches!(self.permit(&token_hash(token), session_id), Permit::Refused)
+    }
+
+    fn permit(&self, hash: &str, session_id: &str) -> Permit {
+        let mut tokens = self.lock();
+        match tokens.scopes.get_mut(hash) {
+            Some(Some(bound)) if bound == session_id => Permit::Bound,
+            Some(Some(_)) | None => Permit::Refused,
             Some(scope @ None) => {
                 *scope = Some(session_id.to_owned());
-                true
+                Permit::NewlyBound(self.mirror.token_bound(hash, session_id))
             }
-            None => false,
         }
     }
 
-    /// [`RegistrationTokens::permits`], then the same question to the fleet: a token bound
-    /// through another replica first (compare-and-set on its record) belongs to that session.
+    /// [`RegistrationTokens::permits`], and for a token it binds now the same question to the
+    /// other replicas: a token bound through another replica first belongs to that session
+    /// (the first binding the replicas agree on wins; docs/scaling.md).
     pub async fn permits_shared(&self, token: &str, session_id: &str) -> bool {
-        if !self.permits(token, session_id) {
-            return false;
-        }
-        let Some(fleet) = self.fleet.get() else {
-            return true;
-        };
         let hash = token_hash(token);
-        match fleet.bind_token(&hash, session_id).await {
-            Some(permitted) => permitted,
-            None => {
-                fleet.put_token(
-                    &hash,
-                    TokenRecord {
-                        session: Some(session_id.to_owned()),
-                    },
-                );
-                true
+        match self.permit(&hash, session_id) {
+            Permit::Refused => false,
+            Permit::Bound => true,
+            Permit::NewlyBound(decided) => {
+                decided.await;
+                self.covers(token, session_id)
             }
         }
     }
@@ -167,29 +171,51 @@ impl RegistrationTokens {
 
     /// Revokes every token bound to `session_id`, on every replica.
     pub fn revoke_session(&self, session_id: &str) {
-        let revoked: Vec<String> = {
-            let mut tokens = self.lock();
-            let revoked: Vec<String> = (tokens.scopes.iter())
-                .filter(|(_, bound)| bound.as_deref() == Some(session_id))
-                .map(|(hash, _)| hash.clone())
-                .collect();
-            let Tokens {
-                scopes,
-                launches,
-                order,
-            } = &mut *tokens;
-            for hash in &revoked {
-                scopes.remove(hash);
-                launches.remove(hash);
+        let mut tokens = self.lock();
+        let revoked: Vec<String> = (tokens.scopes.iter())
+            .filter(|(_, bound)| bound.as_deref() == Some(session_id))
+            .map(|(hash, _)| hash.clone())
+            .collect();
+        let Tokens {
+            scopes,
+            launches,
+            order,
+        } = &mut *tokens;
+        for hash in &revoked {
+            scopes.remove(hash);
+            launches.remove(hash);
+            self.mirror.token_revoked(hash);
+        }
+        order.retain(|t| scopes.contains_key(t));
+    }
+}
+
+impl Tokens {
+    /// Forgets `hash`.
+    fn forget(&mut self, hash: &str) {
+        self.launches.remove(hash);
+        if self.scopes.remove(hash).is_some() {
+            self.order.retain(|h| h != hash);
+        }
+    }
+
+    /// Knows `hash` (bound to `session`, if any); the oldest is forgotten beyond the bound.
+    /// A binding is never undone by an unbound record.
+    fn learn(&mut self, hash: &str, session: Option<String>) {
+        if let Some(scope) = self.scopes.get_mut(hash) {
+            if session.is_some() {
+                *scope = session;
             }
-            order.retain(|t| scopes.contains_key(t));
-            revoked
-        };
-        if let Some(fleet) = self.fleet.get() {
-            for hash in &revoked {
-                fleet.delete_token(hash);
+            return;
+        }
+        if self.order.len() >= MAX_REGISTRATION_TOKENS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.scopes.remove(&oldest);
+                self.launches.remove(&oldest);
             }
         }
+        self.scopes.insert(hash.to_owned(), session);
+        self.order.push_back(hash.to_owned());
     }
 }
 

@@ -46,6 +46,9 @@ pub enum HostError {
     /// The child is being restarted; try again when it runs (503).
     #[error("the session is restarting its process")]
     NotReady,
+    /// The agent's state was not detected yet, so it cannot be driven (503, coop's words).
+    #[error("agent is still starting")]
+    AgentStarting,
     /// An OS failure on our side (500).
     #[error("{0}")]
     Internal(String),
@@ -68,7 +71,7 @@ impl HostError {
             Self::Exited => (StatusCode::GONE, "EXITED"),
             Self::NoDriver => (StatusCode::NOT_FOUND, "NO_DRIVER"),
             Self::SwitchInProgress => (StatusCode::CONFLICT, "SWITCH_IN_PROGRESS"),
-            Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
+            Self::NotReady | Self::AgentStarting => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }

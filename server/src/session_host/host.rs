@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 mod driver;
 mod profiles;
 mod pump;
+mod schema;
 
-pub use driver::ConfigKind;
 pub use profiles::{Env, PendingSwitch};
 
 /// Largest terminal dimension accepted by `resize` (bounds the emulator's memory).
@@ -28,10 +28,6 @@ const MAX_DIMENSION: u16 = 1000; // cells
 
 /// Agent type reported for a plain command.
 pub const AGENT_TYPE: &str = "unknown";
-
-/// Which of coop's detectors decided the state. coop numbers its tiers from 1 (hook events)
-/// to 5 (the screen); a plain command only has what its terminal shows.
-pub const DETECTION_TIER: u8 = 5;
 
 /// Locks a std mutex, ignoring poisoning: every critical section leaves consistent data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,7 +63,8 @@ pub struct Host {
     profiles: profiles::ProfileState,
     /// What an agent driver would hold: the stop and start configurations.
     driver: driver::DriverState,
-    /// Counts the children started; wakes the idle detector on a respawn.
+    /// The output total at which the latest child started; wakes the idle detector on a
+    /// respawn.
     spawns: watch::Sender<u64>,
     /// Cancelled when a client asks the session to shut down.
     pub shutdown_requested: CancellationToken,
@@ -127,10 +124,16 @@ impl Host {
     pub fn install_child(&self, pty: Pty) {
         *lock(&self.pty) = Arc::new(pty);
         self.touch_output();
-        self.spawns.send_modify(|n| *n += 1);
     }
 
-    /// Wakes when a new child starts.
+    /// Tells the idle detector that a child started when the output total was `total_at_spawn`
+    /// (output past it is the new child's). Sent once the state is `starting`, so that a
+    /// detection it triggers is not dropped as the old child's.
+    pub fn announce_spawn(&self, total_at_spawn: u64) {
+        self.spawns.send_replace(total_at_spawn);
+    }
+
+    /// Wakes when a new child starts; the value is the output total at its start.
     pub fn subscribe_spawns(&self) -> watch::Receiver<u64> {
         self.spawns.subscribe()
     }
@@ -211,7 +214,7 @@ impl Host {
             status: "running".into(),
             session_id: self.session_id.clone(),
             pid: self.pid(),
-            uptime_secs: self.started.elapsed().as_secs(),
+            uptime_secs: self.uptime_secs(),
             agent: AGENT_TYPE.into(),
             terminal: Some(coop::TerminalSize { cols, rows }),
             terminal_cols: Some(cols),
@@ -221,13 +224,27 @@ impl Host {
         }
     }
 
+    /// `GET /livez`: the session process answers.
+    pub fn livez(&self) -> coop::Livez {
+        coop::Livez {
+            status: "alive".into(),
+            uptime_secs: self.uptime_secs(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Seconds since the session started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
     /// `GET /status`.
     pub fn status(&self) -> coop::Status {
         coop::Status {
             session_id: self.session_id.clone(),
-            state: self.state.get().0.as_str().into(),
+            state: self.state.get(),
             pid: self.pid(),
-            uptime_secs: self.started.elapsed().as_secs(),
+            uptime_secs: self.uptime_secs(),
             exit_code: self.state.exit().map(|e| super::pty::exit_code(&e)),
             screen_seq: *self.screen_seq.borrow(),
             bytes_read: self.total(),
@@ -238,16 +255,16 @@ impl Host {
 
     /// `GET /agent`.
     pub fn agent(&self) -> coop::Agent {
-        let (state, since_seq, cause) = self.state.get();
+        let seen = self.state.snapshot();
         coop::Agent {
             agent: AGENT_TYPE.into(),
             session_id: self.session_id.clone(),
-            state: state.as_str().into(),
-            since_seq,
+            state: seen.state,
+            since_seq: seen.since_seq,
             screen_seq: *self.screen_seq.borrow(),
-            detection_tier: DETECTION_TIER.into(),
-            detection_cause: Some(cause.into()),
-            prompt: None,
+            detection_tier: seen.tier.into(),
+            detection_cause: seen.cause.map(str::to_owned),
+            prompt: seen.prompt,
             error_detail: None,
             error_category: None,
             last_message: None,
@@ -273,7 +290,7 @@ impl Host {
     /// Input and signals need a running child: 410 once it exited, 503 while a switch
     /// replaces it.
     fn check_running(&self) -> Result<(), HostError> {
-        match self.state.get().0 {
+        match self.state.get() {
             AgentState::Exited => Err(HostError::Exited),
             state if state == super::state::restarting() => Err(HostError::NotReady),
             _ => Ok(()),

@@ -1,7 +1,7 @@
 //! HTTP under `/api/v1` with coop's shapes, bearer auth and the error envelope everywhere.
 
 use super::error::HostError;
-use super::host::{ConfigKind, Host};
+use super::host::Host;
 use super::upload;
 use super::ws;
 use crate::auth::headers::bearer;
@@ -10,11 +10,10 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use protocol::coop;
-use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,13 +73,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/session/profiles", get(profiles).post(register_profiles))
         .route(
             "/session/profiles/mode",
-            get(profile_mode).post(set_profile_mode),
+            get(profile_mode).put(set_profile_mode),
         )
         .route("/session/switch", post(switch_profile))
         .route("/session/restart", post(restart))
         .route("/session/usage", get(usage))
-        .route("/config/stop", config_routes(ConfigKind::Stop))
-        .route("/config/start", config_routes(ConfigKind::Start))
+        .route("/config/stop", get(stop_config).put(set_stop_config))
+        .route("/config/start", get(start_config).put(set_start_config))
+        .route("/stop/resolve", post(resolve_stop))
         .route("/agent/nudge", post(nudge))
         .route("/agent/respond", post(respond))
         .route("/shutdown", post(shutdown));
@@ -115,13 +115,12 @@ async fn health(State(s): State<HttpState>) -> Json<coop::Health> {
     Json(s.host.health())
 }
 
-async fn livez() -> Json<coop::Livez> {
-    Json(coop::Livez {
-        status: "ok".into(),
-    })
+async fn livez(State(s): State<HttpState>) -> Json<coop::Livez> {
+    Json(s.host.livez())
 }
 
-/// 200 while a child runs, 503 otherwise (a load balancer's readiness probe).
+/// 200 once the agent's state was detected, 503 before and while a switch replaces the child
+/// (a load balancer's readiness probe).
 async fn ready(State(s): State<HttpState>) -> (StatusCode, Json<coop::Ready>) {
     let ready = s.host.state.is_ready();
     let status = if ready {
@@ -155,7 +154,7 @@ async fn status(State(s): State<HttpState>) -> Json<coop::Status> {
     Json(s.host.status())
 }
 
-/// The screen; the cursor only with `?cursor=true`, as coop.
+/// The screen; the cursor only with `?cursor=true` (else `null`), as coop.
 async fn screen(
     State(s): State<HttpState>,
     query: Result<Query<coop::ScreenQuery>, axum::extract::rejection::QueryRejection>,
@@ -269,11 +268,7 @@ async fn switch_profile(
 
 /// 202: the child is restarted at once with the active profile.
 async fn restart(State(s): State<HttpState>) -> Result<StatusCode, HostError> {
-    let now = coop::SessionSwitch {
-        force: true,
-        ..coop::SessionSwitch::default()
-    };
-    s.host.request_switch(now)?;
+    s.host.request_restart()?;
     tracing::info!("restart accepted");
     Ok(StatusCode::ACCEPTED)
 }
@@ -282,24 +277,50 @@ async fn usage(State(s): State<HttpState>) -> Json<coop::Usage> {
     Json(s.host.usage())
 }
 
-/// `GET` returns the configuration, `PUT` or `POST` replaces it with the body.
-fn config_routes(kind: ConfigKind) -> MethodRouter<HttpState> {
-    let put = move |State(s): State<HttpState>, ApiJson(body): ApiJson<Map<String, Value>>| async move {
-        s.host.set_config(kind, body).map(|r| Json(r.config))
-    };
-    get(move |State(s): State<HttpState>| async move { Json(s.host.config(kind).config) })
-        .put(put)
-        .post(put)
+async fn stop_config(State(s): State<HttpState>) -> Json<coop::StopConfig> {
+    Json(s.host.stop_config())
 }
 
-/// A well-formed nudge still needs a driver: `NO_DRIVER`.
-async fn nudge(ApiJson(_body): ApiJson<coop::NudgeRequest>) -> HostError {
-    HostError::NoDriver
+async fn set_stop_config(
+    State(s): State<HttpState>,
+    ApiJson(body): ApiJson<coop::StopConfig>,
+) -> ApiResult<coop::Updated> {
+    s.host.set_stop_config(body).map(Json)
 }
 
-/// A well-formed answer still needs a driver: `NO_DRIVER`.
-async fn respond(ApiJson(_body): ApiJson<coop::RespondRequest>) -> HostError {
-    HostError::NoDriver
+async fn start_config(State(s): State<HttpState>) -> Json<coop::StartConfig> {
+    Json(s.host.start_config())
+}
+
+async fn set_start_config(
+    State(s): State<HttpState>,
+    ApiJson(body): ApiJson<coop::StartConfig>,
+) -> ApiResult<coop::Updated> {
+    s.host.set_start_config(body).map(Json)
+}
+
+/// 200 when the body satisfies the stop schema, 422 when not (`coop send` posts here).
+async fn resolve_stop(
+    State(s): State<HttpState>,
+    ApiJson(body): ApiJson<coop::StopResolve>,
+) -> ApiResult<coop::Accepted> {
+    s.host.resolve_stop(body).map(Json)
+}
+
+/// A well-formed nudge still needs a driver: `NOT_READY`, then `NO_DRIVER`.
+async fn nudge(
+    State(s): State<HttpState>,
+    ApiJson(_body): ApiJson<coop::NudgeRequest>,
+) -> HostError {
+    s.host.without_driver()
+}
+
+/// A well-formed answer still needs a driver: `NOT_READY`, then `NO_DRIVER`.
+async fn respond(
+    State(s): State<HttpState>,
+    ApiJson(_body): ApiJson<coop::RespondRequest>,
+) -> HostError {
+    s.host.without_driver()
 }
 
 async fn shutdown(State(s): State<HttpState>) -> Json<coop::ShutdownAccepted> {

@@ -1,6 +1,6 @@
 //! The child's lifecycle, as coop runs its agent (docs/coop-protocol.md, "When the child
-//! exits"): the host outlives its child. When the child exits the state becomes `exited` and
-//! the host keeps serving; a switch (or restart) replaces the child, running or not, with one
+//! exits"): the host outlives its child. When the child exits the state becomes `exited`, the
+//! exit is announced and the host keeps serving; a switch (or restart) replaces the child, running or not, with one
 //! that has the chosen profile's credentials; a shutdown request or SIGTERM/SIGINT stops the
 //! child and ends the host.
 
@@ -8,7 +8,6 @@ use super::host::{Env, Host, PendingSwitch};
 use super::pty::{self, Pty};
 use nix::sys::signal::Signal;
 use protocol::coop;
-use protocol::AgentState;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,12 +133,14 @@ impl Supervisor {
             }
         };
         let env = self.host.switch_env(&switch);
+        let total_at_spawn = self.host.total();
         let started = self.spawn(&env);
         self.host.switch_done();
         match started {
             Ok((pty, child)) => {
                 self.host.install_child(pty);
-                self.host.state.set(AgentState::Working, "spawned");
+                self.host.state.set_spawned();
+                self.host.announce_spawn(total_at_spawn);
                 child
             }
             Err(e) => {

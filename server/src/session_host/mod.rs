@@ -1,11 +1,12 @@
 //! The built-in coop-compatible session host: `coopmux session -- CMD`.
 //!
 //! `pty` runs the child; `host` holds the shared state (output log, screen, agent state), fed by
-//! a reader thread (PTY → log) and a screen thread (log → emulator); `http` and `ws` serve
-//! coop's API; `register` announces the session to a mux; `lifecycle` watches and replaces the
-//! child. This module starts it all and, once a stop is asked for, deregisters and exits with
+//! a reader thread (PTY → log) and a screen thread (log → emulator), the agent state decided by
+//! the detectors of `detect`; `http` and `ws` serve coop's API; `register` announces the
+//! session to a mux; `lifecycle` watches and replaces the child. This module starts it all and, once a stop is asked for, deregisters and exits with
 //! the last child's code.
 
+pub mod detect;
 pub mod error;
 pub mod host;
 pub mod http;
@@ -25,7 +26,6 @@ use clap::Args;
 use host::Host;
 use lifecycle::Supervisor;
 use output_log::OUTPUT_LOG_BYTES;
-use protocol::AgentState;
 use register::{Registration, SelfInfo};
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -148,17 +148,18 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
         args.command.clone(),
         screen_thread.thread().clone(),
     );
+    // Subscribed before the first reader runs, so that its first output counts.
+    let total = host.subscribe_total();
+    let spawns = host.subscribe_spawns();
     let first = supervisor
         .watch(pid, spawned.reader)
         .map_err(SessionError::Thread)?;
-    host.state.set(AgentState::Working, "spawned");
     let activity_host = Arc::clone(&host);
     let idle = Duration::from_millis(args.idle_ms);
     let activity = tokio::spawn(async move {
-        let total = activity_host.subscribe_total();
-        let spawns = activity_host.subscribe_spawns();
         let last_output = || activity_host.last_output();
-        state::run_activity(&activity_host.state, total, spawns, idle, last_output).await;
+        let tracker = &activity_host.state;
+        detect::process::run(tracker, total, spawns, idle, last_output).await;
     });
 
     let upload_root = std::env::current_dir().unwrap_or_else(|_| ".".into());

@@ -1,16 +1,23 @@
-//! `coopmux session` on NATS, as coop does it (docs/scaling.md, "Our own host over NATS"):
-//! with `COOP_NATS_URL` and a non-empty `COOP_NATS_RELAY` it publishes, under
-//! `COOP_NATS_PREFIX` (default `coop.events`), `session.{id}.announce` (online at start,
-//! heartbeat every 30 s, offline when stopping), `.status` every 2 s and `.state` on every
-//! transition, and takes `.input` (`{text,enter}`), `.nudge` and `.respond`.
-//! Auth: `COOP_NATS_TOKEN`, `COOP_NATS_USER` + `COOP_NATS_PASSWORD`, or `COOP_NATS_CREDS`.
+//! `coopmux session` on NATS, as coop 0.11.25 does it (docs/scaling.md, "Our own host over
+//! NATS"). With `COOP_NATS_URL` it publishes its event stream under `COOP_NATS_PREFIX`
+//! (default `coop.events`): `{prefix}.state` carries every `transition` and `exit` push, tagged
+//! by `event` (a plain command has nothing for `prompt`, `hook`, `stop`, `start`, `usage` or
+//! `profile`). With a non-empty `COOP_NATS_RELAY` too, it also publishes
+//! `session.{id}.announce` (online at start, heartbeat every 30 s, offline when stopping),
+//! `.status` every 2 s and `.state` (the same pushes with the id and metadata), and takes
+//! `.input` (`{text,enter}`), `.nudge` and `.respond` (refused without an agent driver, as coop
+//! does for a plain command). Auth: `COOP_NATS_TOKEN`, `COOP_NATS_USER` +
+//! `COOP_NATS_PASSWORD`, or `COOP_NATS_CREDS`.
 
 use super::host::Host;
 use super::register::{metadata, SelfInfo};
 use crate::nats::{Link, NatsAuth};
+use async_nats::{Client, Subscriber};
 use futures_util::StreamExt;
-use protocol::coop;
-use protocol::nats::{session_subject, Announce, AnnounceEvent, SessionState, COOP_PREFIX};
+use protocol::coop::{self, WsEvent};
+use protocol::nats::{
+    event_subject, session_subject, Announce, AnnounceEvent, SessionEvent, COOP_PREFIX,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -23,8 +30,6 @@ use tokio::time::MissedTickBehavior;
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
 /// Between two `status` messages, as coop.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
-/// What an empty nudge says, as coop.
-const DEFAULT_NUDGE: &str = "continue";
 
 /// What the environment asks for.
 struct Config {
@@ -32,6 +37,8 @@ struct Config {
     auth: NatsAuth,
     prefix: String,
     id: String,
+    /// `COOP_NATS_RELAY`: the per-session subjects too, not only the event stream.
+    relay: bool,
     session_url: Option<String>,
     metadata: Map<String, Value>,
 }
@@ -44,7 +51,6 @@ impl Config {
     ) -> Option<Self> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let url = var("COOP_NATS_URL")?;
-        var("COOP_NATS_RELAY")?;
         let auth = if let Some(path) = var("COOP_NATS_CREDS") {
             NatsAuth::Creds(path.into())
         } else if let (Some(user), Some(password)) =
@@ -66,6 +72,7 @@ impl Config {
             auth,
             prefix: var("COOP_NATS_PREFIX").unwrap_or_else(|| COOP_PREFIX.to_owned()),
             id: host.session_id.clone(),
+            relay: var("COOP_NATS_RELAY").is_some(),
             session_url: var("COOP_URL"),
             metadata,
         })
@@ -86,11 +93,80 @@ impl Config {
     }
 }
 
-/// Starts the relay when the environment asks for it; it publishes `offline` when the host
-/// starts stopping.
+/// Starts publishing when the environment asks for it; with the relay it announces `offline`
+/// when the host starts stopping.
 pub fn spawn(host: &Arc<Host>, me: &SelfInfo<'_>) -> Option<JoinHandle<()>> {
     let config = Config::from_env(|k| std::env::var(k).ok(), host, me)?;
     Some(tokio::spawn(run(host.clone(), config)))
+}
+
+/// The relay's subscriptions (`None` without the relay: nothing arrives).
+struct Inbound {
+    input: Option<Subscriber>,
+    nudge: Option<Subscriber>,
+    respond: Option<Subscriber>,
+}
+
+impl Inbound {
+    async fn subscribe(client: &Client, config: &Config) -> Result<Self, async_nats::Error> {
+        if !config.relay {
+            return Ok(Self {
+                input: None,
+                nudge: None,
+                respond: None,
+            });
+        }
+        let subscribe = |kind: &str| client.subscribe(config.subject(kind));
+        Ok(Self {
+            input: Some(subscribe("input").await?),
+            nudge: Some(subscribe("nudge").await?),
+            respond: Some(subscribe("respond").await?),
+        })
+    }
+}
+
+async fn next(subscription: &mut Option<Subscriber>) -> Option<async_nats::Message> {
+    match subscription {
+        Some(subscription) => subscription.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes typed bodies as JSON.
+struct Publisher<'a> {
+    client: Client,
+    config: &'a Config,
+}
+
+impl Publisher<'_> {
+    async fn send(&self, subject: String, body: &impl Serialize) {
+        // Serialising these types cannot fail.
+        let payload = serde_json::to_vec(body).unwrap_or_default();
+        if let Err(err) = self.client.publish(subject.clone(), payload.into()).await {
+            tracing::warn!(%err, subject, "NATS publish failed");
+        }
+    }
+
+    /// A `transition` or `exit`: on the event stream, and with the relay on `.state` too.
+    async fn state(&self, event: WsEvent) {
+        self.send(event_subject(&self.config.prefix, "state"), &event)
+            .await;
+        if self.config.relay {
+            let message = SessionEvent {
+                event: &event,
+                session_id: &self.config.id,
+                metadata: &self.config.metadata,
+            };
+            self.send(self.config.subject("state"), &message).await;
+        }
+    }
+
+    async fn announce(&self, event: AnnounceEvent) {
+        if self.config.relay {
+            let subject = self.config.subject("announce");
+            self.send(subject, &self.config.announce(event)).await;
+        }
+    }
 }
 
 async fn run(host: Arc<Host>, config: Config) {
@@ -100,28 +176,18 @@ async fn run(host: Arc<Host>, config: Config) {
     let Some(client) = link.client(&stopping).await else {
         return;
     };
-    let subscribe = |kind: &str| client.subscribe(config.subject(kind));
-    let (Ok(mut input), Ok(mut nudge), Ok(mut respond)) = (
-        subscribe("input").await,
-        subscribe("nudge").await,
-        subscribe("respond").await,
-    ) else {
+    let Ok(mut inbound) = Inbound::subscribe(&client, &config).await else {
         tracing::error!("cannot subscribe to this session's NATS subjects");
         return;
     };
     let mut transitions = host.state.subscribe();
-    let publish = |kind: &'static str, body: &dyn ErasedBody| {
-        let subject = config.subject(kind);
-        let payload = body.to_json();
-        let client = client.clone();
-        async move {
-            if let Err(err) = client.publish(subject, payload.into()).await {
-                tracing::warn!(%err, kind, "NATS publish failed");
-            }
-        }
+    let mut exits = host.state.subscribe_exit();
+    let out = Publisher {
+        client: client.clone(),
+        config: &config,
     };
-    publish("announce", &config.announce(AnnounceEvent::Online)).await;
-    tracing::info!(prefix = %config.prefix, "announced on NATS");
+    out.announce(AnnounceEvent::Online).await;
+    tracing::info!(prefix = %config.prefix, relay = config.relay, "publishing on NATS");
     let mut heartbeat = tokio::time::interval(ANNOUNCE_EVERY);
     let mut status = tokio::time::interval(STATUS_EVERY);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -130,35 +196,36 @@ async fn run(host: Arc<Host>, config: Config) {
     loop {
         tokio::select! {
             () = stopping.cancelled() => break,
-            _ = heartbeat.tick() => publish("announce", &config.announce(AnnounceEvent::Heartbeat)).await,
-            _ = status.tick() => publish("status", &host.status()).await,
+            _ = heartbeat.tick(), if config.relay => out.announce(AnnounceEvent::Heartbeat).await,
+            _ = status.tick(), if config.relay => {
+                out.send(config.subject("status"), &host.status()).await;
+            }
             transition = transitions.recv() => match transition {
-                Ok(transition) => publish("state", &SessionState {
-                    transition,
-                    session_id: config.id.clone(),
-                    extra: config.metadata.clone(),
-                }).await,
+                Ok(transition) => out.state(WsEvent::Transition(transition)).await,
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            Some(m) = input.next() => on_input(&host, &m.payload).await,
-            Some(m) = nudge.next() => on_nudge(&host, &m.payload).await,
-            Some(m) = respond.next() => on_respond(&m.payload),
+            changed = exits.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                // `None` again is a switch starting the next child.
+                let exit = *exits.borrow_and_update();
+                if let Some(exit) = exit {
+                    out.state(WsEvent::Exit(exit)).await;
+                }
+            }
+            Some(m) = next(&mut inbound.input) => on_input(&host, &m.payload).await,
+            Some(m) = next(&mut inbound.nudge) => {
+                without_driver::<coop::NudgeRequest>(&host, "nudge", &m.payload);
+            }
+            Some(m) = next(&mut inbound.respond) => {
+                without_driver::<coop::RespondRequest>(&host, "respond", &m.payload);
+            }
         }
     }
-    publish("announce", &config.announce(AnnounceEvent::Offline)).await;
+    out.announce(AnnounceEvent::Offline).await;
     let _ = client.flush().await;
-}
-
-/// Typed bodies published as JSON (serialising these cannot fail).
-trait ErasedBody {
-    fn to_json(&self) -> Vec<u8>;
-}
-
-impl<T: Serialize> ErasedBody for T {
-    fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
 }
 
 /// `.input`: only `{text,enter}`; anything else is dropped, as coop does.
@@ -172,25 +239,11 @@ async fn on_input(host: &Arc<Host>, payload: &[u8]) {
     }
 }
 
-/// `.nudge`: the message typed and entered (empty means "continue").
-async fn on_nudge(host: &Arc<Host>, payload: &[u8]) {
-    let Ok(coop::NudgeRequest { message }) = serde_json::from_slice(payload) else {
-        return;
-    };
-    let text = if message.is_empty() {
-        DEFAULT_NUDGE.to_owned()
-    } else {
-        message
-    };
-    if let Err(err) = host.input_text(coop::InputText { text, enter: true }).await {
-        tracing::warn!(%err, "NATS nudge not written");
-    }
-}
-
-/// `.respond`: this host detects no prompts, so there is nothing to answer (coop's HTTP
-/// endpoint says `NO_PROMPT`; NATS has no reply).
-fn on_respond(payload: &[u8]) {
-    if serde_json::from_slice::<coop::RespondRequest>(payload).is_ok() {
-        tracing::info!("NATS respond ignored: no prompt to answer");
+/// `.nudge` and `.respond`: a plain command has no driver, so nothing happens, as with coop
+/// (NATS has no reply to carry the refusal).
+fn without_driver<T: serde::de::DeserializeOwned>(host: &Host, kind: &str, payload: &[u8]) {
+    if serde_json::from_slice::<T>(payload).is_ok() {
+        let refusal = host.without_driver();
+        tracing::info!(kind, %refusal, "NATS request not carried out");
     }
 }

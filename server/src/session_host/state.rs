@@ -1,16 +1,21 @@
-//! Agent state of a plain command: `starting` until the child runs, `working` while output
-//! flows, `idle` after a quiet period, `exited` once the child is gone, `restarting` while a
-//! switch replaces it.
+//! The agent state the host reports (docs/coop-protocol.md, "Agent states"): `starting` until
+//! the first detection, then what the detectors ([`super::detect`]) decide, `restarting` while
+//! a switch replaces the child, `exited` once it is gone (announced by `exit` alone, as coop
+//! does: no transition into `exited` is sent).
 
+use super::detect::{self, Detection};
 use protocol::{coop, AgentState};
 use std::sync::Mutex;
-use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-use tokio::time::Instant;
 
 /// Transitions buffered per subscriber; a subscriber that falls further behind gets a
 /// synthetic transition for the current state instead.
 const TRANSITION_QUEUE: usize = 64; // transitions
+
+/// Cause of the transition into `restarting`.
+const CAUSE_SWITCH: &str = "switch";
+/// Cause of the transition into `starting` when a switch started a new child.
+const CAUSE_SPAWNED: &str = "spawned";
 
 /// The state coop reports while it replaces the agent's process (not a variant of
 /// [`AgentState`], which keeps it as spelled).
@@ -22,8 +27,24 @@ pub fn restarting() -> AgentState {
 struct Current {
     state: AgentState,
     seq: u64,
-    cause: &'static str,
+    /// What decided the current state; `None` before the first detection of this child.
+    detection: Option<Detection>,
     exit: Option<coop::Exit>,
+}
+
+/// What `GET /agent` reports of the state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The state.
+    pub state: AgentState,
+    /// The transition `seq` at which it began.
+    pub since_seq: u64,
+    /// `detection_tier`: `none` before the first detection.
+    pub tier: &'static str,
+    /// `detection_cause`, once something was detected.
+    pub cause: Option<&'static str>,
+    /// What the agent asks, while it asks something.
+    pub prompt: Option<serde_json::Value>,
 }
 
 /// The current state plus a feed of transitions.
@@ -43,13 +64,13 @@ impl Default for StateTracker {
 }
 
 impl StateTracker {
-    /// Starts in `starting`.
+    /// Starts in `starting`, nothing detected.
     pub fn new() -> Self {
         Self {
             current: Mutex::new(Current {
                 state: AgentState::Starting,
                 seq: 0,
-                cause: "start",
+                detection: None,
                 exit: None,
             }),
             transitions: broadcast::channel(TRANSITION_QUEUE).0,
@@ -62,10 +83,24 @@ impl StateTracker {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `(state, seq at which it began, cause)`.
-    pub fn get(&self) -> (AgentState, u64, &'static str) {
+    /// The state with what decided it.
+    pub fn snapshot(&self) -> Snapshot {
         let c = self.lock();
-        (c.state.clone(), c.seq, c.cause)
+        Snapshot {
+            state: c.state.clone(),
+            since_seq: c.seq,
+            tier: c
+                .detection
+                .as_ref()
+                .map_or(detect::NO_TIER, |d| d.tier.as_str()),
+            cause: c.detection.as_ref().map(|d| d.cause),
+            prompt: c.detection.as_ref().and_then(|d| d.prompt.clone()),
+        }
+    }
+
+    /// The current state.
+    pub fn get(&self) -> AgentState {
+        self.lock().state.clone()
     }
 
     /// How the child exited, while it is gone.
@@ -73,42 +108,64 @@ impl StateTracker {
         self.lock().exit
     }
 
-    /// A child runs and is not being replaced: input goes somewhere.
+    /// Whether the current child's state was detected at least once (coop refuses to drive
+    /// an agent before that: "agent is still starting").
+    pub fn is_detected(&self) -> bool {
+        self.lock().detection.is_some()
+    }
+
+    /// Ready as coop is: from the first detection on, also after the child exited; not while
+    /// a switch replaces it.
     pub fn is_ready(&self) -> bool {
-        let state = &self.lock().state;
-        !matches!(state, AgentState::Starting | AgentState::Exited) && *state != restarting()
+        let c = self.lock();
+        c.detection.is_some() && c.state != restarting()
     }
 
-    /// Moves to `next` unless already there and broadcasts the transition. For the lifecycle
-    /// (spawned, restarting); output activity goes through [`Self::activity`].
-    pub fn set(&self, next: AgentState, cause: &'static str) {
-        self.set_if(next, cause, |_| true);
-    }
-
-    /// `working`/`idle` from output activity: only while a child runs, so that late output
-    /// of a gone child never hides `exited` or `restarting`.
-    pub fn activity(&self, next: AgentState, cause: &'static str) {
-        self.set_if(next, cause, |now| {
-            matches!(now, AgentState::Working | AgentState::Idle)
-        });
-    }
-
-    fn set_if(&self, next: AgentState, cause: &'static str, allowed: impl Fn(&AgentState) -> bool) {
+    /// A detector's conclusion: taken while a child runs (late output of a gone child never
+    /// hides `exited` or `restarting`). The same state again only updates what decided it.
+    pub fn detect(&self, detection: Detection) {
         let mut c = self.lock();
-        if c.state == next || !allowed(&c.state) {
+        if c.exit.is_some() || c.state == restarting() {
             return;
         }
-        let prev = std::mem::replace(&mut c.state, next.clone());
-        c.seq += 1;
-        c.cause = cause;
-        let t = transition(prev, next.clone(), c.seq, cause);
+        let next = detection.state.clone();
+        let t = (c.state != next).then(|| {
+            let prev = std::mem::replace(&mut c.state, next.clone());
+            c.seq += 1;
+            coop::Transition {
+                prompt: detection.prompt.clone(),
+                cause: Some(detection.cause.to_owned()),
+                ..transition(prev, next.clone(), c.seq)
+            }
+        });
+        c.detection = Some(detection);
         drop(c);
+        if let Some(t) = t {
+            self.announce(t, next);
+        }
+    }
+
+    /// A lifecycle change (not a detection): moves to `next` and broadcasts it.
+    fn set(&self, next: AgentState, cause: &'static str) {
+        let t = {
+            let mut c = self.lock();
+            let prev = std::mem::replace(&mut c.state, next.clone());
+            c.seq += 1;
+            coop::Transition {
+                cause: Some(cause.to_owned()),
+                ..transition(prev, next.clone(), c.seq)
+            }
+        };
+        self.announce(t, next);
+    }
+
+    fn announce(&self, t: coop::Transition, next: AgentState) {
         self.state.send_replace(next);
         // No subscribers is fine: nobody listens yet.
         let _ = self.transitions.send(t);
     }
 
-    /// Records the exit, moves to `exited` and announces it.
+    /// Records the exit: the state is `exited` (`process:exit`), announced by the exit alone.
     pub fn set_exited(&self, exit: coop::Exit) {
         {
             let mut c = self.lock();
@@ -116,22 +173,42 @@ impl StateTracker {
                 return;
             }
             c.exit = Some(exit);
+            // No `seq`: no transition is sent for it.
+            c.state = AgentState::Exited;
+            c.detection = Some(detect::process::detection(
+                AgentState::Exited,
+                detect::process::EXIT,
+            ));
         }
-        self.set(AgentState::Exited, "exit");
+        self.state.send_replace(AgentState::Exited);
         self.exit.send_replace(Some(exit));
     }
 
-    /// A switch replaces the child: the exit (if any) is forgotten, the state is `restarting`.
+    /// A switch replaces the child: the exit (if any) and the detection are forgotten, the
+    /// state is `restarting`.
     pub fn set_restarting(&self) {
-        self.lock().exit = None;
+        {
+            let mut c = self.lock();
+            c.exit = None;
+            c.detection = None;
+        }
         self.exit.send_replace(None);
-        self.set(restarting(), "switch");
+        self.set(restarting(), CAUSE_SWITCH);
     }
 
-    /// A synthetic transition for the current state (`prev == next`), sent on connect.
+    /// The switch started a new child: `starting` until its first detection.
+    pub fn set_spawned(&self) {
+        self.set(AgentState::Starting, CAUSE_SPAWNED);
+    }
+
+    /// A synthetic transition for the current state (`prev == next`, no cause), sent on
+    /// connect.
     pub fn synthetic(&self) -> coop::Transition {
         let c = self.lock();
-        transition(c.state.clone(), c.state.clone(), c.seq, c.cause)
+        coop::Transition {
+            prompt: c.detection.as_ref().and_then(|d| d.prompt.clone()),
+            ..transition(c.state.clone(), c.state.clone(), c.seq)
+        }
     }
 
     /// Subscribes to transitions.
@@ -150,12 +227,7 @@ impl StateTracker {
     }
 }
 
-fn transition(
-    prev: AgentState,
-    next: AgentState,
-    seq: u64,
-    cause: &'static str,
-) -> coop::Transition {
+fn transition(prev: AgentState, next: AgentState, seq: u64) -> coop::Transition {
     coop::Transition {
         prev,
         next,
@@ -163,42 +235,67 @@ fn transition(
         prompt: None,
         error_detail: None,
         error_category: None,
-        cause: Some(cause.to_owned()),
+        cause: None,
         last_message: None,
     }
 }
 
-/// Drives `working`/`idle` from output activity: `total` changes whenever output arrives and
-/// `last_output` tells when it last did; `spawns` changes when a new child starts (it may be
-/// silent, and must still become idle). While working it wakes only at idle deadlines, not on
-/// every chunk. Runs until the host stops.
-pub async fn run_activity(
-    tracker: &StateTracker,
-    mut total: watch::Receiver<u64>,
-    mut spawns: watch::Receiver<u64>,
-    idle_after: Duration,
-    last_output: impl Fn() -> Instant,
-) {
-    loop {
-        // Working: wait until the output has been quiet for `idle_after`.
-        loop {
-            let deadline = last_output() + idle_after;
-            if deadline > Instant::now() {
-                tokio::time::sleep_until(deadline).await;
-                continue;
-            }
-            // Mark the feed seen, then look again: output that raced with the check either
-            // moved `last_output` (seen here) or will change `total` (seen below).
-            total.borrow_and_update();
-            if last_output() + idle_after <= Instant::now() {
-                break;
-            }
-        }
-        tracker.activity(AgentState::Idle, "quiet");
-        tokio::select! {
-            changed = total.changed() => if changed.is_err() { return },
-            changed = spawns.changed() => if changed.is_err() { return },
-        }
-        tracker.activity(AgentState::Working, "output");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session_host::detect::process::{detection, ACTIVITY};
+
+    #[test]
+    fn starting_until_detected_then_ready_also_after_the_exit() {
+        let tracker = StateTracker::new();
+        let mut feed = tracker.subscribe();
+        assert_eq!(tracker.snapshot().tier, "none");
+        assert!(!tracker.is_ready() && !tracker.is_detected());
+        tracker.detect(detection(AgentState::Idle, ACTIVITY));
+        let t = feed.try_recv().unwrap();
+        assert_eq!(
+            (t.prev, t.next.clone()),
+            (AgentState::Starting, AgentState::Idle)
+        );
+        assert_eq!(t.cause.as_deref(), Some(ACTIVITY));
+        let seen = tracker.snapshot();
+        assert_eq!((seen.tier, seen.cause), ("4", Some(ACTIVITY)));
+        assert!(tracker.is_ready());
+        // The same state again is no transition.
+        tracker.detect(detection(AgentState::Idle, ACTIVITY));
+        assert!(feed.try_recv().is_err());
+        tracker.set_exited(coop::Exit {
+            code: Some(0),
+            signal: None,
+        });
+        assert!(feed.try_recv().is_err(), "no transition into exited");
+        assert_eq!(tracker.get(), AgentState::Exited);
+        assert_eq!(
+            tracker.snapshot().cause,
+            Some(crate::session_host::detect::process::EXIT)
+        );
+        assert!(tracker.is_ready());
+        // Late output of the gone child changes nothing.
+        tracker.detect(detection(AgentState::Working, ACTIVITY));
+        assert_eq!(tracker.get(), AgentState::Exited);
+    }
+
+    #[test]
+    fn a_restart_forgets_the_detection_until_the_new_child_is_seen() {
+        let tracker = StateTracker::new();
+        tracker.detect(detection(AgentState::Working, ACTIVITY));
+        tracker.set_restarting();
+        assert!(!tracker.is_ready() && !tracker.is_detected());
+        tracker.detect(detection(AgentState::Idle, ACTIVITY));
+        assert_eq!(tracker.get(), restarting(), "not before the new child");
+        tracker.set_spawned();
+        let synthetic = tracker.synthetic();
+        assert_eq!(
+            (synthetic.prev, synthetic.cause),
+            (AgentState::Starting, None)
+        );
+        tracker.detect(detection(AgentState::Idle, ACTIVITY));
+        assert!(tracker.is_ready());
+        assert_eq!(tracker.snapshot().since_seq, 4);
     }
 }

@@ -5,7 +5,7 @@
 //! state and exit, and the bound past which a lagging `pty` client gets coop's lag replay.
 
 use super::error::HostError;
-use super::host::{ConfigKind, Host};
+use super::host::Host;
 use super::http::HttpState;
 use super::output_log::OutputLog;
 use crate::auth::headers::bearer;
@@ -123,7 +123,10 @@ impl Handler for Requests {
     }
 }
 
-/// The reply to a request other than `auth` and `replay:get`.
+/// The answer to `session:switch` and `session:restart`.
+const SCHEDULED: coop::Scheduled = coop::Scheduled { scheduled: true };
+
+/// The reply to a request other than `auth` and `replay:get`, as coop 0.11.25 names it.
 async fn answer(host: &Arc<Host>, request: WsRequest) -> Result<WsEvent, HostError> {
     Ok(match request {
         WsRequest::ScreenGet => WsEvent::Screen((*host.screen()).clone()),
@@ -143,23 +146,34 @@ async fn answer(host: &Arc<Host>, request: WsRequest) -> Result<WsEvent, HostErr
         WsRequest::UsageGet => WsEvent::Usage(host.usage()),
         WsRequest::ProfilesList => WsEvent::Profiles(host.profiles()),
         WsRequest::ProfilesRegister(body) => {
-            WsEvent::ProfilesRegistered(host.register_profiles(body)?)
+            let count = host.register_profiles(body)?.registered;
+            WsEvent::ProfilesRegistered(coop::ProfilesCount { count })
         }
+        WsRequest::ProfilesMode => WsEvent::ProfilesMode(host.profile_mode()),
         WsRequest::ProfilesModeSet(mode) => WsEvent::ProfilesMode(host.set_profile_mode(mode)?),
         WsRequest::SessionSwitch(body) => {
             host.request_switch(body)?;
-            WsEvent::SessionSwitched
+            WsEvent::SessionSwitched(SCHEDULED)
         }
-        WsRequest::Nudge(_) | WsRequest::Respond(_) => return Err(HostError::NoDriver),
-        WsRequest::StopConfigGet => WsEvent::StopConfig(host.config(ConfigKind::Stop)),
-        WsRequest::StopConfigPut(update) => {
-            WsEvent::StopConfig(host.set_config(ConfigKind::Stop, update.config)?)
+        WsRequest::SessionRestart => {
+            host.request_restart()?;
+            WsEvent::SessionRestarted(SCHEDULED)
         }
-        WsRequest::StartConfigGet => WsEvent::StartConfig(host.config(ConfigKind::Start)),
-        WsRequest::StartConfigPut(update) => {
-            WsEvent::StartConfig(host.set_config(ConfigKind::Start, update.config)?)
+        WsRequest::Nudge(_) | WsRequest::Respond(_) => return Err(host.without_driver()),
+        WsRequest::StopConfigGet => WsEvent::StopConfig(coop::WithConfig {
+            config: host.stop_config(),
+        }),
+        WsRequest::StopConfigPut(put) => WsEvent::StopConfigured(host.set_stop_config(put.config)?),
+        WsRequest::StopResolve(resolve) => WsEvent::StopResolved(host.resolve_stop(resolve)?),
+        WsRequest::StartConfigGet => WsEvent::StartConfig(coop::WithConfig {
+            config: host.start_config(),
+        }),
+        WsRequest::StartConfigPut(put) => {
+            WsEvent::StartConfigured(host.set_start_config(put.config)?)
         }
-        WsRequest::TranscriptList => WsEvent::Transcripts(host.transcripts()),
+        WsRequest::TranscriptList => WsEvent::TranscriptList(host.transcripts()),
+        WsRequest::TranscriptGet(ask) => WsEvent::TranscriptContent(host.transcript(ask)?),
+        WsRequest::TranscriptCatchup => WsEvent::TranscriptCatchup(host.transcript_catchup()),
         // Answered by the caller and the writer.
         WsRequest::Auth { .. } | WsRequest::ReplayGet { .. } => {
             return Err(HostError::Internal("not answered here".into()))

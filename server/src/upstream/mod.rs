@@ -11,10 +11,15 @@
 //! connections of both kinds live for an idle timeout longer than the health interval.
 //! [`Upstream::forget`] drops an origin's pool and idle sockets when its session is removed,
 //! which closes them at once instead of after the idle timeout. All pooled clients share one
-//! TLS configuration (roots, verifier, session cache).
+//! TLS configuration (roots, verifier, session cache). [`route`] decides, once for every
+//! caller, whether a call goes over HTTP or is published on NATS.
 
 mod health;
+pub mod route;
 
+pub use route::{Reply, Target};
+
+use crate::nats::Link;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -54,6 +59,20 @@ pub enum UpstreamError {
     /// The upstream's reply body is larger than the hub reads.
     #[error("upstream reply is larger than {0} bytes")]
     TooLarge(usize),
+    /// The session announced no url on NATS and the call needs HTTP.
+    #[error("session {id} announced no reachable url on NATS; {path} needs HTTP")]
+    NoUrl {
+        /// Session id.
+        id: String,
+        /// The upstream path the call needed.
+        path: String,
+    },
+    /// A body to publish on NATS is not what coop reads.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// Publishing on NATS failed, or NATS is not connected.
+    #[error("{0}")]
+    Nats(String),
 }
 
 impl UpstreamError {
@@ -107,6 +126,8 @@ pub struct Upstream {
     tls: rustls::ClientConfig,
     /// Idle timeout of pooled connections.
     idle_timeout: Duration,
+    /// The NATS link sessions without url are reached on.
+    nats: Option<Arc<Link>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -142,13 +163,14 @@ fn origin(base: &str) -> String {
 
 impl Upstream {
     /// Upstream clients for a hub whose health checks run every `health_interval`; pools are
-    /// made per origin on first use.
-    pub fn new(health_interval: Duration) -> Self {
+    /// made per origin on first use. Sessions without url are reached on `nats`.
+    pub fn new(health_interval: Duration, nats: Option<Arc<Link>>) -> Self {
         Self {
             pools: Arc::default(),
             health: Arc::default(),
             tls: tls_config(),
             idle_timeout: POOL_IDLE_TIMEOUT.max(health_interval.saturating_mul(3) / 2),
+            nats,
         }
     }
 

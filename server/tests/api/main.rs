@@ -12,6 +12,7 @@ mod credentials;
 mod errors;
 mod health;
 mod launch;
+mod modules;
 mod openapi;
 mod proxy;
 mod registry;

@@ -34,22 +34,30 @@ async fn an_exited_child_keeps_the_host_up_until_a_switch_restarts_it() {
     transition_to(&mut ws, "idle").await;
     let first = pid(&s).await;
     s.type_line("exit 3").await;
-    let exit = ws.wait_event("exit").await;
+    // coop announces the exit with `exit` alone: no transition into `exited`.
+    let exit = ws
+        .wait_for(WAIT, |f| {
+            assert!(f["next"] != "exited", "a transition into exited: {f}");
+            f["event"] == "exit"
+        })
+        .await;
     assert_eq!(
         (exit["code"].as_i64(), exit["signal"].is_null()),
         (Some(3), true)
     );
-    // coop's answers while the child is gone: exited, the same pid, not ready, no input.
+    // coop's answers while the child is gone: exited, the same pid, still ready, no input.
     let status = s.get_ok("/status").await;
     assert_eq!(status["state"], "exited", "{status}");
     assert_eq!(status["exit_code"], 3);
     assert_eq!(status["pid"].as_u64(), Some(first));
+    let agent = s.get_ok("/agent").await;
+    assert_eq!(agent["detection_cause"], "process:exit", "{agent}");
     let health = s.get_ok("/health").await;
     assert_eq!(
         (health["pid"].as_u64(), &health["ready"]),
-        (Some(first), &json!(false))
+        (Some(first), &json!(true))
     );
-    assert_eq!(s.get("/ready").await, (503, json!({"ready": false})));
+    assert_eq!(s.get("/ready").await, (200, json!({"ready": true})));
     let (code, body) = s.post("/input", json!({"text": "x"})).await;
     assert_eq!((code, &body["error"]["code"]), (410, &json!("EXITED")));
     // `{}` restarts it.
@@ -57,6 +65,8 @@ async fn an_exited_child_keeps_the_host_up_until_a_switch_restarts_it() {
     assert_eq!(code, 202);
     let restarting = transition_to(&mut ws, "restarting").await;
     assert_eq!(restarting["prev"], "exited");
+    // The new child starts undetected, until its first output.
+    transition_to(&mut ws, "starting").await;
     transition_to(&mut ws, "working").await;
     let second = pid(&s).await;
     assert_ne!(second, first);
@@ -93,6 +103,10 @@ async fn an_unforced_switch_waits_for_idle_then_respawns_with_the_profiles_crede
         (code, &body["error"]["code"]),
         (409, &json!("SWITCH_IN_PROGRESS"))
     );
+    let restart = ws
+        .request(json!({"event": "session:restart"}), json!("r"))
+        .await;
+    assert_eq!(restart["code"], "SWITCH_IN_PROGRESS", "{restart}");
     // A second of work (ten ticks, three idle periods) later it still waits.
     let mut ticks = 0;
     while ticks < 10 {

@@ -20,6 +20,8 @@ async fn typed_input_appears_on_screen_and_in_pty_frames() {
     // A reply proves the connection streams: output before that would not be sent to it.
     let pong = ws.request(json!({"event": "ping"}), json!("live")).await;
     assert_eq!(pong["event"], "pong");
+    // Typing before the first prompt would put the prompt between the echo and the output.
+    s.wait_text("$").await;
     s.type_line("echo hel''lo-world").await;
     s.wait_text("hello-world").await;
     // The echo of the typed line and the command's output both arrive as pty frames with

@@ -1,7 +1,7 @@
 //! Discovery over NATS with a real `nats-server` (docs/scaling.md): our own host found with
 //! HTTP registration off under both default prefixes, `offline` and the announce timeout,
-//! status and state, text input over NATS (REST and `/ws/mux`) and raw input over HTTP, NATS
-//! down at start, HTTP
+//! status and state (also as the dashboard reads it), text input over NATS (REST and
+//! `/ws/mux`) and raw input over HTTP, NATS down at start, HTTP
 //! sessions through a NATS outage, and the link's state in health and metrics.
 
 use crate::support::nats::free_port;
@@ -268,6 +268,18 @@ async fn status_fills_the_cache_and_state_reaches_watchers_only_for_known_sessio
         "{status}"
     );
 
+    // The dashboard reads a session's live status through the same call as the proxy: for
+    // a session without url, what it published on NATS.
+    let states = crate::support::client()
+        .post(server.url("/api/fn/session_states"))
+        .json(&json!({"ids": ["known"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(states.status(), 200);
+    let states: Value = states.json().await.unwrap();
+    assert_eq!(states["known"]["uptime_secs"], 7, "{states}");
+
     let url = server.ws_url("/ws/mux");
     let mut ws = crate::support::Ws::connect(&url).await;
     ws.wait_event("sessions").await;
@@ -359,4 +371,104 @@ async fn a_nats_server_without_authentication_is_warned_about() {
     .await;
     let (_, health) = get(&server, "/api/v1/health").await;
     assert!(health.get("warnings").is_none(), "{health}");
+}
+
+/// The next message on `subscription`, as JSON.
+async fn next_json(subscription: &mut async_nats::Subscriber) -> Value {
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(crate::support::WAIT, subscription.next())
+        .await
+        .expect("a NATS message in time")
+        .expect("subscription open");
+    serde_json::from_slice(&message.payload).expect("JSON")
+}
+
+/// As coop 0.11.25 for a plain command: the event stream (`{prefix}.state`) and the relay's
+/// `.state` carry `transition` and `exit` pushes tagged by `event`, a `.nudge` types nothing,
+/// and the hub turns the relayed exit into a transition to `exited`.
+#[tokio::test]
+async fn our_host_publishes_state_and_exit_as_coop_and_a_nudge_types_nothing() {
+    let nats = NatsServer::start().await;
+    let server = connected_hub(&nats, 90_000).await;
+    let bus = nats.client().await;
+    let mut stream = bus.subscribe("coop.events.state").await.unwrap();
+    let mut relayed = bus.subscribe("coop.events.session.*.state").await.unwrap();
+    bus.flush().await.unwrap();
+    let port = free_port();
+    let id = format!("nats-{port}");
+    let opts = Opts {
+        flags: vec![
+            "--port".into(),
+            port.to_string(),
+            "--idle-ms".into(),
+            "600000".into(),
+        ],
+        env: vec![
+            ("COOP_NATS_URL", nats.url.clone()),
+            ("COOP_NATS_RELAY", "1".to_owned()),
+            ("COOP_MUX_SESSION_ID", id.clone()),
+            ("RUST_LOG", "info".to_owned()),
+        ],
+        ..Opts::default()
+    };
+    let script = "stty -echo; read line; echo got-$line; read more; exit 7";
+    let host = Session::start_with(opts, &["sh", "-c", script]).await;
+    listed(&server, &id).await;
+    let mut feed = crate::support::Ws::connect(&server.ws_url("/ws/mux")).await;
+    feed.wait_event("sessions").await;
+    feed.send(json!({"event": "subscribe", "sessions": [id]}))
+        .await;
+    bus.publish(
+        format!("coop.events.session.{id}.nudge"),
+        json!({"message": "nudged"}).to_string().into(),
+    )
+    .await
+    .unwrap();
+    bus.flush().await.unwrap();
+    eventually("the nudge handled", || async {
+        (!host.log_lines("NATS request not carried out").is_empty()).then_some(())
+    })
+    .await;
+    // Nothing was typed: the script's first line is the next input.
+    let typed = host
+        .post("/input", json!({"text": "typed", "enter": true}))
+        .await;
+    assert_eq!(typed.0, 200, "{typed:?}");
+    host.wait_text("got-typed").await;
+    let working = next_json(&mut stream).await;
+    assert_eq!(
+        (&working["event"], &working["next"], &working["cause"]),
+        (
+            &json!("transition"),
+            &json!("working"),
+            &json!("process:activity")
+        ),
+        "{working}"
+    );
+    let relayed_working = next_json(&mut relayed).await;
+    assert_eq!(
+        (&relayed_working["event"], &relayed_working["session_id"]),
+        (&json!("transition"), &json!(id)),
+        "{relayed_working}"
+    );
+    host.post("/input", json!({"text": "bye", "enter": true}))
+        .await;
+    let exit = next_json(&mut stream).await;
+    assert_eq!(exit, json!({"event": "exit", "code": 7, "signal": null}));
+    let relayed_exit = next_json(&mut relayed).await;
+    assert_eq!(
+        (
+            &relayed_exit["event"],
+            &relayed_exit["code"],
+            &relayed_exit["session_id"]
+        ),
+        (&json!("exit"), &json!(7), &json!(id)),
+        "{relayed_exit}"
+    );
+    let exited = feed
+        .wait_for(crate::support::WAIT, |e| {
+            e["event"] == "transition" && e["next"] == "exited"
+        })
+        .await;
+    assert_eq!(exited["session"], id, "{exited}");
 }

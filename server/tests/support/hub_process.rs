@@ -63,9 +63,12 @@ impl HubProcess {
         Self::try_start(args, env).unwrap_or_else(|log| panic!("coopmux did not start:\n{log}"))
     }
 
-    /// Like [`HubProcess::start`]; `Err(log)` when the hub exits before listening.
+    /// Like [`HubProcess::start`]; `Err(log)` when the hub exits before listening. The
+    /// binary is the built `coopmux`, or another build's when `COOPMUX_TEST_HUB_BIN` names one
+    /// (to show that a test fails on it).
     pub fn try_start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
-        Self::try_start_bin(BIN, args, env)
+        let other = std::env::var("COOPMUX_TEST_HUB_BIN").ok();
+        Self::try_start_bin(other.as_deref().unwrap_or(BIN), args, env)
     }
 
     /// Like [`HubProcess::try_start`] with another `coopmux` binary (benchmarks compare
@@ -189,6 +192,12 @@ impl HubProcess {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// GET returning the body as text (empty when unreadable).
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.client().get(format!("{}{path}", self.base)).send();
+        resp.await.expect("GET").text().await.unwrap_or_default()
+    }
+
     /// POST of JSON returning status and JSON.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = self
@@ -200,6 +209,23 @@ impl HubProcess {
             .expect("POST");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// DELETE returning status and JSON, with the hub's token if it has one.
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .client()
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("DELETE");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The hub's credential state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
     }
 
     /// POST that must answer 200.
@@ -233,6 +259,22 @@ impl HubProcess {
             nix::sys::signal::Signal::SIGTERM,
         );
         self.reap(limit)
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(child) = &self.child {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig);
+        }
+    }
+
+    /// Freezes the hub (SIGSTOP): its sockets stay open, it does nothing.
+    pub fn pause(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Thaws a frozen hub (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
     }
 
     /// SIGKILL: no flush, no cleanup; returns the log.
@@ -277,6 +319,8 @@ impl HubProcess {
     }
 
     fn shutdown(&mut self) {
+        // A frozen hub cannot act on SIGTERM.
+        self.resume();
         if let Some(child) = &self.child {
             stop_child_groups(child.id());
         }

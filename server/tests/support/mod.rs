@@ -13,7 +13,7 @@
 //! - [`temp`]: private temporary directories;
 //! - [`unprivileged`]: processes of an unprivileged user (permission tests run as root).
 // Each test binary and bench uses a different subset.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod hub;
 pub mod hub_process;

@@ -2,7 +2,8 @@
 //!
 //! xterm.js (about 90 KB compressed) is not part of the dashboard's first load: the first
 //! terminal opened imports `xterm` and `xterm-addon-fit` with a dynamic `import()` (resolved
-//! through the page's import map to `public/vendor`), see docs/architecture.md.
+//! through the page's import map to `public/vendor`) and adds xterm's stylesheet, see
+//! docs/architecture.md.
 
 use js_sys::{Array, Function, Object, Reflect};
 use protocol::mux::CachedScreen;
@@ -10,10 +11,16 @@ use std::cell::RefCell;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 
 #[wasm_bindgen(inline_js = "export function load_xterm() { \
-    return Promise.all([import('xterm'), import('xterm-addon-fit')]) \
+    const href = document.querySelector('meta[name=coopmux-xterm-css]')?.content; \
+    const css = !href ? null : new Promise((done) => { \
+        const link = document.createElement('link'); \
+        link.rel = 'stylesheet'; link.href = href; link.onload = link.onerror = done; \
+        document.head.insertBefore(link, document.getElementById('leptos')); }); \
+    return Promise.all([import('xterm'), import('xterm-addon-fit'), css]) \
         .then(([x, f]) => [x.Terminal, f.FitAddon]); }")]
 extern "C" {
-    /// Imports both modules; resolves to `[Terminal, FitAddon]` (the classes).
+    /// Imports both modules and loads xterm's stylesheet (named in the page's
+    /// `coopmux-xterm-css` meta, ahead of our own), all at once; resolves to `[Terminal, FitAddon]` (the classes).
     fn load_xterm() -> js_sys::Promise;
 }
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tokio::sync::watch;
 
-/// Rotation modes a session accepts.
-const MODES: [&str; 2] = ["manual", "auto"];
+/// Rotation modes a session accepts; the first is a fresh session's (coop's default).
+const MODES: [&str; 2] = ["auto", "manual"];
 
 /// Environment of a child: variable name to value.
 pub type Env = BTreeMap<String, String>;
@@ -150,7 +150,7 @@ impl Host {
         }
     }
 
-    /// `POST /session/profiles/mode`: `manual` or `auto`.
+    /// `PUT /session/profiles/mode`, `profiles:mode:set`: `auto` or `manual`.
     pub fn set_profile_mode(
         &self,
         body: coop::ProfileMode,
@@ -202,6 +202,15 @@ impl Host {
         } else {
             Err(HostError::SwitchInProgress)
         }
+    }
+
+    /// `POST /session/restart`, `session:restart`: a forced switch without a profile, i.e. a
+    /// new child at once with the active profile's credentials.
+    pub fn request_restart(&self) -> Result<(), HostError> {
+        self.request_switch(coop::SessionSwitch {
+            force: true,
+            ..coop::SessionSwitch::default()
+        })
     }
 
     /// Waits until the accepted switch may happen (forced, or the agent idle or exited),

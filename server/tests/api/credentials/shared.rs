@@ -4,6 +4,7 @@
 //! refreshes when the last refresher dies; without JetStream each hub keeps its own.
 
 use super::{assert_no_secret, hub};
+use crate::support::nats::Server;
 use crate::support::{wait_for, HubProcess, NatsServer, OAuthServer, TempDir, LONG_WAIT};
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
@@ -40,9 +41,8 @@ where
         .map(|()| started.elapsed())
 }
 
-#[tokio::test]
-async fn an_account_and_key_set_on_one_replica_are_served_by_the_other() {
-    let nats = NatsServer::start().await;
+async fn an_account_and_key_set_on_one_replica_are_served_by_the_other(server: Server) {
+    let nats = NatsServer::start_version(server).await;
     let dir = TempDir::new("cred-shared");
     let a = replica(&nats, &[]).await;
     let b = replica(&nats, &["--launch", LAUNCH]).await;
@@ -117,9 +117,8 @@ fn refreshes(log: &str) -> usize {
     log.matches("credential refreshed").count()
 }
 
-#[tokio::test]
-async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over() {
-    let nats = NatsServer::start().await;
+async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over(server: Server) {
+    let nats = NatsServer::start_version(server).await;
     // Issued keys live 2 s and are refreshed 1 s before expiry: about one refresh a second.
     let oauth = OAuthServer::start(2).await;
     oauth.grant_refresh("first-refresh-sekret", "acct");
@@ -240,6 +239,11 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over() {
     assert_no_secret("the NATS events", &events);
 }
 
+crate::support::nats::on_both_servers!(
+    an_account_and_key_set_on_one_replica_are_served_by_the_other,
+    one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over,
+);
+
 #[tokio::test]
 async fn without_jetstream_each_replica_keeps_its_own_credentials() {
     let nats = NatsServer::start_plain().await;
@@ -257,9 +261,6 @@ async fn without_jetstream_each_replica_keeps_its_own_credentials() {
     .await;
     assert_eq!(a.account("solo").await["status"], "healthy");
     let log = a.stop();
-    assert!(
-        log.contains("cannot share credentials through NATS"),
-        "{log}"
-    );
+    assert!(log.contains("without JetStream"), "{log}");
     assert_no_secret("the log", &log);
 }

@@ -40,6 +40,39 @@ async fn wait_state(base: &str, launch_id: &str, state: &str) -> Value {
     }
 }
 
+/// The failure is recorded with the command's last words: output still in the pipes when the
+/// command exits is read before the launch is marked failed (the dashboard shows the tail it
+/// gets with the failure).
+#[tokio::test]
+async fn a_failed_launch_carries_its_last_output_line() {
+    // The last line comes from a process the command started, after the command itself
+    // exited: its exit is seen before its output has been read.
+    let mux = start(Some("{ sleep 0.3; echo last-words; } & exit 3"), 60_000).await;
+    let mut events = mux.hub.registry.subscribe();
+    let (status, reply) = launch(&mux.base).await;
+    assert_eq!(status, 200, "{reply}");
+    let launch_id = reply["launch_id"].as_str().unwrap().to_owned();
+    let failed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(MuxEvent::LaunchFailed { launch_id: l, .. }) = events.recv().await {
+                if l == launch_id {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(failed.is_ok(), "no launch:failed");
+    // Read at once after the event: the record must already hold the last line.
+    let detail = get(format!("{}/api/v1/launches/{launch_id}", mux.base)).await;
+    let last = detail["output"].as_array().and_then(|o| o.last()).cloned();
+    assert_eq!(
+        last.as_ref().map(|l| l["text"].clone()),
+        Some(Value::from("last-words")),
+        "{detail}"
+    );
+}
+
 #[tokio::test]
 async fn failing_launch_is_failed_with_its_output_and_events() {
     let mux = start(Some("echo out-marker; echo err-marker >&2; exit 1"), 60_000).await;

@@ -298,11 +298,11 @@ async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_check
         "/config/start",
     ];
     let writes = [
-        ("POST", "/session/profiles/mode", json!({"mode": "manual"})),
+        ("PUT", "/session/profiles/mode", json!({"mode": "manual"})),
         ("POST", "/session/restart", json!({})),
         ("PUT", "/config/stop", json!({"mode": "evil"})),
-        ("POST", "/config/stop", json!({"mode": "evil"})),
-        ("PUT", "/config/start", json!({"command": "evil"})),
+        ("PUT", "/config/start", json!({"text": "evil"})),
+        ("POST", "/stop/resolve", json!({"body": "evil"})),
         ("POST", "/agent/nudge", json!({"message": "evil"})),
         ("POST", "/agent/respond", json!({"accept": true})),
     ];
@@ -333,7 +333,11 @@ async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_check
             .unwrap();
         expect_envelope(reply, 403, "FORBIDDEN").await;
     }
-    assert_eq!(open.get_ok("/config/stop").await, json!({}), "stop config");
+    assert_eq!(
+        open.get_ok("/config/stop").await,
+        json!({"mode": "allow"}),
+        "stop config"
+    );
     assert_eq!(
         open.get_ok("/config/start").await,
         json!({}),
@@ -356,20 +360,22 @@ async fn the_session_hosts_coop_endpoints_sit_behind_host_origin_and_token_check
             .unwrap();
         expect_envelope(reply, 401, "UNAUTHORIZED").await;
     }
+    // Open: `/ready` is 503 until the shell's first output is seen, never 401.
     for probe in ["/livez", "/ready"] {
         let reply = send("GET", guarded.api(probe)).send().await.unwrap();
-        assert_eq!(reply.status().as_u16(), 200, "{probe}");
+        let status = reply.status().as_u16();
+        assert!(status == 200 || status == 503, "{probe}: {status}");
     }
     guarded.stop().await;
 }
 
-/// The favicon route and the page route (now the server's own, not Leptos's router) are served
-/// through the default (token-less) hub's Host check like every other path: a rebound name
-/// gets nothing.
+/// The favicon route, the page route (now the server's own, not Leptos's router) and the
+/// symbols font are served through the default (token-less) hub's Host check like every other
+/// path: a rebound name gets nothing.
 #[tokio::test]
 async fn the_favicon_and_page_routes_are_behind_the_host_check() {
     let server = TestServer::with(|_| {}).await;
-    for path in ["/favicon.ico", "/mux"] {
+    for path in ["/favicon.ico", "/mux", "/fonts/coopmux-symbols.woff2"] {
         let url = server.url(path);
         let served = client().get(&url).send().await.unwrap();
         assert_ne!(

@@ -1,13 +1,15 @@
 //! Discovery of sessions that announce themselves on NATS (docs/scaling.md, "Discovery over
 //! NATS"): `{prefix}.session.{id}.announce` registers, refreshes or removes a session,
-//! `.status` fills its status cache and `.state` becomes a `transition` on `/ws/mux`. A
-//! session without an announce for the timeout is removed.
+//! `.status` fills its status cache and `.state` (a transition, or the child's exit) becomes a
+//! `transition` on `/ws/mux`. A session without an announce for the timeout is removed.
 
-use super::{Link, Settings};
+use crate::nats::{Link, Settings};
 use crate::registry::{now_ms, Registry};
 use futures_util::StreamExt;
+use protocol::coop::WsEvent;
 use protocol::mux::{CachedStatus, MuxEvent, MuxTransition};
 use protocol::nats::{Announce, AnnounceEvent, SessionState, SessionSubject};
+use protocol::AgentState;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +21,9 @@ const EXPIRY_SWEEP_MAX: Duration = Duration::from_secs(15);
 
 /// Subscribes once connected (the client resubscribes by itself after a reconnect) and
 /// handles messages until shutdown; sweeps expired announces meanwhile.
-pub(super) async fn run(
+pub async fn run(
     link: Arc<Link>,
-    settings: Arc<Settings>,
+    settings: Settings,
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) {
@@ -118,6 +120,16 @@ fn state(registry: &Registry, id: &str, payload: &[u8]) {
     if !session.url().is_empty() {
         return;
     }
+    // coop 0.11.25 announces the child's exit there as an `exit` push, not a transition.
+    if let Ok(WsEvent::Exit(_)) = serde_json::from_slice::<WsEvent>(payload) {
+        let prev = session
+            .cached_status()
+            .map_or(AgentState::Unknown, |s| s.value.state);
+        // coop's `exit` carries no `seq`.
+        let exited = MuxTransition::exited(session.id.clone(), prev, 0);
+        let _ = registry.event_sender().send(MuxEvent::Transition(exited));
+        return;
+    }
     let Ok(message) = serde_json::from_slice::<SessionState>(payload) else {
         tracing::debug!(session = id, "ignoring a malformed NATS state");
         return;
@@ -160,7 +172,7 @@ async fn expire(registry: Arc<Registry>, timeout: Duration, shutdown: Cancellati
         for session in registry.sessions() {
             if session.nats_prefix().is_some()
                 && session.since_announce() > timeout
-                && registry.evict_shared(&session).await
+                && (registry.evict_judged(&session, |s| s.since_announce() > timeout)).await
             {
                 tracing::info!(session = %session.id, ?timeout, "NATS session removed: no announce within the timeout");
             }

@@ -1,10 +1,11 @@
 //! Replicas sharing one fleet through a real JetStream `nats-server` (docs/scaling.md,
-//! "Replicas sharing one fleet"): a session registered on A is listed, proxied and streamed
-//! on B, its heartbeat seen there, and a DELETE on B removes it on A; a dead upstream is
-//! evicted exactly once; the `/ws/mux` snapshot has the same order on both; a launch on A
-//! whose child registers through B is linked on A, its token still confined there; plain
-//! NATS keeps the registry local.
+//! "Replicas sharing one fleet"), on both supported servers: a session registered on A is
+//! listed, proxied and streamed on B, its heartbeat seen there, and a DELETE on B removes it
+//! on A; a dead upstream is evicted exactly once; the `/ws/mux` snapshot has the same order on
+//! both; a launch on A whose child registers through B is linked on A, its token still
+//! confined there; plain NATS keeps the registry local.
 
+use crate::support::nats::Server;
 use crate::support::procs::BIN;
 use crate::support::ws::bridge;
 use crate::support::{
@@ -79,9 +80,10 @@ fn count(events: &Events, name: &str, id: &str) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted_through_b() {
-    let nats = NatsServer::start().await;
+async fn registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted_through_b(
+    server: Server,
+) {
+    let nats = NatsServer::start_version(server).await;
     let a = replica(&nats).await;
     let b = replica(&nats).await;
     let host = Session::start(&[], &["sh"]).await;
@@ -140,9 +142,8 @@ async fn registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_upstream_is_evicted_exactly_once_across_replicas() {
-    let nats = NatsServer::start().await;
+async fn a_dead_upstream_is_evicted_exactly_once_across_replicas(server: Server) {
+    let nats = NatsServer::start_version(server).await;
     let checks = |a: &mut coopmux::cli::ServeArgs| {
         a.health_check_ms = 50;
         a.max_health_failures = 2;
@@ -196,9 +197,8 @@ async fn a_dead_upstream_is_evicted_exactly_once_across_replicas() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mux_snapshot_has_the_same_order_on_both_replicas() {
-    let nats = NatsServer::start().await;
+async fn the_mux_snapshot_has_the_same_order_on_both_replicas(server: Server) {
+    let nats = NatsServer::start_version(server).await;
     let a = replica(&nats).await;
     let b = replica(&nats).await;
     let mut upstreams = Vec::new();
@@ -236,10 +236,9 @@ async fn the_mux_snapshot_has_the_same_order_on_both_replicas() {
     assert_eq!(on_b, on_a, "same order on B");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
+async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a(server: Server) {
     const TOKEN: &str = "replica-test-token";
-    let nats = NatsServer::start().await;
+    let nats = NatsServer::start_version(server).await;
     let b = replica_with(&nats, "shared", |a| {
         a.auth_token = Some(TOKEN.to_owned().into())
     })
@@ -303,7 +302,7 @@ async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
         .await
         .unwrap();
     assert_eq!(list.status(), 200);
-    let fleet = a.hub.registry.fleet().expect("fleet").clone();
+    let fleet = a.hub.fleet.clone().expect("fleet");
     let linked = wait_for(WAIT, || async { fleet.launch_session(&launch_id).await }).await;
     assert_eq!(
         linked.as_deref(),
@@ -311,6 +310,13 @@ async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a() {
         "launch link in the bucket"
     );
 }
+
+super::on_both_servers!(
+    registered_on_a_is_listed_proxied_streamed_and_updated_on_b_and_deleted_through_b,
+    a_dead_upstream_is_evicted_exactly_once_across_replicas,
+    the_mux_snapshot_has_the_same_order_on_both_replicas,
+    a_launch_on_a_whose_child_registers_through_b_is_linked_on_a,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_nats_keeps_the_registry_local() {
