@@ -170,6 +170,8 @@ fn is_public(method: &Method, path: &str) -> bool {
     let read = method == Method::GET || method == Method::HEAD;
     path.starts_with("/pkg/")
         || path.starts_with("/vendor/")
+        // The symbols font: a stylesheet's font fetch carries no login header.
+        || path.starts_with("/fonts/")
         || matches!(
             path,
             "/favicon.ico" | "/mux/login" | "/api/v1/auth/login" | "/api/v1/auth/logout"

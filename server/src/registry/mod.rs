@@ -287,7 +287,10 @@ impl Registry {
             url,
             auth_token: registration.auth_token,
             metadata: registration.metadata,
-            registrant: registration.registrant.as_ref().map(|r| r.token_hash.clone()),
+            registrant: registration
+                .registrant
+                .as_ref()
+                .map(|r| r.token_hash.clone()),
         };
         let mut inner = self.lock();
         if let Some(r) = &registration.registrant {

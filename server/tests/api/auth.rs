@@ -40,6 +40,11 @@ async fn bearer_token_guards_the_api() {
             .status(),
         200
     );
+    // Static assets too, the symbols font included: a stylesheet's font fetch carries no login.
+    for path in ["/fonts/coopmux-symbols.woff2", "/favicon.ico"] {
+        let status = c.get(mux.url(path)).send().await.unwrap().status();
+        assert_ne!(status, 401, "{path}");
+    }
     for path in [
         "/api/v1/sessions",
         "/metrics",

@@ -94,7 +94,14 @@ impl NatsServer {
     /// Starts a plain server that accepts only clients with `token`.
     pub async fn start_with_token(token: &str) -> NatsServer {
         let extra = vec!["--auth".to_owned(), token.to_owned()];
-        Self::launch_with(Server::Debian, free_port(), false, TempDir::new("nats"), extra).await
+        Self::launch_with(
+            Server::Debian,
+            free_port(),
+            false,
+            TempDir::new("nats"),
+            extra,
+        )
+        .await
     }
 
     async fn launch(server: Server, port: u16, jetstream: bool, store: TempDir) -> NatsServer {

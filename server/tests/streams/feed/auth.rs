@@ -153,4 +153,15 @@ async fn a_same_site_allowed_origin_gets_no_login() {
         401,
         "the neighbour opened /ws/mux"
     );
+    // Even the page's own login, were the neighbour to get hold of it, is not taken from
+    // another origin: it belongs to the hub's own page.
+    let protocol = format!("coopmux, coopmux.login.{}", login(&mux).await);
+    let with_login = [("origin", neighbour), ("sec-websocket-protocol", &protocol)];
+    assert_eq!(upgrade(&url, &with_login).await, 401);
+    let own = mux.base.clone();
+    let from_hub = [
+        ("origin", own.as_str()),
+        ("sec-websocket-protocol", &protocol),
+    ];
+    assert_eq!(upgrade(&url, &from_hub).await, 101, "the hub's own page");
 }
