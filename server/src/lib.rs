@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nats;
 pub mod open;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod replication;

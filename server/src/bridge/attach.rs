@@ -121,6 +121,8 @@ pub async fn ws_session(
     let metrics = state.registry.metrics().clone();
     upgrade
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        // The dashboard offers it beside its login (docs/security.md).
+        .protocols([crate::auth::WS_PROTOCOL])
         .on_upgrade(move |socket| async move {
             let gauge = metrics.ws_client();
             let attachment = state.bridges.attach(session, &metrics);

@@ -35,14 +35,15 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The upstream WebSocket URL for these flags, the session token URL-encoded (a token with
 /// `&` or `=` must not break the query).
 pub fn ws_url(connection: &Connection, flags: &str) -> Result<String, BridgeError> {
-    let base = if let Some(rest) = connection.url.strip_prefix("https://") {
-        format!("wss://{rest}/ws")
-    } else if let Some(rest) = connection.url.strip_prefix("http://") {
-        format!("ws://{rest}/ws")
-    } else {
-        return Err(BridgeError::Url("not an http(s) url".to_owned()));
+    let mut url = crate::upstream::join(&connection.url, "/ws")
+        .map_err(|e| BridgeError::Url(e.to_string()))?;
+    let scheme = match url.scheme() {
+        "https" => "wss",
+        "http" => "ws",
+        _ => return Err(BridgeError::Url("not an http(s) url".to_owned())),
     };
-    let mut url = reqwest::Url::parse(&base).map_err(|e| BridgeError::Url(e.to_string()))?;
+    url.set_scheme(scheme)
+        .map_err(|()| BridgeError::Url("not an http(s) url".to_owned()))?;
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("subscribe", flags);

@@ -3,8 +3,9 @@
 //! event").
 //!
 //! It emits no `session:online`/`session:offline` (those come from the registry only), and
-//! forwards upstream `exit` as a transition to `exited`. It follows the id, not one
-//! registration: when the session is removed it waits for the id to register again.
+//! forwards upstream `exit` as a transition to `exited`. It follows one registration: when
+//! the session is removed it ends, and the watchers start a new one if the id registers
+//! again.
 
 use crate::backoff::{self, Backoff};
 use crate::bridge::upstream::{connect, ws_url};
@@ -18,33 +19,18 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// Runs until `stop` is cancelled (the last watcher of `id` left, or shutdown).
-pub(super) async fn run(registry: Arc<Registry>, id: String, stop: CancellationToken) {
-    loop {
-        // Subscribed before looking the id up, so a registration in between is not missed.
-        let mut events = registry.subscribe();
-        match registry.get(&id) {
-            Ok(session) => {
-                let gone = session.cancel.clone();
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = gone.cancelled() => {}
-                    () = follow(&registry, &session) => {}
-                }
-            }
-            Err(_) => loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    event = events.recv() => match event {
-                        Ok(MuxEvent::SessionOnline { session, .. }) if session == id => break,
-                        Ok(_) => {}
-                        // Missed events: look the id up again.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    },
-                }
-            },
-        }
+/// Follows the session registered as `id` until it is removed or `stop` is cancelled (the
+/// last watcher left, or shutdown); returns at once when no session holds `id`. A later
+/// registration of the id gets a new feed ([`super::watch`]).
+pub(super) async fn run(registry: &Arc<Registry>, id: &str, stop: CancellationToken) {
+    let Ok(session) = registry.get(id) else {
+        return;
+    };
+    let gone = session.cancel.clone();
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = gone.cancelled() => {}
+        () = follow(registry, &session) => {}
     }
 }
 

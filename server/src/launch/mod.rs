@@ -2,12 +2,13 @@
 //! configured command through `sh -c` with a checked, layered environment, in its own process
 //! group, with its output captured through pipes, and tracks it until its session registers.
 //!
-//! `env` owns validation and precedence, `tracker` the launch records and events, `api` the
+//! `env` owns validation and precedence (`refused` the variables a launch may not set), `tracker` the launch records and events, `api` the
 //! HTTP handlers, `k8s` the session pod manifest of `coopmux k8s-pod-manifest`.
 
 pub mod api;
 pub mod env;
 pub mod k8s;
+pub mod refused;
 pub mod tracker;
 
 use crate::{cli::ServeArgs, metrics::Metrics, registry::Registry};
@@ -199,7 +200,8 @@ impl Launcher {
         let user = env::user_layer(env)?;
         let session_id = env::session_id(&user)?;
         let launch_id = uuid::Uuid::new_v4().to_string();
-        let mux_token = (self.settings.registration_tokens).then(|| self.registry.tokens().issue());
+        let mux_token =
+            (self.settings.registration_tokens).then(|| self.registry.tokens().issue(&session_id));
         self.tracker
             .reserve(
                 &launch_id,

@@ -11,7 +11,8 @@
 //! - [`upstream`]: a coop-like upstream whose answers tests steer ([`MockUpstream`]);
 //! - [`oauth`]: a local OAuth server ([`OAuthServer`]);
 //! - [`procs`]: `/proc` readings and process-group cleanup;
-//! - [`temp`]: private temporary directories.
+//! - [`temp`]: private temporary directories;
+//! - [`unprivileged`]: processes of an unprivileged user (permission tests run as root).
 // Each test binary and bench uses a different subset.
 #![allow(dead_code, unused_imports, unused_macros)]
 
@@ -23,6 +24,7 @@ pub mod oauth;
 pub mod procs;
 pub mod session;
 pub mod temp;
+pub mod unprivileged;
 pub mod upstream;
 pub mod ws;
 
