@@ -263,7 +263,7 @@ impl MuxTransition {
     }
 }
 
-/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's own hub).
+/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenEntry {
     /// Session id.

@@ -1,6 +1,6 @@
 //! `coopmux open [URL]`: opens the dashboard in a browser.
 //!
-//! Unlike coop's own hub it never puts the token in the URL (docs/security.md, "Local users"):
+//! It never puts the token in the URL (docs/security.md, "Local users"):
 //! with a token configured it opens the login page, where the token is typed once and traded
 //! for a login credential the page keeps in its own storage.
 

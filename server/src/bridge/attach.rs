@@ -98,7 +98,7 @@ pub struct BridgeState {
 }
 
 /// `GET /ws/{id}`: upgrades to a bridged coop `/ws` connection. The session is looked up
-/// first: an unknown id is a 404 whatever the request (coop's hub answers so), and only then
+/// first: an unknown id is a 404 whatever the request (as coop: docs/coop-protocol.md), and only then
 /// is a request that is not a valid upgrade refused, in the envelope like every rejection.
 pub async fn ws_session(
     State(state): State<BridgeState>,

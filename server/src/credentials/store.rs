@@ -38,8 +38,8 @@ pub struct StoredAccount {
     /// The OAuth refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<SecretString>,
-    /// Expiry in epoch seconds; absent for a key that does not expire (coop's own hub stored 0
-    /// and reloaded such keys as expired).
+    /// Expiry in epoch seconds; absent for a key that does not expire (never 0,
+    /// which would reload as expired: docs/coop-protocol.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
 }

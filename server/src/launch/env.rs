@@ -77,7 +77,7 @@ impl std::fmt::Debug for LaunchCredential {
 ///
 /// The hub hands the credential broker to [`super::Launcher`]; [`NoCredentials`] serves
 /// launchers built without one. An implementation must resolve duplicates itself (one value
-/// per `env_key`, chosen deterministically), unlike coop's own hub's hash-map order.
+/// per `env_key`, chosen deterministically, not in hash-map order).
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     /// Credentials to inject into the launch whose session will register as `session_id`
     /// (healthy accounts only); the source may reserve an account for that session.

@@ -28,7 +28,7 @@ use tracker::Tracker;
 /// Why a launch request failed; mapped to HTTP once, in [`api`].
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    /// No `--launch` / `COOP_MUX_LAUNCH` (400, coop's own hub's message).
+    /// No `--launch` / `COOP_MUX_LAUNCH` (400, coop's message: docs/coop-protocol.md).
     #[error("launch command not configured")]
     NotConfigured,
     /// A user variable was refused (400).
@@ -37,7 +37,7 @@ pub enum LaunchError {
     /// More than `--max-pending-launches` launches have not registered yet (429).
     #[error("too many pending launches: {0} launches have not registered yet")]
     Throttled(usize),
-    /// `sh` could not be started (500, coop's own hub's message).
+    /// `sh` could not be started (500, coop's message).
     #[error("failed to spawn: {0}")]
     Spawn(std::io::Error),
     /// No launch with that id (404).

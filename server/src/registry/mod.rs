@@ -31,7 +31,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use watch::Watcher;
 
-/// Capacity of the mux event feed (events), as in coop's own hub.
+/// Capacity of the mux event feed (events), as coop's (docs/coop-protocol.md).
 pub const EVENT_CAPACITY: usize = 512;
 
 /// Why a registry operation failed.
