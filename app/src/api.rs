@@ -46,6 +46,57 @@ impl FromServerFnError for ApiFailure {
     }
 }
 
+/// The client of the typed server functions: the browser's `fetch` with the page's login
+/// credential added (docs/security.md, "The dashboard's login").
+pub struct HubClient;
+
+mod hub_client {
+    use super::HubClient;
+    use futures::{Sink, Stream};
+    use leptos::server_fn::client::{browser::BrowserClient, Client};
+    use leptos::server_fn::error::FromServerFnError;
+    use leptos::server_fn::request::browser::BrowserRequest;
+    use leptos::server_fn::response::browser::BrowserResponse;
+    use leptos::server_fn::Bytes;
+    use std::future::Future;
+
+    impl<E, I, O> Client<E, I, O> for HubClient
+    where
+        E: FromServerFnError,
+        I: FromServerFnError,
+        O: FromServerFnError,
+    {
+        type Request = BrowserRequest;
+        type Response = BrowserResponse;
+
+        fn send(req: BrowserRequest) -> impl Future<Output = Result<BrowserResponse, E>> + Send {
+            #[cfg(feature = "hydrate")]
+            if let Some(login) = crate::login::credential() {
+                req.headers().set(crate::login::HEADER, &login);
+            }
+            <BrowserClient as Client<E, I, O>>::send(req)
+        }
+
+        fn open_websocket(
+            path: &str,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
+                    impl Sink<Bytes> + Send + 'static,
+                ),
+                E,
+            >,
+        > + Send {
+            <BrowserClient as Client<E, I, O>>::open_websocket(path)
+        }
+
+        fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+            <BrowserClient as Client<E, I, O>>::spawn(future)
+        }
+    }
+}
+
 /// A request to one session, forwarded through the mux's proxy (the inspector and uploads).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -142,37 +193,37 @@ mod server_side {
 }
 
 /// Number of registered sessions.
-#[server(prefix = "/api/fn", endpoint = "session_count", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "session_count", input = Json, client = HubClient)]
 pub async fn session_count() -> Result<usize, ApiFailure> {
     Ok(mux_api()?.session_count())
 }
 
 /// Every registered session in registration order (the same list as `GET /api/v1/sessions`).
-#[server(prefix = "/api/fn", endpoint = "list_sessions", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "list_sessions", input = Json, client = HubClient)]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, ApiFailure> {
     Ok(mux_api()?.list_sessions())
 }
 
 /// Whether launch is available, and the mux's working directory.
-#[server(prefix = "/api/fn", endpoint = "launch_config", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "launch_config", input = Json, client = HubClient)]
 pub async fn get_launch_config() -> Result<LaunchConfig, ApiFailure> {
     Ok(mux_api()?.launch_config())
 }
 
 /// Launches a session with `env` (validated by the server exactly as the REST endpoint).
-#[server(prefix = "/api/fn", endpoint = "launch", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "launch", input = Json, client = HubClient)]
 pub async fn launch(env: BTreeMap<String, String>) -> Result<LaunchResponse, ApiFailure> {
     mux_api()?.launch(env)
 }
 
 /// Recent launches with their output tails, newest first.
-#[server(prefix = "/api/fn", endpoint = "launches", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "launches", input = Json, client = HubClient)]
 pub async fn launches() -> Result<Vec<LaunchDetail>, ApiFailure> {
     Ok(mux_api()?.launches())
 }
 
 /// Forwards an inspector action or an upload to session `id`.
-#[server(prefix = "/api/fn", endpoint = "session_action", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "session_action", input = Json, client = HubClient)]
 pub async fn act_on_session(
     id: String,
     action: SessionAction,
@@ -182,7 +233,7 @@ pub async fn act_on_session(
 
 /// The status (state, exit code) of each of `ids` that answers: the dashboard refreshes every
 /// session at once after (re)connecting, and reads the exit code of a session that exited.
-#[server(prefix = "/api/fn", endpoint = "session_states", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "session_states", input = Json, client = HubClient)]
 pub async fn session_states(
     ids: Vec<String>,
 ) -> Result<BTreeMap<String, CachedStatus>, ApiFailure> {
@@ -190,49 +241,49 @@ pub async fn session_states(
 }
 
 /// A session's current screen (the mux's cache), painted when a replay shows nothing.
-#[server(prefix = "/api/fn", endpoint = "session_screen", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "session_screen", input = Json, client = HubClient)]
 pub async fn session_screen(id: String) -> Result<CachedScreen, ApiFailure> {
     mux_api()?.session_screen(id).await
 }
 
 /// Dismisses an exited session: shuts its host down and removes it from the registry.
-#[server(prefix = "/api/fn", endpoint = "dismiss_session", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "dismiss_session", input = Json, client = HubClient)]
 pub async fn dismiss_session(id: String) -> Result<(), ApiFailure> {
     mux_api()?.dismiss_session(id).await
 }
 
 /// Every credential account with its status (no secrets).
-#[server(prefix = "/api/fn", endpoint = "credential_status", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_status", input = Json, client = HubClient)]
 pub async fn credential_status() -> Result<Vec<AccountStatus>, ApiFailure> {
     mux_api()?.credential_status()
 }
 
 /// Adds a credential account.
-#[server(prefix = "/api/fn", endpoint = "credential_new", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_new", input = Json, client = HubClient)]
 pub async fn credential_new(req: NewAccountRequest) -> Result<AccountAdded, ApiFailure> {
     mux_api()?.credential_new(req).await
 }
 
 /// Sets an account's key.
-#[server(prefix = "/api/fn", endpoint = "credential_set", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_set", input = Json, client = HubClient)]
 pub async fn credential_set(req: SetTokenRequest) -> Result<(), ApiFailure> {
     mux_api()?.credential_set(req).await
 }
 
 /// Starts OAuth reauthorisation of an account.
-#[server(prefix = "/api/fn", endpoint = "credential_reauth", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_reauth", input = Json, client = HubClient)]
 pub async fn credential_reauth(req: ReauthRequest) -> Result<ReauthResponse, ApiFailure> {
     mux_api()?.credential_reauth(req).await
 }
 
 /// Completes a PKCE reauthorisation with the pasted code.
-#[server(prefix = "/api/fn", endpoint = "credential_exchange", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_exchange", input = Json, client = HubClient)]
 pub async fn credential_exchange(req: ExchangeRequest) -> Result<(), ApiFailure> {
     mux_api()?.credential_exchange(req).await
 }
 
 /// Pushes an account's key to every eligible session.
-#[server(prefix = "/api/fn", endpoint = "credential_distribute", input = Json)]
+#[server(prefix = "/api/fn", endpoint = "credential_distribute", input = Json, client = HubClient)]
 pub async fn credential_distribute(
     req: DistributeRequest,
 ) -> Result<DistributeResponse, ApiFailure> {

@@ -11,6 +11,8 @@ mod components;
 #[cfg(feature = "hydrate")]
 mod handlers;
 pub mod live;
+#[cfg(feature = "hydrate")]
+pub mod login;
 pub mod model;
 #[cfg(feature = "hydrate")]
 pub mod rest;
@@ -51,15 +53,23 @@ impl VendorUrls {
     }
 }
 
-/// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions, vendor: VendorUrls) -> impl IntoView {
+/// Sends a visitor without a stored login to the login page before anything loads (the
+/// page of a hub with a token; the key is the one `login` keeps the credential under).
+const LOGIN_GATE: &str =
+    "if(!localStorage.getItem(\"coopmux.login\"))location.replace(\"/mux/login\")";
+
+/// The HTML document around the app, rendered on the server. `login_required`: the hub has a
+/// token, so the page (served to anyone, without fleet data) first checks for a login.
+pub fn shell(options: LeptosOptions, vendor: VendorUrls, login_required: bool) -> impl IntoView {
     let import_map = vendor.import_map();
+    let gate = login_required.then(|| view! { <script inner_html=LOGIN_GATE></script> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                {gate}
                 // The import map must precede the hydration module (the terminal imports
                 // "xterm" through it when first opened).
                 <script type="importmap" inner_html=import_map></script>

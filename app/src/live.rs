@@ -139,7 +139,7 @@ mod browser {
             return;
         }
         let Some(url) = ws_url("/ws/mux") else { return };
-        let Ok(ws) = WebSocket::new(&url) else {
+        let Ok(ws) = crate::login::open_socket(&url) else {
             schedule_retry(feed, retry_ms, generation);
             return;
         };

@@ -1,4 +1,5 @@
-//! The focused session's terminal: an xterm.js instance driven from Rust (`xterm-js-rs`),
+//! The focused session's terminal: an xterm.js instance driven from Rust (a thin
+//! `wasm_bindgen` binding, `term/browser/xterm.rs`),
 //! fed by the mux's `/ws/{id}` bridge.
 //!
 //! On every (re)connect it sends `resize`, then `replay:get` from the last offset it

@@ -35,6 +35,10 @@ pub struct SessionRecord {
     /// Free-form registration metadata.
     #[serde(default)]
     pub metadata: Value,
+    /// SHA-256 of the per-launch registration token that registered it, if one did: on
+    /// every replica only that token may heartbeat or deregister it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registrant: Option<String>,
     /// HTTP or NATS.
     pub transport: RecordTransport,
     /// When the session first registered, epoch ms.

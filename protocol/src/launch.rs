@@ -17,7 +17,7 @@ pub struct LaunchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchResponse {
-    /// Always `true` (the only field of coop's own hub's reply).
+    /// Always `true` (the only field of coop's reply).
     pub launched: bool,
     /// Id of the launch, for `GET /api/v1/launches/{id}`.
     pub launch_id: String,

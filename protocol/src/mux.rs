@@ -24,6 +24,10 @@ pub struct Health {
     /// Credential sharing between replicas, the same words as `fleet`; absent without NATS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// Problems of the configuration the operator should fix (e.g. a NATS server that asks
+    /// for no credentials); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What replicas share through NATS (docs/scaling.md): absent without NATS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationHealth>,
@@ -272,7 +276,7 @@ impl MuxTransition {
     }
 }
 
-/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's own hub).
+/// One screen of a `screen_batch` (no `alt_screen`, `fetched_at` or cursor, as coop's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenEntry {
     /// Session id.

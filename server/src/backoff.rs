@@ -23,6 +23,16 @@ pub const UPSTREAM_RECONNECT: Policy = Policy {
     attempts: None,
 };
 
+/// A state feed whose upstream answers the upgrade with an HTTP status (a session that
+/// serves no coop `/ws`): the inbox follows every session, and thousands of such sessions
+/// must not cost thousands of refused handshakes every few seconds. A restarted coop is seen
+/// again within 5 minutes at worst; its registration (a new feed) is seen at once.
+pub const UPSTREAM_REFUSED: Policy = Policy {
+    first: Duration::from_secs(5),
+    max: Duration::from_secs(300),
+    attempts: None,
+};
+
 /// A session host's first registration with the mux: 5 tries over about 15 s, then the
 /// heartbeat takes over.
 pub const REGISTER: Policy = Policy {

@@ -78,7 +78,7 @@ pub struct ServeArgs {
     /// Connections open at once; accepting waits beyond it.
     #[arg(long, env = "COOP_MUX_MAX_CONNECTIONS", default_value_t = crate::listener::MAX_CONNECTIONS)]
     pub max_connections: usize,
-    /// Milliseconds a client has to send a request's headers.
+    /// Milliseconds a client has to send a request's headers, and its first request.
     #[arg(
         long,
         env = "COOP_MUX_HEADER_READ_TIMEOUT_MS",
@@ -86,6 +86,22 @@ pub struct ServeArgs {
         hide = true
     )]
     pub header_read_timeout_ms: u64,
+    /// Milliseconds a request has to deliver its whole body.
+    #[arg(
+        long,
+        env = "COOP_MUX_BODY_READ_TIMEOUT_MS",
+        default_value_t = crate::listener::BODY_READ_TIMEOUT.as_millis() as u64,
+        hide = true
+    )]
+    pub body_read_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may stay open with nothing in flight.
+    #[arg(
+        long,
+        env = "COOP_MUX_IDLE_TIMEOUT_MS",
+        default_value_t = crate::listener::IDLE_TIMEOUT.as_millis() as u64,
+        hide = true
+    )]
+    pub idle_timeout_ms: u64,
     /// Sessions registered at once; a new registration beyond it answers 503.
     #[arg(long, env = "COOP_MUX_MAX_SESSIONS", default_value_t = 16_384)]
     pub max_sessions: usize,

@@ -95,6 +95,8 @@ impl From<RegistryError> for ApiError {
             RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
             RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
             RegistryError::Full(_) => Self::Unavailable(err.to_string()),
+            RegistryError::Held(_) => Self::Forbidden(err.to_string()),
+            RegistryError::MetadataTooLarge(_) => Self::PayloadTooLarge(err.to_string()),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Extractors that reject in the JSON envelope, never with axum's plain-text bodies
-//! (coop's own hub answered those in plain text): 415 wrong content type, 400 malformed JSON
+//! (docs/coop-protocol.md): 415 wrong content type, 400 malformed JSON
 //! or empty body,
 //! 422 missing or mistyped fields, 413 body over the limit, 400 invalid session id.
 

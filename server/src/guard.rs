@@ -90,12 +90,13 @@ impl Guard {
         // WebSocket paths are checked whether or not this request asks to upgrade.
         let upgrade = headers.contains_key(UPGRADE) || path == "/ws" || path.starts_with("/ws/");
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if !(upgrade || changes_state) || bearer(headers).is_some() {
-            return Ok(());
-        }
+        // Whoever calls, bearer clients included.
         let json_only = JSON_ONLY_PREFIXES.iter().any(|p| path.starts_with(p));
         if json_only && *method == Method::POST && !is_json(headers) {
             return Err(Refusal::NotJson);
+        }
+        if !(upgrade || changes_state) || bearer(headers).is_some() {
+            return Ok(());
         }
         let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
         let site = headers.get(SEC_FETCH_SITE).and_then(|v| v.to_str().ok());
@@ -121,7 +122,7 @@ impl Guard {
 }
 
 /// An origin `scheme://host[:port]` names the host the request was sent to.
-fn same_origin(origin: &str, host: Option<&str>) -> bool {
+pub(crate) fn same_origin(origin: &str, host: Option<&str>) -> bool {
     let Some(host) = host.filter(|h| !h.is_empty()) else {
         return false;
     };
@@ -261,6 +262,10 @@ mod tests {
         // Server functions take JSON only, whoever calls.
         assert_eq!(
             g.check(&Method::POST, "/api/fn/launch", &script),
+            Err(Refusal::NotJson)
+        );
+        assert_eq!(
+            g.check(&Method::POST, "/api/fn/launch", &bearer),
             Err(Refusal::NotJson)
         );
     }

@@ -37,6 +37,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nats;
 pub mod open;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod replication;

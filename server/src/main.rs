@@ -10,6 +10,12 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(hook_client::run(&dir));
     }
     let cli = Cli::parse();
+    // Before any thread starts: the secrets are parsed, and no process of the operator's user
+    // (an agent) may read them from this one (docs/security.md, "Agents inside sessions").
+    coopmux::process::forget_secret_vars();
+    if matches!(cli.command, None | Some(Command::Session(_))) {
+        coopmux::process::make_undumpable();
+    }
     coopmux::logging::init(cli.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {

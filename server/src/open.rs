@@ -1,8 +1,8 @@
 //! `coopmux open [URL]`: opens the dashboard in a browser.
 //!
-//! Unlike coop's own hub it never puts the token in the URL (docs/security.md, "Local users"):
+//! It never puts the token in the URL (docs/security.md, "Local users"):
 //! with a token configured it opens the login page, where the token is typed once and traded
-//! for a cookie.
+//! for a login credential the page keeps in its own storage.
 
 use crate::bind_host::BindHost;
 use crate::cli::{OpenArgs, ServeArgs};

@@ -1,6 +1,6 @@
 //! The hub's router: REST API, WebSockets, dashboard, login page, and the envelope for
 //! unknown routes and wrong methods. Layers: CORS (only with `--allowed-origin`) outside,
-//! then request tracing, then auth, then the body limit.
+//! then request tracing, then the anti-framing headers, then auth, then the body limit.
 
 use crate::{api, audit, auth, bridge, error::ApiError, feed, state::AppState, web};
 use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
@@ -32,7 +32,11 @@ pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // No other site may frame the dashboard (clickjacking an operator into a launch).
+        // Inside auth: it sees who made the request.
+        .layer(middleware::from_fn_with_state(state.hub.audit.clone(), audit::record))
+        .layer(middleware::from_fn_with_state(state.hub.auth.clone(), auth::require))
+        // No other site may frame the dashboard (clickjacking an operator into a launch);
+        // outside auth, so its refusals and redirects carry them too.
         .layer(SetResponseHeaderLayer::overriding(
             X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
@@ -41,9 +45,6 @@ pub fn router(state: AppState, cors: Option<CorsLayer>) -> Router {
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'"),
         ))
-        // Inside auth: it sees who made the request.
-        .layer(middleware::from_fn_with_state(state.hub.audit.clone(), audit::record))
-        .layer(middleware::from_fn_with_state(state.hub.auth.clone(), auth::require))
         // The span carries the path only: a query may hold a WebSocket `?token=`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

@@ -224,10 +224,13 @@ impl Bound {
         let token = self.state.hub.shutdown.clone();
         let hub = self.state.hub.clone();
         let app = routes::router(self.state, self.cors);
-        let limits = crate::listener::Limits {
-            max_connections: hub.config.max_connections,
-            header_read_timeout: Duration::from_millis(hub.config.header_read_timeout_ms.max(1)),
-        };
+        let config = &hub.config;
+        let limits = crate::listener::Limits::from_ms(
+            config.max_connections,
+            config.header_read_timeout_ms,
+            config.body_read_timeout_ms,
+            config.idle_timeout_ms,
+        );
         let server =
             crate::listener::serve(self.listener, app, limits, token.clone().cancelled_owned());
         tokio::select! {

@@ -40,7 +40,7 @@ pub fn site_root() -> PathBuf {
 /// them by content hash ([`assets`]).
 pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
     let root = site_root();
-    let hash_file = assets::write_hash_file(&root, OUTPUT_NAME);
+    let hash_file = assets::hash_file(&root, OUTPUT_NAME);
     LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(root.to_string_lossy().into_owned())
@@ -66,11 +66,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let options = state.leptos.clone();
     let root = PathBuf::from(options.site_root.as_ref());
     let app_state = state.clone();
+    // With a token the page is served to anyone (a navigation carries no login credential),
+    // so it is rendered without the fleet: no mux API in its context (docs/security.md).
+    let login_required = state.hub.auth.enabled();
     let context = {
         let api = api.clone();
         move || {
             provide_context(app_state.clone());
-            provide_context(api.clone());
+            if !login_required {
+                provide_context(api.clone());
+            }
         }
     };
     // No page routes from Leptos (the list is empty): this registers the server functions.
@@ -81,8 +86,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         || (),
     );
     let vendor = assets::vendor_urls(&root);
-    let page =
-        render_app_to_stream_with_context(context, move || shell(options.clone(), vendor.clone()));
+    let page = render_app_to_stream_with_context(context, move || {
+        shell(options.clone(), vendor.clone(), login_required)
+    });
     let page = Router::new()
         .route("/mux", get(move |req: Request| page(req)))
         .layer(middleware::from_fn(assets::no_cache))

@@ -4,8 +4,7 @@
 //! the largest code in the WASM bundle, and these events arrive many times a second: reading
 //! the fields from `JSON.parse`'s object is both smaller and faster. Unknown events and events
 //! missing a required field decode to `None`, as serde would refuse them. The wire format is
-//! the protocol crate's (docs/api.md); `model::decode` is the serde reference these must
-//! agree with.
+//! `protocol::mux`; `model::decode` is the serde reference these must agree with.
 
 use crate::rest::{field, num_field, str_field};
 use js_sys::{Array, Object, JSON};

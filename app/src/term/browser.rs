@@ -225,7 +225,7 @@ impl Conn {
         let Some(url) = ws_url(&format!("/ws/{}?subscribe=pty,state", me.id)) else {
             return;
         };
-        let Ok(ws) = WebSocket::new(&url) else {
+        let Ok(ws) = crate::login::open_socket(&url) else {
             Self::schedule_reconnect(me);
             return;
         };

@@ -13,11 +13,11 @@ use utoipa::OpenApi;
     ),
     components(schemas(protocol::mux::ErrorEnvelope, protocol::mux::ErrorBody)),
     modifiers(&BearerAuth),
-    security(("bearer" = []), ("cookie" = []))
+    security(("bearer" = []), ("login" = []))
 )]
 struct ApiDoc;
 
-/// Declares the two ways in: bearer token, or the dashboard's session cookie.
+/// Declares the two ways in: bearer token, or the dashboard's login credential.
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -31,8 +31,8 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
-            "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::COOKIE_NAME))),
+            "login",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(crate::auth::LOGIN_HEADER))),
         );
     }
 }

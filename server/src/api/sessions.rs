@@ -5,7 +5,7 @@ use crate::auth::RegistrationScope;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, SessionId};
 use crate::registry::Registry;
-use crate::registry::{ids, Registration};
+use crate::registry::{ids, tokens::token_hash, Registrant, Registration};
 use axum::{extract::State, Extension, Json};
 use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo};
 use serde::{Deserialize, Serialize};
@@ -50,21 +50,30 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let mut id = body.id;
+    let mut registrant = None;
     if let Some(Extension(RegistrationScope(token))) = scope {
         // A launch's own token names its session; the id is fixed before registering.
         let scoped = id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
         ids::validate(scoped).map_err(ApiError::BadRequest)?;
+        let me = Registrant {
+            token_hash: token_hash(&token),
+            launched_as: registry.tokens().launched_as(&token, scoped),
+        };
+        // Before the token binds: a token refused here stays free for its own session.
+        registry.check_registrant(scoped, &body.url, &me)?;
         if !registry.tokens().permits_shared(&token, scoped).await {
             return Err(ApiError::Forbidden(
                 "this registration token belongs to another session".to_owned(),
             ));
         }
+        registrant = Some(me);
     }
     let registration = Registration {
         url: body.url,
         auth_token: body.auth_token,
         id,
         metadata: body.metadata.unwrap_or(Value::Null),
+        registrant,
     };
     let id = registry.register(registration).await?;
     Ok(Json(RegisterResponse {
@@ -102,6 +111,13 @@ pub async fn remove(
             return Err(ApiError::Forbidden(
                 "this registration token belongs to another session".to_owned(),
             ));
+        }
+        let me = Registrant {
+            token_hash: token_hash(&token),
+            launched_as: false,
+        };
+        if registry.get(&id).is_ok_and(|s| !me.may_act_on(&s)) {
+            return Err(crate::registry::RegistryError::Held(id).into());
         }
     }
     if !registry.remove(&id) {

@@ -30,6 +30,11 @@ pub async fn health(
         nats: replication.map(|r| r.link().state().as_str().to_owned()),
         fleet: replication.and_then(|r| r.state_of("sessions")).map(word),
         credentials: credentials.sharing().map(str::to_owned),
+        warnings: replication
+            .and_then(|r| r.link().warning())
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
         replication: replication.map(|r| {
             let (state, buffered) = r.status();
             ReplicationHealth {

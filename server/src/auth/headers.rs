@@ -1,13 +1,26 @@
-//! Credentials carried by a request: the bearer header, the dashboard's session cookie and the
-//! `?token=` query of coop-style WebSocket clients. Parsed with `headers`, `cookie` and
+//! Credentials carried by a request: the bearer header, the dashboard's login credential and
+//! the `?token=` query of coop-style WebSocket clients. Parsed with `headers` and
 //! `form_urlencoded`, never by hand; shared by the mux and the session host.
+//!
+//! The dashboard's login is never a cookie: a cookie for `127.0.0.1` reaches every port of that
+//! host, so a development server the operator opens would receive it. The page keeps the
+//! login in its origin's `localStorage` and sends it itself: as [`LOGIN_HEADER`] on fetches and
+//! server functions, and as a [`LOGIN_PROTOCOL_PREFIX`] value of `Sec-WebSocket-Protocol` on
+//! WebSockets (which carry no custom headers), beside [`WS_PROTOCOL`] (docs/security.md, "The
+//! dashboard's login").
 
-use axum::http::{HeaderMap, HeaderValue};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
+use axum::http::HeaderMap;
 use axum_extra::headers::{authorization::Bearer, Authorization, HeaderMapExt};
 
-/// Name of the dashboard's session cookie.
-pub const COOKIE_NAME: &str = "coopmux_session";
+/// Header carrying the dashboard's login credential on fetches and server functions.
+pub const LOGIN_HEADER: &str = "x-coopmux-login";
+/// `Sec-WebSocket-Protocol` value prefix carrying the login credential on the dashboard's
+/// WebSockets.
+pub const LOGIN_PROTOCOL_PREFIX: &str = "coopmux.login.";
+/// The subprotocol the hub selects when a client offers it (a browser that offers
+/// subprotocols refuses a handshake that selects none).
+pub const WS_PROTOCOL: &str = "coopmux";
 
 /// The token of an `Authorization: Bearer …` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -15,11 +28,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     Some(auth.token().trim().to_owned())
 }
 
-/// The value of the dashboard's session cookie, if the request carries it.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    CookieJar::from_headers(headers)
-        .get(COOKIE_NAME)
-        .map(|c| c.value().to_owned())
+/// The dashboard's login credential: the [`LOGIN_HEADER`], or a `Sec-WebSocket-Protocol`
+/// value starting with [`LOGIN_PROTOCOL_PREFIX`].
+pub fn login_credential(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(LOGIN_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(value.trim().to_owned());
+    }
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(LOGIN_PROTOCOL_PREFIX))
+        .map(str::to_owned)
 }
 
 /// The `token` parameter of a query string, percent-decoded.
@@ -29,38 +50,11 @@ pub fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// `Set-Cookie` for a login session: HttpOnly (no script reads it), SameSite=Strict (no other
-/// site's page sends it), for the whole hub.
-pub fn login_cookie(value: &str) -> HeaderValue {
-    let cookie = Cookie::build((COOKIE_NAME, value.to_owned()))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .build();
-    header_value(&cookie)
-}
-
-/// `Set-Cookie` that makes the browser forget its login session.
-pub fn logout_cookie() -> HeaderValue {
-    let mut cookie = Cookie::build((COOKIE_NAME, ""))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .build();
-    cookie.make_removal();
-    header_value(&cookie)
-}
-
-fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
-    // Our values are hex and fixed names, always valid header text.
-    HeaderValue::from_str(&cookie.encoded().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::header::{AUTHORIZATION, COOKIE};
+    use axum::http::header::AUTHORIZATION;
+    use axum::http::HeaderValue;
 
     #[test]
     fn query_tokens_are_decoded() {
@@ -70,25 +64,19 @@ mod tests {
     }
 
     #[test]
-    fn cookies_and_bearer_are_found() {
+    fn bearer_and_login_credentials_are_found() {
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_static("a=b; coopmux_session=xyz"));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer tok"));
-        assert_eq!(session_cookie(&headers).as_deref(), Some("xyz"));
         assert_eq!(bearer(&headers).as_deref(), Some("tok"));
+        assert_eq!(login_credential(&headers), None);
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic dG9rOng="));
         assert_eq!(bearer(&headers), None);
-    }
-
-    #[test]
-    fn login_and_logout_cookies() {
-        let login = login_cookie("abc");
-        let text = login.to_str().unwrap();
-        assert!(text.starts_with("coopmux_session=abc"), "{text}");
-        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-            assert!(text.contains(attr), "{text} lacks {attr}");
-        }
-        let logout = logout_cookie();
-        assert!(logout.to_str().unwrap().contains("Max-Age=0"));
+        headers.insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("coopmux, coopmux.login.abc"),
+        );
+        assert_eq!(login_credential(&headers).as_deref(), Some("abc"));
+        headers.insert(LOGIN_HEADER, HeaderValue::from_static("def"));
+        assert_eq!(login_credential(&headers).as_deref(), Some("def"));
     }
 }

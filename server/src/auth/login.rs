@@ -1,14 +1,15 @@
-//! Login and logout: the JSON endpoints the dashboard uses, and a plain server-rendered login
-//! form at `/mux/login` (a Leptos page can replace it later). Both trade the token for a
-//! random session value in an HttpOnly, SameSite=Strict cookie.
+//! Login and logout: the JSON endpoints, and the server-rendered login form at `/mux/login`
+//! the dashboard uses. Both trade the token for a random login credential that the page keeps
+//! in its own origin's storage and sends itself (never a cookie, which every port of the host
+//! would receive; see [`super::headers`] and docs/security.md, "The dashboard's login").
 
-use super::headers::{login_cookie, logout_cookie, session_cookie};
+use super::headers::login_credential;
 use super::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use axum::{
     extract::{rejection::FormRejection, State},
-    http::{header::SET_COOKIE, HeaderMap, StatusCode},
+    http::{header::CACHE_CONTROL, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     Form, Json,
 };
@@ -23,19 +24,26 @@ pub struct LoginRequest {
     pub token: String,
 }
 
-/// Reply of login and logout.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// Reply of login and logout. No `Debug`: it may carry a login credential.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AuthResponse {
     /// True on success.
     pub ok: bool,
+    /// Login: the credential to send as `X-Coopmux-Login` (or as a `coopmux.login.…`
+    /// WebSocket subprotocol); absent on a hub without a token, and on logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
-/// Trade the token for a session cookie.
+/// The answers that carry a credential are never stored by a cache.
+const NO_STORE: (axum::http::HeaderName, &str) = (CACHE_CONTROL, "no-store");
+
+/// Trade the token for a login credential.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, body = AuthResponse, description = "sets the HttpOnly session cookie"),
+        (status = 200, body = AuthResponse, description = "the login credential"),
         (status = 401, body = protocol::mux::ErrorEnvelope),
     ),
     security(())
@@ -45,31 +53,38 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     if !auth.enabled() {
-        return Ok(Json(AuthResponse { ok: true }).into_response());
+        return Ok(Json(AuthResponse {
+            ok: true,
+            login: None,
+        })
+        .into_response());
     }
     if !auth.token_matches(&body.token) {
         tracing::warn!("login refused: wrong token");
         return Err(ApiError::Unauthorized);
     }
-    let cookie = login_cookie(&auth.new_login());
-    Ok(([(SET_COOKIE, cookie)], Json(AuthResponse { ok: true })).into_response())
+    let reply = AuthResponse {
+        ok: true,
+        login: Some(auth.new_login()),
+    };
+    Ok(([NO_STORE], Json(reply)).into_response())
 }
 
-/// Forget the session cookie.
+/// Forget the login credential the request carries.
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 200, body = AuthResponse, description = "clears the session cookie")),
+    responses((status = 200, body = AuthResponse, description = "the credential no longer works")),
     security(())
 )]
 pub async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
-    if let Some(value) = session_cookie(&headers) {
+    if let Some(value) = login_credential(&headers) {
         auth.logout(&value);
     }
-    (
-        [(SET_COOKIE, logout_cookie())],
-        Json(AuthResponse { ok: true }),
-    )
-        .into_response()
+    Json(AuthResponse {
+        ok: true,
+        login: None,
+    })
+    .into_response()
 }
 
 /// Form field of the login page.
@@ -111,16 +126,32 @@ fn login_page(error: Option<&str>) -> Html<String> {
     ))
 }
 
+/// Where the page keeps the login credential (`localStorage`, scoped to the hub's origin:
+/// scheme, host and port). The dashboard reads it under the same key (`app/src/login.rs`).
+pub const STORAGE_KEY: &str = "coopmux.login";
+
+/// The page a successful form login answers with: it stores the credential in the origin's
+/// storage and opens the dashboard, so the credential never appears in a URL or a cookie.
+fn logged_in_page(login: &str) -> Html<String> {
+    // The credential is hex: nothing in it can end the string or the script.
+    Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>coopmux login</title></head><body><script>\
+         localStorage.setItem(\"{STORAGE_KEY}\", \"{login}\");location.replace(\"/mux\");\
+         </script></body></html>"
+    ))
+}
+
 /// `GET /mux/login`: the login form (or straight to the dashboard when not needed).
-pub async fn login_form(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
-    let logged_in = session_cookie(&headers).is_some_and(|c| auth.login_valid(&c));
-    if !auth.enabled() || logged_in {
+pub async fn login_form(State(auth): State<Arc<Auth>>) -> Response {
+    if !auth.enabled() {
         return Redirect::to("/mux").into_response();
     }
     login_page(None).into_response()
 }
 
-/// `POST /mux/login`: form login; on success a cookie and a redirect to the dashboard.
+/// `POST /mux/login`: form login; on success a page that keeps the credential and opens the
+/// dashboard.
 pub async fn login_submit(
     State(auth): State<Arc<Auth>>,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -130,8 +161,7 @@ pub async fn login_submit(
     }
     match form {
         Ok(Form(form)) if auth.token_matches(&form.token) => {
-            let cookie = login_cookie(&auth.new_login());
-            ([(SET_COOKIE, cookie)], Redirect::to("/mux")).into_response()
+            ([NO_STORE], logged_in_page(&auth.new_login())).into_response()
         }
         _ => {
             tracing::warn!("login refused: wrong token");

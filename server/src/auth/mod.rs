@@ -1,15 +1,17 @@
-//! Authentication (docs/security.md): the `--auth-token` bearer, the dashboard's session cookie,
-//! the login page, WebSocket origin checks and CORS.
+//! Authentication (docs/security.md): the `--auth-token` bearer, the dashboard's login
+//! credential, the login page, WebSocket origin checks and CORS.
 //!
-//! The token protects every route except `GET /api/v1/health`, static assets and the login
-//! endpoints. Browsers log in once and then carry an HttpOnly cookie holding a random session
-//! value, so the token never sits in a URL or in script-readable storage.
+//! The token protects every route except `GET /api/v1/health`, static assets, the dashboard's
+//! page shell (which carries no fleet data with a token) and the login endpoints. Browsers log
+//! in once and get a random login credential that the page keeps in its origin's storage and
+//! sends itself, so the token never sits in a URL and nothing the browser sends on its own
+//! (cookies reach every port of the host) authenticates.
 
 pub mod headers;
 pub mod login;
 
-pub use headers::COOKIE_NAME;
-use headers::{bearer, query_token, session_cookie};
+use headers::{bearer, login_credential, query_token};
+pub use headers::{LOGIN_HEADER, LOGIN_PROTOCOL_PREFIX, WS_PROTOCOL};
 
 use crate::error::ApiError;
 use crate::guard::Guard;
@@ -17,7 +19,7 @@ use crate::registry::RegistrationTokens;
 use axum::{
     extract::{Request, State},
     http::{
-        header::{AUTHORIZATION, CONTENT_TYPE},
+        header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN},
         HeaderMap, HeaderValue, Method,
     },
     middleware::Next,
@@ -139,8 +141,9 @@ impl Auth {
         sessions.retain(|s| !secret_eq(value, s));
     }
 
-    /// Whether the request carries valid credentials: bearer header, session cookie, or
-    /// (WebSocket paths only, for coop compatibility) `?token=`.
+    /// Whether the request carries valid credentials: bearer header, the dashboard's login
+    /// credential (only from the hub's own origin, or without an `Origin`), or (WebSocket
+    /// paths only, for coop compatibility) `?token=`.
     pub fn authorized(&self, headers: &HeaderMap, path: &str, query: Option<&str>) -> bool {
         self.principal(headers, path, query).is_some()
     }
@@ -152,10 +155,14 @@ impl Auth {
                 return Some(Principal("bearer".to_owned()));
             }
         }
-        if let Some(cookie) = session_cookie(headers) {
-            if self.login_valid(&cookie) {
+        if let Some(login) = login_credential(headers) {
+            // An allowed origin brings the token itself; the login is the hub's own page's.
+            let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+            let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+            if origin.is_none_or(|o| crate::guard::same_origin(o, host)) && self.login_valid(&login)
+            {
                 // Names the login without anything that could authenticate.
-                let digest = crate::registry::tokens::token_hash(&cookie);
+                let digest = crate::registry::tokens::token_hash(&login);
                 return Some(Principal(format!("login:{}", &digest[..12])));
             }
         }
@@ -170,15 +177,20 @@ impl Auth {
     }
 }
 
-/// Paths anyone may reach.
+/// Paths anyone may reach. The page shell (`/mux`) is among them: a navigation cannot carry
+/// the login credential, and with a token the page is rendered without fleet data (its
+/// script sends a visitor without a stored login to `/mux/login`).
 fn is_public(method: &Method, path: &str) -> bool {
+    let read = method == Method::GET || method == Method::HEAD;
     path.starts_with("/pkg/")
         || path.starts_with("/vendor/")
+        // The symbols font: a stylesheet's font fetch carries no login header.
+        || path.starts_with("/fonts/")
         || matches!(
             path,
             "/favicon.ico" | "/mux/login" | "/api/v1/auth/login" | "/api/v1/auth/logout"
         )
-        || (path == "/api/v1/health" && (method == Method::GET || method == Method::HEAD))
+        || (read && matches!(path, "/api/v1/health" | "/" | "/mux"))
 }
 
 /// The middleware: the [`Guard`] (Host, same-origin), then credentials when a token is set.
@@ -208,9 +220,7 @@ pub async fn require(State(auth): State<Arc<Auth>>, req: Request, next: Next) ->
         req.extensions_mut().insert(scope);
         return next.run(req).await;
     }
-    let page =
-        req.method() == Method::GET && (path == "/" || path == "/mux" || path.starts_with("/mux/"));
-    if page {
+    if req.method() == Method::GET && path.starts_with("/mux/") {
         return Redirect::to("/mux/login").into_response();
     }
     ApiError::Unauthorized.into_response()

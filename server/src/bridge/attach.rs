@@ -98,7 +98,7 @@ pub struct BridgeState {
 }
 
 /// `GET /ws/{id}`: upgrades to a bridged coop `/ws` connection. The session is looked up
-/// first: an unknown id is a 404 whatever the request (coop's hub answers so), and only then
+/// first: an unknown id is a 404 whatever the request (as coop: docs/coop-protocol.md), and only then
 /// is a request that is not a valid upgrade refused, in the envelope like every rejection.
 pub async fn ws_session(
     State(state): State<BridgeState>,
@@ -121,6 +121,8 @@ pub async fn ws_session(
     let metrics = state.registry.metrics().clone();
     upgrade
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        // The dashboard offers it beside its login (docs/security.md).
+        .protocols([crate::auth::WS_PROTOCOL])
         .on_upgrade(move |socket| async move {
             let gauge = metrics.ws_client();
             let attachment = state.bridges.attach(session, &metrics);

@@ -35,14 +35,15 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The upstream WebSocket URL for these flags, the session token URL-encoded (a token with
 /// `&` or `=` must not break the query).
 pub fn ws_url(connection: &Connection, flags: &str) -> Result<String, BridgeError> {
-    let base = if let Some(rest) = connection.url.strip_prefix("https://") {
-        format!("wss://{rest}/ws")
-    } else if let Some(rest) = connection.url.strip_prefix("http://") {
-        format!("ws://{rest}/ws")
-    } else {
-        return Err(BridgeError::Url("not an http(s) url".to_owned()));
+    let mut url = crate::upstream::join(&connection.url, "/ws")
+        .map_err(|e| BridgeError::Url(e.to_string()))?;
+    let scheme = match url.scheme() {
+        "https" => "wss",
+        "http" => "ws",
+        _ => return Err(BridgeError::Url("not an http(s) url".to_owned())),
     };
-    let mut url = reqwest::Url::parse(&base).map_err(|e| BridgeError::Url(e.to_string()))?;
+    url.set_scheme(scheme)
+        .map_err(|()| BridgeError::Url("not an http(s) url".to_owned()))?;
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("subscribe", flags);
@@ -55,9 +56,21 @@ pub fn ws_url(connection: &Connection, flags: &str) -> Result<String, BridgeErro
 
 /// Connects with TCP_NODELAY (keystroke echo must not wait for Nagle).
 pub async fn connect(url: &str) -> Result<Socket, BridgeError> {
-    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+    connect_reading(url, None).await
+}
+
+/// [`connect`], with a read buffer that starts at `read_buffer_bytes` (tungstenite's
+/// default, 128 KiB, when `None`); a larger frame grows it.
+pub async fn connect_reading(
+    url: &str,
+    read_buffer_bytes: Option<usize>,
+) -> Result<Socket, BridgeError> {
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_UPSTREAM_FRAME_BYTES))
         .max_frame_size(Some(MAX_UPSTREAM_FRAME_BYTES));
+    if let Some(bytes) = read_buffer_bytes {
+        config = config.read_buffer_size(bytes);
+    }
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     Ok(socket)
 }

@@ -78,7 +78,7 @@ pub async fn set(
     Ok(Json(OkResponse { ok: true }))
 }
 
-/// Alias of `set` (coop's hub documentation names it).
+/// Alias of `set`, for coop's clients (docs/coop-protocol.md).
 #[utoipa::path(
     post, path = "/api/v1/credentials/seed", tag = "credentials",
     request_body = SetTokenRequest,

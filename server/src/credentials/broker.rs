@@ -113,19 +113,17 @@ impl Broker {
             }
             None => None,
         };
-        let store = Store::new(settings.state_dir.clone());
-        let stored = match store.load() {
-            Ok(Loaded::State(state)) => state,
-            Ok(Loaded::Missing) => StoredState::default(),
-            Ok(Loaded::Corrupt { moved_to, problem }) => {
+        let store = Store::open(settings.state_dir.clone())?;
+        // A file that exists but cannot be read is an error: starting without it would
+        // replace it with an empty state at the first save.
+        let stored = match store.load()? {
+            Loaded::State(state) => state,
+            Loaded::Missing => StoredState::default(),
+            Loaded::Corrupt { moved_to, problem } => {
                 tracing::error!(
                     "credential state file is corrupt ({problem}); moved it to {} and starting without it",
                     moved_to.display()
                 );
-                StoredState::default()
-            }
-            Err(e) => {
-                tracing::error!("{e}; starting without stored credentials");
                 StoredState::default()
             }
         };

@@ -175,7 +175,7 @@ fn checked_provider(provider: &str) -> Result<String, String> {
 }
 
 /// Reads and validates the accounts file, in file order. Two accounts with one name are an
-/// error (coop's own hub silently kept the later one).
+/// error, not the later one silently kept (docs/coop-protocol.md).
 pub fn load(path: &Path) -> Result<Vec<AccountConfig>, CredentialError> {
     let fail = |problem: String| CredentialError::Config {
         path: path.display().to_string(),

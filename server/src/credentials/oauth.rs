@@ -291,7 +291,7 @@ pub fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// The authorisation URL of a PKCE flow, parameters in the order coop's own hub uses.
+/// The authorisation URL of a PKCE flow, parameters in coop's order (docs/coop-protocol.md).
 pub fn authorize_url(
     endpoints: &Endpoints,
     challenge: &str,

@@ -2,7 +2,10 @@
 //! refresh token
 //! and expiry plus the accounts added at runtime. Mode 0600 in a 0700 directory, written
 //! atomically (temp file, fsync, rename, fsync of the directory). A file that cannot be parsed
-//! is moved aside as `credentials.json.corrupt-<epoch secs>`, never overwritten.
+//! is moved aside as `credentials.json.corrupt-<epoch secs>`, never overwritten; one that
+//! exists but cannot be read stops the hub. One hub at a time uses a directory: it holds an
+//! exclusive lock on `credentials.lock` for its whole life, so two hubs never each save only
+//! what they hold and drop the other's keys.
 
 use super::config::AccountConfig;
 use super::CredentialError;
@@ -16,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// File name inside the state directory.
 pub const FILE_NAME: &str = "credentials.json";
+/// The file whose lock says a hub uses the directory.
+pub const LOCK_NAME: &str = "credentials.lock";
 /// Mode of the state file: owner read/write only.
 const FILE_MODE: u32 = 0o600;
 /// Mode of the state directory: owner only.
@@ -33,8 +38,8 @@ pub struct StoredAccount {
     /// The OAuth refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<SecretString>,
-    /// Expiry in epoch seconds; absent for a key that does not expire (coop's own hub stored 0
-    /// and reloaded such keys as expired).
+    /// Expiry in epoch seconds; absent for a key that does not expire (never 0,
+    /// which would reload as expired: docs/coop-protocol.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
 }
@@ -68,11 +73,12 @@ pub enum Loaded {
     },
 }
 
-/// The state file's location and writer.
+/// The state file's location and writer; holds the directory's lock while it lives.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     counter: AtomicU64,
+    _lock: std::fs::File,
 }
 
 /// The state directory: the flag/`COOP_MUX_STATE_DIR`, else `$XDG_STATE_HOME/coop/mux`, else
@@ -92,12 +98,40 @@ pub fn default_dir(flag: Option<&Path>) -> PathBuf {
 }
 
 impl Store {
-    /// A store in `dir` (created on the first save).
-    pub fn new(dir: PathBuf) -> Self {
-        Self {
+    /// The store in `dir`: creates the directory (0700) and takes its lock; refuses when
+    /// another hub holds it.
+    pub fn open(dir: PathBuf) -> Result<Self, CredentialError> {
+        let fail = |what: &str, e: std::io::Error| {
+            CredentialError::Store(format!("cannot {what} {}: {e}", dir.display()))
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&dir)
+            .map_err(|e| fail("create the state directory", e))?;
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(dir.join(LOCK_NAME))
+            .map_err(|e| fail("open the lock file in", e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(CredentialError::Store(format!(
+                    "the state directory {} is in use by another coopmux hub; stop that hub, or \
+                     give this one a directory of its own with --state-dir (COOP_MUX_STATE_DIR)",
+                    dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail("lock", e)),
+        }
+        Ok(Self {
             dir,
             counter: AtomicU64::new(0),
-        }
+            _lock: lock,
+        })
     }
 
     /// Path of the state file.
@@ -115,7 +149,8 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
             Err(e) => {
                 return Err(CredentialError::Store(format!(
-                    "cannot read {}: {e}",
+                    "cannot read {}: {e}; the hub does not start rather than replace it (fix its \
+                     permissions, or move it away to start without its keys)",
                     path.display()
                 )))
             }
@@ -216,8 +251,10 @@ mod tests {
     #[test]
     fn saves_round_trip_with_private_modes() {
         let dir = temp_dir("rt");
-        let store = Store::new(dir.clone());
+        let store = Store::open(dir.clone()).unwrap();
         assert!(matches!(store.load().unwrap(), Loaded::Missing));
+        let second = Store::open(dir.clone()).unwrap_err().to_string();
+        assert!(second.contains("--state-dir"), "{second}");
         let mut state = StoredState::default();
         state.accounts.insert(
             "a".into(),
@@ -243,7 +280,7 @@ mod tests {
     fn a_corrupt_file_is_moved_aside_and_temps_are_removed() {
         let dir = temp_dir("corrupt");
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::new(dir.clone());
+        let store = Store::open(dir.clone()).unwrap();
         std::fs::write(store.path(), b"{not json").unwrap();
         std::fs::write(dir.join("credentials.json.1.0.tmp"), b"{").unwrap();
         let Loaded::Corrupt { moved_to, .. } = store.load().unwrap() else {

@@ -3,11 +3,13 @@
 //! event").
 //!
 //! It emits no `session:online`/`session:offline` (those come from the registry only), and
-//! forwards upstream `exit` as a transition to `exited`. It follows the id, not one
-//! registration: when the session is removed it waits for the id to register again.
+//! forwards upstream `exit` as a transition to `exited`. It follows one registration: when
+//! the session is removed it ends, and the watchers start a new one if the id registers
+//! again.
 
 use crate::backoff::{self, Backoff};
-use crate::bridge::upstream::{connect, ws_url};
+use crate::bridge::upstream::{connect_reading, ws_url};
+use crate::bridge::BridgeError;
 use crate::registry::{Registry, Session};
 use futures_util::StreamExt;
 use protocol::mux::{MuxEvent, MuxTransition};
@@ -16,6 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -58,35 +61,25 @@ impl Sink {
     }
 }
 
-/// Runs until `stop` is cancelled (the last watcher of `id` left, or shutdown).
-pub async fn run(registry: Arc<Registry>, id: String, stop: CancellationToken, sink: Sink) {
-    loop {
-        // Subscribed before looking the id up, so a registration in between is not missed.
-        let mut events = registry.subscribe();
-        match registry.get(&id) {
-            Ok(session) => {
-                let gone = session.cancel.clone();
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = gone.cancelled() => {}
-                    () = follow(&registry, &session, &sink) => {}
-                }
-            }
-            Err(_) => loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    event = events.recv() => match event {
-                        Ok(MuxEvent::SessionOnline { session, .. }) if session == id => break,
-                        Ok(_) => {}
-                        // Missed events: look the id up again.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    },
-                }
-            },
-        }
+/// Follows the session registered as `id` until it is removed or `stop` is cancelled (the
+/// last watcher left, or shutdown); returns at once when no session holds `id`. A later
+/// registration of the id gets a new feed ([`super::watch`]).
+pub async fn run(registry: &Arc<Registry>, id: &str, stop: CancellationToken, sink: Sink) {
+    let Ok(session) = registry.get(id) else {
+        return;
+    };
+    let gone = session.cancel.clone();
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = gone.cancelled() => {}
+        () = follow(registry, &session, &sink) => {}
     }
 }
+
+/// Read buffer a state feed starts with: state frames are small, and the inbox keeps one feed
+/// per session (tungstenite's default reserves 128 KiB per connection); a larger frame grows
+/// it.
+const FEED_READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// The upstream fields of a `transition` or `exit` frame.
 #[derive(Debug, Deserialize)]
@@ -107,15 +100,23 @@ struct Upstream {
 /// Keeps a state connection to one registration, reconnecting with backoff; never returns.
 async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
     let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
+    let mut refused = Backoff::new(backoff::UPSTREAM_REFUSED);
     // Last state and seq seen, to turn `exit` into a transition (and not twice).
     let mut last: Option<(AgentState, u64)> = None;
     loop {
         let url = ws_url(&session.connection(), "state");
-        if let Ok(mut socket) = match url {
-            Ok(url) => connect(&url).await,
+        let connected = match url {
+            Ok(url) => connect_reading(&url, Some(FEED_READ_BUFFER_BYTES)).await,
             Err(e) => Err(e),
-        } {
+        };
+        if let Err(BridgeError::WebSocket(WsError::Http(_))) = connected {
+            // No coop `/ws` there (the upgrade got an HTTP answer): ask again rarely.
+            refused.wait(&CancellationToken::new()).await;
+            continue;
+        }
+        if let Ok(mut socket) = connected {
             backoff.reset();
+            refused.reset();
             while let Some(Ok(msg)) = socket.next().await {
                 let Message::Text(text) = msg else { continue };
                 let Ok(frame) = serde_json::from_str::<Upstream>(text.as_str()) else {

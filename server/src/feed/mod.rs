@@ -11,7 +11,7 @@ pub mod events;
 mod screens;
 mod watch;
 
-pub use watch::{EventFeeds, MAX_WATCHED_PER_CONNECTION};
+pub use watch::{EventFeeds, MAX_WATCHED_PER_CONNECTION, MAX_WATCH_BYTES, WATCH_ENTRY_BYTES};
 
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -82,7 +82,10 @@ pub struct FeedState {
 }
 
 pub async fn ws_mux(State(state): State<FeedState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| client(state, socket))
+    // The dashboard offers this subprotocol beside its login (docs/security.md).
+    upgrade
+        .protocols([crate::auth::WS_PROTOCOL])
+        .on_upgrade(move |socket| client(state, socket))
 }
 
 fn snapshot(registry: &Registry) -> MuxEvent {
@@ -164,9 +167,17 @@ async fn client(state: FeedState, socket: WebSocket) {
             },
             event = events.recv() => match event {
                 Ok(MuxEvent::Transition(t)) if !watched.contains(&t.session) => Ok(()),
-                Ok(event) => conn.send(&event).await,
+                Ok(event) => {
+                    if let MuxEvent::SessionOnline { session, .. } = &event {
+                        watched.online(session);
+                    }
+                    conn.send(&event).await
+                }
                 // Missed events: resynchronise with a fresh snapshot.
-                Err(broadcast::error::RecvError::Lagged(_)) => conn.send(&snapshot(&registry)).await,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    watched.resync();
+                    conn.send(&snapshot(&registry)).await
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             Some(reply) = replies.recv() => conn.send(&reply).await,
@@ -199,7 +210,15 @@ async fn handle(
 ) -> Result<(), Gone> {
     match request {
         MuxRequest::Subscribe { sessions } => {
-            let added = watched.add(sessions);
+            let (added, refused) = watched.add(sessions);
+            if let Some(refused) = refused {
+                let message = refused.message();
+                conn.send(&MuxEvent::Error {
+                    message,
+                    session: None,
+                })
+                .await?;
+            }
             match screens.batch(&ctx.registry, added.iter()) {
                 Some(batch) => conn.send(&batch).await,
                 None => Ok(()),

@@ -1,6 +1,6 @@
 //! `screen_batch`: the cached screens of a connection's watched sessions, each sent only when
-//! its `seq` changed since this connection last got it (coop's own hub re-sent every screen
-//! every second).
+//! its `seq` changed since this connection last got it, not every
+//! second.
 
 use crate::registry::Registry;
 use protocol::mux::{MuxEvent, ScreenEntry};

@@ -17,6 +17,7 @@ pub(super) fn record(session: &Session) -> SessionRecord {
         url: connection.url,
         auth_token: connection.auth_token,
         metadata: connection.metadata,
+        registrant: connection.registrant,
         transport: match session.transport() {
             Transport::Http => RecordTransport::Http,
             Transport::Nats { prefix } => RecordTransport::Nats { prefix },
@@ -33,6 +34,7 @@ fn remote(record: SessionRecord) -> RemoteSession {
             url: record.url,
             auth_token: record.auth_token,
             metadata: record.metadata,
+            registrant: record.registrant,
         },
         transport: match record.transport {
             RecordTransport::Http => Transport::Http,

@@ -34,12 +34,8 @@ impl Feeds {
         let stop = self.shutdown.child_token();
         self.running.insert(id.to_owned(), stop.clone());
         let sink = Sink::Queue(self.queue.clone());
-        tokio::spawn(events::run(
-            inbox.registry.clone(),
-            id.to_owned(),
-            stop,
-            sink,
-        ));
+        let (registry, id) = (inbox.registry.clone(), id.to_owned());
+        tokio::spawn(async move { events::run(&registry, &id, stop, sink).await });
     }
 
     fn unfollow(&mut self, inbox: &Inbox, id: &str) {

@@ -25,48 +25,6 @@ pub const RESERVED_KEYS: [&str; 12] = [
 /// caller's value is kept and tracked, else the mux chooses one ([`session_id`]).
 pub const SESSION_ID_KEY: &str = "COOP_MUX_SESSION_ID";
 
-/// Exact names that hijack the loader, a shell's or a runtime's startup, or a tool the agent
-/// runs (ssh, git); refused with 400 (matched ignoring case). Defence in depth: the real
-/// defence is that only an authenticated, same-origin caller can launch at all.
-const DANGEROUS_KEYS: [&str; 32] = [
-    "BASH_ENV",
-    "ENV",
-    "PATH",
-    "IFS",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS0",
-    "PS1",
-    "PS2",
-    "PS3",
-    "PS4",
-    "PROMPT_COMMAND",
-    "ZDOTDIR",
-    "NODE_OPTIONS",
-    "PYTHONSTARTUP",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PERL5OPT",
-    "PERL5LIB",
-    "PERLLIB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "JAVA_TOOL_OPTIONS",
-    "_JAVA_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_EXEC_PATH",
-    "GIT_ASKPASS",
-    "SSH_ASKPASS",
-    "GCONV_PATH",
-    "GIT_PROXY_COMMAND",
-];
-
-/// Name prefixes that hijack the dynamic loader, export shell functions, or inject git
-/// configuration; refused with 400 (matched ignoring case).
-const DANGEROUS_PREFIXES: [&str; 4] = ["LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG_"];
-
 /// Credential keys a child never inherits from the mux's own environment; credentials reach
 /// it only through the broker's layer.
 const INHERITED_SECRETS: [&str; 5] = [
@@ -86,8 +44,9 @@ pub enum EnvError {
     /// The value holds a NUL byte, which no process environment can carry.
     #[error("environment variable {0} has a NUL byte in its value")]
     NulValue(String),
-    /// A loader or shell variable that would let the caller run code in the launch shell.
-    #[error("environment variable {0} is not allowed: it can hijack the loader or the shell")]
+    /// A variable that would run code in the launch shell or a tool the agent runs, or
+    /// redirect its traffic, its certificate trust or its injected key ([`super::refused`]).
+    #[error("environment variable {0} is not allowed: it can run code in the agent's shell or tools, or redirect its traffic or credentials")]
     Dangerous(String),
     /// A variable the mux sets itself (`COOP_*`, the Kubernetes identity).
     #[error("environment variable {0} is reserved for the mux")]
@@ -118,7 +77,7 @@ impl std::fmt::Debug for LaunchCredential {
 ///
 /// The hub hands the credential broker to [`super::Launcher`]; [`NoCredentials`] serves
 /// launchers built without one. An implementation must resolve duplicates itself (one value
-/// per `env_key`, chosen deterministically), unlike coop's own hub's hash-map order.
+/// per `env_key`, chosen deterministically, not in hash-map order).
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     /// Credentials to inject into the launch whose session will register as `session_id`
     /// (healthy accounts only); the source may reserve an account for that session.
@@ -148,9 +107,7 @@ fn is_reserved(name: &str) -> bool {
 }
 
 fn is_dangerous(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    DANGEROUS_KEYS.contains(&upper.as_str())
-        || DANGEROUS_PREFIXES.iter().any(|p| upper.starts_with(p))
+    super::refused::is_refused(name)
 }
 
 /// The user layer: refuses unsafe variables, then silently drops reserved ones.

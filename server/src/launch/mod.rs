@@ -2,12 +2,13 @@
 //! configured command through `sh -c` with a checked, layered environment, in its own process
 //! group, with its output captured through pipes, and tracks it until its session registers.
 //!
-//! `env` owns validation and precedence, `tracker` the launch records and events, `api` the
+//! `env` owns validation and precedence (`refused` the variables a launch may not set), `tracker` the launch records and events, `api` the
 //! HTTP handlers, `k8s` the session pod manifest of `coopmux k8s-pod-manifest`.
 
 pub mod api;
 pub mod env;
 pub mod k8s;
+pub mod refused;
 pub mod tracker;
 
 use crate::{cli::ServeArgs, metrics::Metrics, registry::Registry};
@@ -27,7 +28,7 @@ use tracker::Tracker;
 /// Why a launch request failed; mapped to HTTP once, in [`api`].
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    /// No `--launch` / `COOP_MUX_LAUNCH` (400, coop's own hub's message).
+    /// No `--launch` / `COOP_MUX_LAUNCH` (400, coop's message: docs/coop-protocol.md).
     #[error("launch command not configured")]
     NotConfigured,
     /// A user variable was refused (400).
@@ -36,7 +37,7 @@ pub enum LaunchError {
     /// More than `--max-pending-launches` launches have not registered yet (429).
     #[error("too many pending launches: {0} launches have not registered yet")]
     Throttled(usize),
-    /// `sh` could not be started (500, coop's own hub's message).
+    /// `sh` could not be started (500, coop's message).
     #[error("failed to spawn: {0}")]
     Spawn(std::io::Error),
     /// No launch with that id (404).
@@ -199,7 +200,8 @@ impl Launcher {
         let user = env::user_layer(env)?;
         let session_id = env::session_id(&user)?;
         let launch_id = uuid::Uuid::new_v4().to_string();
-        let mux_token = (self.settings.registration_tokens).then(|| self.registry.tokens().issue());
+        let mux_token =
+            (self.settings.registration_tokens).then(|| self.registry.tokens().issue(&session_id));
         self.tracker
             .reserve(
                 &launch_id,

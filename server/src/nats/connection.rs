@@ -10,6 +10,7 @@
 
 use crate::backoff::{Backoff, Policy};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -108,8 +109,14 @@ pub struct Link {
     url: String,
     auth: NatsAuth,
     state: watch::Sender<LinkState>,
+    /// The server accepted us without asking for credentials (docs/security.md, "Replicas
+    /// and the NATS account").
+    open_server: AtomicBool,
     client: OnceLock<async_nats::Client>,
 }
+
+/// Why an unauthenticated NATS server is a risk, for the log and `/api/v1/health`.
+pub const OPEN_SERVER_WARNING: &str = "the NATS server requires no authentication: any client of it can read the credentials and sessions buckets and inject sessions and tokens; give the hubs a NATS account of their own (docs/security.md)";
 
 impl Link {
     /// A link that is not connected yet; [`Link::spawn`] starts connecting.
@@ -118,6 +125,7 @@ impl Link {
             url,
             auth,
             state: watch::Sender::new(LinkState::Connecting),
+            open_server: AtomicBool::new(false),
             client: OnceLock::new(),
         })
     }
@@ -140,6 +148,14 @@ impl Link {
     /// A receiver of every change of [`Link::state`].
     pub fn watch_state(&self) -> watch::Receiver<LinkState> {
         self.state.subscribe()
+    }
+
+    /// A warning when the server asked for no credentials (any client can read what the hub
+    /// keeps there).
+    pub fn warning(&self) -> Option<&'static str> {
+        self.open_server
+            .load(Ordering::Relaxed)
+            .then_some(OPEN_SERVER_WARNING)
     }
 
     fn set_state(&self, state: LinkState) {
@@ -217,6 +233,10 @@ impl Link {
                 match link.connect_once().await {
                     Ok(client) => {
                         tracing::info!(url = %link.url, "connected to NATS");
+                        if !client.server_info().auth_required {
+                            tracing::warn!(url = %link.url, "{OPEN_SERVER_WARNING}");
+                            link.open_server.store(true, Ordering::Relaxed);
+                        }
                         let _ = link.client.set(client);
                         link.set_state(LinkState::Connected);
                         return;

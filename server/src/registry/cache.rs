@@ -3,7 +3,8 @@
 //!
 //! A read serves the cache while it is younger than the poll interval; otherwise it reads the
 //! upstream live and falls back to the (older) cache when the upstream fails. So a session
-//! that nobody has polled yet still answers, instead of coop's own hub's "not yet cached" 502.
+//! that nobody has polled yet still answers, not with a "not yet cached" 502
+//! (docs/coop-protocol.md).
 
 use super::{now_ms, Registry, RegistryError, Session};
 use crate::upstream::{Upstream, UpstreamError};

@@ -31,7 +31,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use watch::Watcher;
 
-/// Capacity of the mux event feed (events), as in coop's own hub.
+/// Capacity of the mux event feed (events), as coop's (docs/coop-protocol.md).
 pub const EVENT_CAPACITY: usize = 512;
 
 /// Why a registry operation failed.
@@ -55,6 +55,25 @@ pub enum RegistryError {
     /// Registration of a new id while `--max-sessions` are registered.
     #[error("the hub holds its maximum of {0} sessions (--max-sessions)")]
     Full(usize),
+    /// A registration token named a session (by id or url) that it did not register.
+    #[error("session {0} is held by a session this registration token did not register")]
+    Held(String),
+    /// Metadata larger than [`MAX_METADATA_BYTES`].
+    #[error("metadata of {0} bytes is larger than the limit of {MAX_METADATA_BYTES} bytes")]
+    MetadataTooLarge(usize),
+}
+
+/// Largest registration metadata, as JSON (bytes): coop sends a few labels; the hub keeps it
+/// per session, sends it in every snapshot and replicates it (docs/security.md, "Bounds").
+pub const MAX_METADATA_BYTES: usize = 8 * 1024;
+
+/// The size of `metadata` as JSON, checked against [`MAX_METADATA_BYTES`].
+pub fn check_metadata(metadata: &Value) -> Result<(), RegistryError> {
+    let bytes = serde_json::to_vec(metadata).map_or(usize::MAX, |v| v.len());
+    if bytes > MAX_METADATA_BYTES {
+        return Err(RegistryError::MetadataTooLarge(bytes));
+    }
+    Ok(())
 }
 
 /// Intervals and limits (from the command line; `serve` fills them in).
@@ -88,6 +107,30 @@ pub struct Registration {
     pub id: Option<String>,
     /// Free-form metadata (`null` when absent).
     pub metadata: Value,
+    /// Set when a per-launch registration token (not the hub's) made the request.
+    pub registrant: Option<Registrant>,
+}
+
+/// Who registers with a per-launch registration token (docs/security.md, "Agents inside
+/// sessions"): it may take an id no session holds, heartbeat the session it registered, and
+/// nothing that another party registered.
+#[derive(Debug, Clone)]
+pub struct Registrant {
+    /// SHA-256 of the token ([`tokens::token_hash`]).
+    pub token_hash: String,
+    /// The id is the one the token's launch was given (`COOP_MUX_SESSION_ID`): it may also
+    /// take over the entry a NATS announce of that same session made first.
+    pub launched_as: bool,
+}
+
+impl Registrant {
+    /// Whether this registrant may heartbeat or deregister `session`.
+    pub fn may_act_on(&self, session: &Session) -> bool {
+        match session.registrant() {
+            Some(hash) => hash == self.token_hash,
+            None => self.launched_as && session.nats_prefix().is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -232,6 +275,7 @@ impl Registry {
         if let Some(id) = &registration.id {
             ids::validate(id).map_err(RegistryError::InvalidId)?;
         }
+        check_metadata(&registration.metadata)?;
         self.upstream
             .health(&url)
             .await
@@ -239,13 +283,25 @@ impl Registry {
         let id = registration
             .id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let connection = Connection {
+        let mut connection = Connection {
             url,
             auth_token: registration.auth_token,
             metadata: registration.metadata,
+            registrant: registration
+                .registrant
+                .as_ref()
+                .map(|r| r.token_hash.clone()),
         };
         let mut inner = self.lock();
+        if let Some(r) = &registration.registrant {
+            // Checked again under the lock: a session may have registered since the handler's
+            // check (`Registry::check_registrant`).
+            check_held(&inner, &id, &connection.url, r)?;
+        }
         if let Some(existing) = inner.sessions.get(&id).cloned() {
+            if connection.registrant.is_none() {
+                connection.registrant = existing.registrant();
+            }
             let old_url = existing.url();
             inner.urls.moved(&id, &old_url, &connection.url);
             existing.refresh(connection);
@@ -261,6 +317,18 @@ impl Registry {
         Ok(id)
     }
 
+    /// Refuses a registration token's registration of `id` at `url` when a session it did
+    /// not register holds that id, or that url (which a new id would evict).
+    pub fn check_registrant(
+        &self,
+        id: &str,
+        url: &str,
+        registrant: &Registrant,
+    ) -> Result<(), RegistryError> {
+        let url = normalize_url(url)?;
+        check_held(&self.lock(), id, &url, registrant)
+    }
+
     /// An `online` or `heartbeat` announce seen on NATS (docs/scaling.md): registers the
     /// session with transport NATS, or refreshes it. A session known over HTTP stays one
     /// session and keeps its HTTP details. Returns `true` for a new session.
@@ -272,19 +340,22 @@ impl Registry {
         prefix: &str,
     ) -> Result<bool, RegistryError> {
         ids::validate(id).map_err(RegistryError::InvalidId)?;
+        check_metadata(&metadata)?;
         let url = match url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => normalize_url(url)?,
             None => String::new(),
         };
-        let connection = Connection {
+        let mut connection = Connection {
             url,
             auth_token: None,
             metadata,
+            registrant: None,
         };
         let mut inner = self.lock();
         if let Some(existing) = inner.sessions.get(id).cloned() {
             existing.announced();
             if existing.nats_prefix().is_some() {
+                connection.registrant = existing.registrant();
                 let old_url = existing.url();
                 inner.urls.moved(id, &old_url, &connection.url);
                 existing.refresh(connection);
@@ -413,7 +484,31 @@ impl Registry {
     }
 }
 
-/// `url` with trailing `/` removed, if it is an http(s) URL.
+/// [`Registry::check_registrant`] on the locked maps.
+fn check_held(
+    inner: &Inner,
+    id: &str,
+    url: &str,
+    registrant: &Registrant,
+) -> Result<(), RegistryError> {
+    if let Some(existing) = inner.sessions.get(id) {
+        if registrant.may_act_on(existing) {
+            return Ok(());
+        }
+        return Err(RegistryError::Held(id.to_owned()));
+    }
+    for other in inner.urls.ids(url) {
+        let held = inner.sessions.get(other);
+        if held.is_some_and(|s| !registrant.may_act_on(s)) {
+            return Err(RegistryError::Held(other.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// `url` with trailing `/` removed, if it is an http(s) URL with a host and nothing that
+/// would change where the hub's calls land: no user info, query or fragment (the hub appends
+/// fixed paths; see [`crate::upstream::join`]).
 fn normalize_url(raw: &str) -> Result<String, RegistryError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let parsed =
@@ -422,6 +517,19 @@ fn normalize_url(raw: &str) -> Result<String, RegistryError> {
         return Err(RegistryError::InvalidUrl(
             "url must be an http:// or https:// URL with a host".to_owned(),
         ));
+    }
+    let refused = [
+        (
+            !parsed.username().is_empty() || parsed.password().is_some(),
+            "user info",
+        ),
+        (parsed.query().is_some(), "a query"),
+        (parsed.fragment().is_some(), "a fragment"),
+    ];
+    if let Some((_, what)) = refused.iter().find(|(present, _)| *present) {
+        return Err(RegistryError::InvalidUrl(format!(
+            "url must not carry {what}: the hub appends its own paths to it"
+        )));
     }
     Ok(trimmed.to_owned())
 }
@@ -436,5 +544,16 @@ mod tests {
         assert_eq!(normalize_url("https://h/x//").unwrap(), "https://h/x");
         assert!(normalize_url("ftp://h").is_err());
         assert!(normalize_url("not a url").is_err());
+        for bad in [
+            "http://h:1/admin?x=",
+            "http://h:1/admin?",
+            "http://h:1/admin#",
+            "http://h:1/#x",
+            "http://u:p@h:1",
+            "http://u@h:1/",
+        ] {
+            let err = normalize_url(bad).unwrap_err().to_string();
+            assert!(err.contains("must not carry"), "{bad}: {err}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Prewarm: keeps the caches of up to `--prewarm-capacity` unwatched
 //! sessions warm by polling them every `--prewarm-poll-ms`.
 //!
-//! Unlike coop's own hub, the sessions of a cycle are polled concurrently (bounded), so a few
+//! The sessions of a cycle are polled concurrently (bounded), so a few
 //! dead upstreams cannot stall the whole cycle, and reads through the REST API touch the LRU
 //! too, so the sessions people look at stay warm.
 

@@ -17,6 +17,10 @@ pub struct Connection {
     pub auth_token: Option<String>,
     /// Free-form registration metadata.
     pub metadata: Value,
+    /// The SHA-256 of the per-launch registration token that registered it, if one did: only
+    /// that token may heartbeat or deregister it (docs/security.md, "Registrants"). Kept
+    /// across heartbeats made with the hub's token and across announces.
+    pub registrant: Option<String>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for Connection {
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
             .field("metadata", &self.metadata)
+            .field("registrant", &self.registrant)
             .finish()
     }
 }
@@ -173,6 +178,16 @@ impl Session {
 
     pub(crate) fn set_transport(&self, transport: Transport) {
         *self.transport.write().unwrap_or_else(|e| e.into_inner()) = transport;
+    }
+
+    /// The hash of the registration token that registered it (`None`: the hub's token, an
+    /// open hub, or NATS).
+    pub fn registrant(&self) -> Option<String> {
+        self.connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .registrant
+            .clone()
     }
 
     /// Records an announce (online or heartbeat) seen on NATS.

@@ -22,6 +22,9 @@ pub const MAX_REGISTRATION_TOKENS: usize = 32_768;
 struct Tokens {
     /// Token hash → the session id it is bound to (`None` until its first registration).
     scopes: HashMap<String, Option<String>>,
+    /// Token hash → the session id its launch was given, for tokens issued here (not
+    /// replicated: through another replica the token may still take an id no session holds).
+    launches: HashMap<String, String>,
     /// Issue order of the hashes, for the bound above.
     order: VecDeque<String>,
 }
@@ -86,8 +89,9 @@ impl RegistrationTokens {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new token, not yet bound to a session.
-    pub fn issue(&self) -> String {
+    /// A new token for the launch given session id `launch_session`, not yet bound to a
+    /// session.
+    pub fn issue(&self, launch_session: &str) -> String {
         let token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -96,6 +100,9 @@ impl RegistrationTokens {
         let hash = token_hash(&token);
         let mut tokens = self.lock();
         tokens.learn(&hash, None);
+        tokens
+            .launches
+            .insert(hash.clone(), launch_session.to_owned());
         self.mirror.token_issued(&hash);
         token
     }
@@ -114,6 +121,15 @@ impl RegistrationTokens {
     /// Whether `token` is a registration token at all.
     pub fn is_known(&self, token: &str) -> bool {
         self.lock().scopes.contains_key(&token_hash(token))
+    }
+
+    /// Whether `token` was issued here for a launch given `session_id`.
+    pub fn launched_as(&self, token: &str, session_id: &str) -> bool {
+        let hash = token_hash(token);
+        self.lock()
+            .launches
+            .get(&hash)
+            .is_some_and(|id| id == session_id)
     }
 
     /// Whether `token` may act for `session_id`; an unbound token becomes bound to it.
@@ -160,9 +176,14 @@ impl RegistrationTokens {
             .filter(|(_, bound)| bound.as_deref() == Some(session_id))
             .map(|(hash, _)| hash.clone())
             .collect();
-        let Tokens { scopes, order } = &mut *tokens;
+        let Tokens {
+            scopes,
+            launches,
+            order,
+        } = &mut *tokens;
         for hash in &revoked {
             scopes.remove(hash);
+            launches.remove(hash);
             self.mirror.token_revoked(hash);
         }
         order.retain(|t| scopes.contains_key(t));
@@ -172,6 +193,7 @@ impl RegistrationTokens {
 impl Tokens {
     /// Forgets `hash`.
     fn forget(&mut self, hash: &str) {
+        self.launches.remove(hash);
         if self.scopes.remove(hash).is_some() {
             self.order.retain(|h| h != hash);
         }
@@ -189,6 +211,7 @@ impl Tokens {
         if self.order.len() >= MAX_REGISTRATION_TOKENS {
             if let Some(oldest) = self.order.pop_front() {
                 self.scopes.remove(&oldest);
+                self.launches.remove(&oldest);
             }
         }
         self.scopes.insert(hash.to_owned(), session);
@@ -203,7 +226,8 @@ mod tests {
     #[test]
     fn a_token_binds_to_its_first_session_and_dies_with_it() {
         let tokens = RegistrationTokens::default();
-        let t = tokens.issue();
+        let t = tokens.issue("a");
+        assert!(tokens.launched_as(&t, "a") && !tokens.launched_as(&t, "b"));
         assert!(tokens.is_known(&t) && !tokens.is_known("nope"));
         assert!(
             !tokens.covers(&t, "a"),

@@ -2,8 +2,8 @@
 //! poller keep its caches fresh.
 //!
 //! The count is kept per id even while no session has that id, so every `start_watching` is
-//! matched by exactly one `stop_watching` whatever happens in between (coop's own hub loses
-//! track when a watched session goes away and comes back).
+//! matched by exactly one `stop_watching` whatever happens in between, also when a watched
+//! session goes away and comes back.
 
 use super::{cache, Registry, Session};
 use crate::metrics::{GaugeGuard, PollerKind};

@@ -86,6 +86,15 @@ pub struct SessionArgs {
     /// output log's capacity); tests shrink it to make lag quick.
     #[arg(long, hide = true)]
     pub ws_lag_bytes: Option<u64>,
+    /// Milliseconds a client has to send a request's headers, and its first request.
+    #[arg(long, hide = true, default_value_t = crate::listener::HEADER_READ_TIMEOUT.as_millis() as u64)]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a request has to deliver its whole body.
+    #[arg(long, hide = true, default_value_t = crate::listener::BODY_READ_TIMEOUT.as_millis() as u64)]
+    pub body_read_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may stay open with nothing in flight.
+    #[arg(long, hide = true, default_value_t = crate::listener::IDLE_TIMEOUT.as_millis() as u64)]
+    pub idle_timeout_ms: u64,
     /// Command and arguments to run on the PTY.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<String>,
@@ -196,7 +205,12 @@ pub async fn run(args: SessionArgs) -> Result<i32, SessionError> {
     let server = tokio::spawn(crate::listener::serve(
         listener,
         router,
-        crate::listener::Limits::default(),
+        crate::listener::Limits::from_ms(
+            crate::listener::MAX_CONNECTIONS,
+            args.header_read_timeout_ms,
+            args.body_read_timeout_ms,
+            args.idle_timeout_ms,
+        ),
         stopping.cancelled_owned(),
     ));
     println!("http://{addr}");

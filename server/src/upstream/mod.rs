@@ -91,6 +91,19 @@ impl UpstreamError {
     }
 }
 
+/// `path` (one of the hub's fixed paths, starting with `/`) under `base`, joined as URL parts
+/// rather than as text: the request goes to `base`'s origin and path with `path` appended,
+/// never to a query or fragment `base` might carry (docs/security.md, "Registrants").
+pub fn join(base: &str, path: &str) -> Result<reqwest::Url, UpstreamError> {
+    let mut url = reqwest::Url::parse(base)
+        .map_err(|e| UpstreamError::Transport(format!("invalid upstream url: {e}")))?;
+    let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
 /// A reply the upstream actually sent (any status), as the proxies pass it on.
 #[derive(Debug)]
 pub struct UpstreamReply {
@@ -225,7 +238,7 @@ impl Upstream {
     async fn health_over_http(&self, base: &str) -> Result<(), UpstreamError> {
         let reply = self
             .client(base)?
-            .get(format!("{base}/api/v1/health"))
+            .get(join(base, "/api/v1/health")?)
             .timeout(HEALTH_TIMEOUT)
             .send()
             .await
@@ -264,7 +277,7 @@ impl Upstream {
         token: Option<&str>,
         json_body: Option<Bytes>,
     ) -> Result<UpstreamReply, UpstreamError> {
-        let mut request = self.client(base)?.request(method, format!("{base}{path}"));
+        let mut request = self.client(base)?.request(method, join(base, path)?);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -298,4 +311,18 @@ async fn read_capped(mut reply: reqwest::Response, limit: usize) -> Result<Bytes
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+
+    #[test]
+    fn paths_are_appended_to_the_base_path_only() {
+        let at = |base: &str| join(base, "/api/v1/input").unwrap().to_string();
+        assert_eq!(at("http://h:1"), "http://h:1/api/v1/input");
+        assert_eq!(at("http://h:1/pre/"), "http://h:1/pre/api/v1/input");
+        assert_eq!(at("http://h:1/admin?x="), "http://h:1/admin/api/v1/input");
+        assert_eq!(at("http://h:1/admin#"), "http://h:1/admin/api/v1/input");
+    }
 }

@@ -61,23 +61,64 @@ pub fn vendor_urls(site_root: &Path) -> app::VendorUrls {
     }
 }
 
-/// Writes the hash of the main WASM bundle (`{output}.wasm`) in the format of cargo-leptos's
-/// `hash.txt`, which Leptos reads to name it in the page; `None` when it is not built (the
-/// page then links the plain name).
+/// The hash of the main WASM bundle (`{output}.wasm`) in the format of cargo-leptos's
+/// `hash.txt`, which Leptos reads (on every render) to name it in the page, as a path to
+/// read it from; `None` when the bundle is not built or no such file can be made (the page
+/// then links the plain name).
+///
+/// The text lives in memory only ([`memory_file`]): a file in a shared directory could be
+/// planted or rewritten by another local user (script in the operator's page), or be a
+/// symlink that makes the hub overwrite one of the operator's files (docs/security.md).
 ///
 /// `{output}.js` keeps its plain name (revalidated): the split loader imports it as
 /// `./{output}.js`, and a second URL would load a second copy of the module.
-pub fn write_hash_file(site_root: &Path, output_name: &str) -> Option<PathBuf> {
+pub fn hash_file(site_root: &Path, output_name: &str) -> Option<PathBuf> {
     let pkg = site_root.join("pkg");
     let wasm = file_hash(&pkg.join(format!("{output_name}.wasm")))?;
-    let text = format!("wasm: {wasm}\n");
-    // Named by content: hubs that serve the same build share one file.
-    let path = std::env::temp_dir().join(format!(
-        "coopmux-hash-{}.txt",
-        content_hash(text.as_bytes())
-    ));
-    std::fs::write(&path, text).ok()?;
-    Some(path)
+    memory_file(&format!("wasm: {wasm}\n"))
+}
+
+/// An anonymous in-memory file holding `text`, open for the life of the process, as the
+/// path this process reads it by (`/proc/self/fd/N`; nobody else can open it). One per
+/// distinct text.
+#[cfg(target_os = "linux")]
+fn memory_file(text: &str) -> Option<PathBuf> {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
+    use std::sync::Mutex;
+    static FILES: Mutex<Vec<(String, std::fs::File)>> = Mutex::new(Vec::new());
+    let path = |file: &std::fs::File| PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let mut files = FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, file)) = files.iter().find(|(t, _)| t == text) {
+        return Some(path(file));
+    }
+    let made = memfd_create(c"coopmux-hash", MFdFlags::MFD_CLOEXEC)
+        .map_err(std::io::Error::from)
+        .and_then(|fd| {
+            let mut file = std::fs::File::from(fd);
+            file.write_all(text.as_bytes())?;
+            Ok(file)
+        });
+    let file = match made {
+        Ok(file) => file,
+        Err(err) => {
+            tracing::warn!("cannot keep the bundle hash in memory ({err}); linking plain names");
+            return None;
+        }
+    };
+    // Leptos reads it by path: make sure this system serves it (`/proc` mounted).
+    if std::fs::read_to_string(path(&file)).ok()? != text {
+        return None;
+    }
+    files.push((text.to_owned(), file));
+    files.last().map(|(_, file)| path(file))
+}
+
+/// Elsewhere there is no in-memory file to name: plain names.
+#[cfg(not(target_os = "linux"))]
+fn memory_file(_text: &str) -> Option<PathBuf> {
+    None
 }
 
 /// `rest` without its content hash when its last segment is `name.HASH.ext`.

@@ -1,5 +1,5 @@
-//! Auth (see `docs/security.md`): bearer, login cookie, logout, redirects, WebSocket rules,
-//! CORS and the non-loopback guard.
+//! Auth (see `docs/security.md`): bearer, the dashboard's login, logout, the page shell,
+//! WebSocket rules, CORS and the non-loopback guard.
 
 use crate::support::{client, expect_envelope, hub_args, register, MockUpstream, TestServer};
 use coopmux::serve::{check_exposure, Bound, ServeError};
@@ -40,6 +40,11 @@ async fn bearer_token_guards_the_api() {
             .status(),
         200
     );
+    // Static assets too, the symbols font included: a stylesheet's font fetch carries no login.
+    for path in ["/fonts/coopmux-symbols.woff2", "/favicon.ico"] {
+        let status = c.get(mux.url(path)).send().await.unwrap().status();
+        assert_ne!(status, 401, "{path}");
+    }
     for path in [
         "/api/v1/sessions",
         "/metrics",
@@ -102,25 +107,38 @@ async fn sessions_must_register_with_the_mux_token() {
     let up = MockUpstream::start().await;
     let reply = register(&mux, &up.url, Some("s"), json!({})).await;
     expect_envelope(reply, 401, "UNAUTHORIZED").await;
+    register_with_token(&mux, &up.url).await;
+    assert_eq!(mux.hub.registry.len(), 1);
+}
+
+/// Registers `url` as session `s` with the hub's token.
+async fn register_with_token(mux: &TestServer, url: &str) {
     let reply = client()
         .post(mux.url("/api/v1/sessions"))
         .bearer_auth(TOKEN)
-        .json(&json!({"url": up.url, "id": "s"}))
+        .json(&json!({"url": url, "id": "s"}))
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    assert_eq!(mux.hub.registry.len(), 1);
 }
 
 #[tokio::test]
-async fn cookie_login_and_logout() {
+async fn the_dashboard_login_is_a_header_never_a_cookie() {
     let mux = secured().await;
+    let up = MockUpstream::start().await;
+    register_with_token(&mux, &up.url).await;
     let c = client();
-    // The dashboard redirects to the login page; the page itself is open.
-    let reply = c.get(mux.url("/mux")).send().await.unwrap();
-    assert!(reply.status().is_redirection());
-    assert_eq!(reply.headers()["location"], "/mux/login");
+    // The page shell is served to anyone, without the fleet, and sends a visitor without a
+    // stored login to the login page; the login page itself is open.
+    let page = c.get(mux.url("/mux")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("location.replace(\"/mux/login\")"), "{html}");
+    assert!(
+        !html.contains("1 session"),
+        "the shell shows the fleet: {html}"
+    );
     let page = c.get(mux.url("/mux/login")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -136,7 +154,6 @@ async fn cookie_login_and_logout() {
         .await
         .unwrap();
     expect_envelope(reply, 401, "UNAUTHORIZED").await;
-
     let reply = c
         .post(mux.url("/api/v1/auth/login"))
         .json(&json!({"token":TOKEN}))
@@ -144,61 +161,67 @@ async fn cookie_login_and_logout() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    let set_cookie = reply.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.starts_with("coopmux_session="), "{set_cookie}");
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(set_cookie.contains(attr), "{attr} in {set_cookie}");
-    }
-    assert!(!set_cookie.contains(TOKEN), "the cookie is not the token");
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    assert!(reply.headers().get("set-cookie").is_none());
+    assert_eq!(reply.headers()["cache-control"], "no-store");
+    let body: Value = reply.json().await.unwrap();
+    let login = body["login"].as_str().unwrap().to_owned();
+    assert_ne!(login, TOKEN, "the login is not the token");
 
-    let with_cookie = |path: &str| c.get(mux.url(path)).header("cookie", cookie.clone());
+    let with_login = |path: &str| c.get(mux.url(path)).header("x-coopmux-login", &login);
     assert_eq!(
-        with_cookie("/api/v1/sessions")
+        with_login("/api/v1/sessions")
             .send()
             .await
             .unwrap()
             .status(),
         200
     );
-    assert_eq!(with_cookie("/mux").send().await.unwrap().status(), 200);
-    // Server functions accept the cookie too.
-    let reply = c
-        .post(mux.url("/api/fn/list_sessions"))
-        .header("cookie", cookie.clone())
-        .header("content-type", "application/json")
-        .body("{}")
+    // Server functions take it too, and nothing else a browser sends by itself.
+    let list_sessions = |header: (&str, String)| {
+        c.post(mux.url("/api/fn/list_sessions"))
+            .header(header.0, header.1)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    let reply = list_sessions(("x-coopmux-login", login.clone()))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    for cookie in [
+        format!("coopmux_session={login}"),
+        format!("coopmux.login={login}"),
+    ] {
+        let reply = list_sessions(("cookie", cookie)).await.unwrap();
+        assert_eq!(reply.status(), 401, "a cookie authenticated");
+    }
+    // Only from the hub's own origin (or without one).
+    let reply = with_login("/api/v1/sessions")
+        .header("origin", "http://127.0.0.1:1")
+        .send()
+        .await
+        .unwrap();
+    expect_envelope(reply, 401, "UNAUTHORIZED").await;
+    let own = mux.base.clone();
+    let reply = with_login("/api/v1/sessions")
+        .header("origin", own)
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    assert_eq!(reply.json::<Value>().await.unwrap(), json!([]));
-    let reply = c
-        .post(mux.url("/api/fn/list_sessions"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 401);
 
     let reply = c
         .post(mux.url("/api/v1/auth/logout"))
-        .header("cookie", cookie.clone())
+        .header("x-coopmux-login", &login)
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    assert!(reply.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .contains("Max-Age=0"));
-    let reply = with_cookie("/api/v1/sessions").send().await.unwrap();
+    let reply = with_login("/api/v1/sessions").send().await.unwrap();
     expect_envelope(reply, 401, "UNAUTHORIZED").await;
-    // A forged cookie is no better.
     let reply = c
         .get(mux.url("/api/v1/sessions"))
-        .header("cookie", format!("coopmux_session={TOKEN}"))
+        .header("x-coopmux-login", TOKEN)
         .send()
         .await
         .unwrap();
@@ -206,7 +229,7 @@ async fn cookie_login_and_logout() {
 }
 
 #[tokio::test]
-async fn login_form_sets_the_cookie_and_redirects() {
+async fn the_login_form_hands_the_page_a_login_without_a_cookie() {
     let mux = secured().await;
     let c = client();
     let reply = c
@@ -223,18 +246,18 @@ async fn login_form_sets_the_cookie_and_redirects() {
         .send()
         .await
         .unwrap();
-    assert!(reply.status().is_redirection());
-    assert_eq!(reply.headers()["location"], "/mux");
-    let cookie = reply.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.headers().get("set-cookie").is_none());
+    assert_eq!(reply.headers()["cache-control"], "no-store");
+    let html = reply.text().await.unwrap();
+    assert!(!html.contains(TOKEN), "the token is in the page");
+    let needle = "localStorage.setItem(\"coopmux.login\", \"";
+    let start = html.find(needle).expect("the page keeps the login") + needle.len();
+    let login = html[start..].split('"').next().unwrap();
+    assert!(html.contains("location.replace(\"/mux\")"), "{html}");
     let reply = c
-        .get(mux.url("/mux"))
-        .header("cookie", cookie)
+        .get(mux.url("/api/v1/sessions"))
+        .header("x-coopmux-login", login)
         .send()
         .await
         .unwrap();

@@ -348,6 +348,31 @@ async fn nats_down_at_start_is_retried_and_shows_in_health_and_metrics() {
     );
 }
 
+/// Whoever can reach an unauthenticated NATS server reads the hubs' buckets: the hub says so
+/// in its health (and log) until it is given an account of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_without_authentication_is_warned_about() {
+    let open = NatsServer::start_plain().await;
+    let server = connected_hub(&open, 90_000).await;
+    let (_, health) = get(&server, "/api/v1/health").await;
+    let warnings = health["warnings"].to_string();
+    assert!(warnings.contains("requires no authentication"), "{health}");
+
+    let guarded = NatsServer::start_with_token("nats-secret").await;
+    let url = guarded.url.clone();
+    let server = TestServer::with(move |a| {
+        a.nats.url = Some(url);
+        a.nats.token = Some("nats-secret".parse().unwrap());
+    })
+    .await;
+    eventually("NATS connected", || async {
+        (nats_state(&server).await == "connected").then_some(())
+    })
+    .await;
+    let (_, health) = get(&server, "/api/v1/health").await;
+    assert!(health.get("warnings").is_none(), "{health}");
+}
+
 /// The next message on `subscription`, as JSON.
 async fn next_json(subscription: &mut async_nats::Subscriber) -> Value {
     use futures_util::StreamExt;

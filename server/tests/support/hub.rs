@@ -70,6 +70,13 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `GET {path}` answered 200 with JSON: the JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let reply = client().get(self.url(path)).send().await.expect("GET");
+        assert_eq!(reply.status(), 200, "GET {path}");
+        reply.json().await.expect("a JSON body")
+    }
+
     /// `ws://…{path}`.
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}{path}", self.base.replacen("http://", "ws://", 1))

@@ -74,8 +74,22 @@ impl HubProcess {
     /// Like [`HubProcess::try_start`] with another `coopmux` binary (benchmarks compare
     /// builds).
     pub fn try_start_bin(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        Self::try_start_command(Command::new(bin), args, env)
+    }
+
+    /// Like [`HubProcess::try_start`] as an unprivileged user ([`super::unprivileged`]), whom
+    /// file modes and `/proc` checks apply to.
+    pub fn try_start_unprivileged(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        Self::try_start_command(super::unprivileged::command(BIN), args, env)
+    }
+
+    /// Starts `cmd` (a `coopmux`) with the hub flags of [`HubProcess::start`].
+    fn try_start_command(
+        mut cmd: Command,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let state_dir = state_dir();
-        let mut cmd = Command::new(bin);
         cmd.args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())

@@ -12,7 +12,8 @@
 //! - [`oauth`]: a local OAuth server ([`OAuthServer`]);
 //! - [`procs`]: `/proc` readings and process-group cleanup;
 //! - [`stamps`]: the benches' hook time stamps and percentiles;
-//! - [`temp`]: private temporary directories.
+//! - [`temp`]: private temporary directories;
+//! - [`unprivileged`]: processes of an unprivileged user (permission tests run as root).
 // Each test binary and bench uses a different subset.
 #![allow(dead_code, unused_imports, unused_macros)]
 
@@ -25,6 +26,7 @@ pub mod procs;
 pub mod session;
 pub mod stamps;
 pub mod temp;
+pub mod unprivileged;
 pub mod upstream;
 pub mod ws;
 

@@ -54,6 +54,8 @@ pub struct NatsServer {
     child: Option<Child>,
     server: Server,
     jetstream: bool,
+    /// More command-line arguments (e.g. `--auth`).
+    extra: Vec<String>,
     /// Its port.
     pub port: u16,
     /// `nats://127.0.0.1:PORT`.
@@ -89,11 +91,35 @@ impl NatsServer {
         Self::launch(Server::Debian, port, true, TempDir::new("nats")).await
     }
 
+    /// Starts a plain server that accepts only clients with `token`.
+    pub async fn start_with_token(token: &str) -> NatsServer {
+        let extra = vec!["--auth".to_owned(), token.to_owned()];
+        Self::launch_with(
+            Server::Debian,
+            free_port(),
+            false,
+            TempDir::new("nats"),
+            extra,
+        )
+        .await
+    }
+
     async fn launch(server: Server, port: u16, jetstream: bool, store: TempDir) -> NatsServer {
+        Self::launch_with(server, port, jetstream, store, Vec::new()).await
+    }
+
+    async fn launch_with(
+        server: Server,
+        port: u16,
+        jetstream: bool,
+        store: TempDir,
+        extra: Vec<String>,
+    ) -> NatsServer {
         let mut nats = NatsServer {
             child: None,
             server,
             jetstream,
+            extra,
             port,
             url: format!("nats://127.0.0.1:{port}"),
             store,
@@ -108,6 +134,7 @@ impl NatsServer {
         if self.jetstream {
             cmd.arg("-js").arg("-sd").arg(self.store.path());
         }
+        cmd.args(&self.extra);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())

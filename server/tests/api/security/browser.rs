@@ -38,6 +38,15 @@ async fn cross_site_launches_are_refused_and_nothing_runs() {
         http.post(server.url("/api/fn/launch"))
             .header("content-type", "text/plain")
             .body(r#"{"env":{"X":"1"}}"#),
+        // ... and with any bearer header: server functions take JSON only, whoever calls.
+        http.post(server.url("/api/fn/launch"))
+            .bearer_auth("anything")
+            .header("content-type", "text/plain")
+            .body(r#"{"env":{"X":"1"}}"#),
+        http.post(server.url("/api/fn/launch"))
+            .bearer_auth("anything")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("env=x"),
         // A same-origin browser post must still carry JSON.
         http.post(&launch)
             .header("origin", server.base.clone())
@@ -200,6 +209,35 @@ async fn a_token_less_session_host_refuses_foreign_pages() {
         .await
         .expect("allowed origin");
     allowed.stop().await;
+}
+
+/// Refusals and redirects answered before routing (401, 403, 303) carry the framing headers
+/// too: a framed login redirect or error page is as clickable as the dashboard.
+#[tokio::test]
+async fn refusals_and_redirects_forbid_framing_too() {
+    let server = TestServer::with(|a| a.auth_token = Some("s3cret".parse().unwrap())).await;
+    let http = client();
+    let replies = [
+        (401, http.get(server.url("/api/v1/sessions"))),
+        (
+            403,
+            http.post(server.url("/api/v1/sessions/launch"))
+                .header("origin", "https://evil.example")
+                .json(&json!({})),
+        ),
+        (303, http.get(server.url("/mux/anything"))),
+    ];
+    for (status, request) in replies {
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status().as_u16(), status);
+        let header = |name: &str| reply.headers().get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(header("x-frame-options"), Some("DENY"), "{status}");
+        assert_eq!(
+            header("content-security-policy"),
+            Some("frame-ancestors 'none'"),
+            "{status}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! it gets instead works for its own session only, and `coopmux session` hides it from the
 //! program on its PTY.
 
-use crate::support::{wait_for, HubProcess, TempDir, LONG_WAIT};
+use crate::support::{wait_for, HubProcess, MockUpstream, TempDir, LONG_WAIT};
 use serde_json::{json, Value};
 
 const HUB_TOKEN: &str = "hub-token-never-in-children";
@@ -135,5 +135,90 @@ async fn a_launched_agent_holds_a_registration_token_for_its_session_only() {
         .await
         .unwrap();
     assert_eq!(again["error"]["code"], "UNAUTHORIZED", "{again}");
+    mux.stop();
+}
+
+/// A launch token that has not registered yet (its launch is still starting) cannot take the
+/// id or the url of a session someone else registered, nor deregister it; it can still
+/// register the session its launch was given.
+#[tokio::test]
+async fn an_unbound_launch_token_cannot_take_over_another_session() {
+    let dir = TempDir::new("takeover");
+    let token_file = dir.join("token");
+    // The launch never registers by itself: the test plays its agent, holding its token.
+    let launch = format!(
+        "printf %s \"$COOP_MUX_TOKEN\" > {}; exec sleep 60",
+        token_file.display()
+    );
+    let mux = HubProcess::start(
+        &["--launch", &launch],
+        &[("COOP_MUX_AUTH_TOKEN", HUB_TOKEN)],
+    );
+    let (victim, attacker) = (MockUpstream::start().await, MockUpstream::start().await);
+    let url = |path: &str| format!("{}{path}", mux.base);
+    let send = |request: reqwest::RequestBuilder| async move {
+        let reply = request.send().await.unwrap();
+        (
+            reply.status().as_u16(),
+            reply.json::<Value>().await.unwrap_or_default(),
+        )
+    };
+    let operator = mux.client();
+    let victim_body = json!({"url": victim.url, "id": "victim"});
+    let (status, _) = send(operator.post(url("/api/v1/sessions")).json(&victim_body)).await;
+    assert_eq!(status, 200);
+    let env = json!({"env": {"COOP_MUX_SESSION_ID": "launched-1"}});
+    let (_, reply) = send(operator.post(url("/api/v1/sessions/launch")).json(&env)).await;
+    assert_eq!(reply["session_id"], "launched-1");
+    let token = wait_for(LONG_WAIT, || async {
+        std::fs::read_to_string(&token_file)
+            .ok()
+            .filter(|t| !t.is_empty())
+    })
+    .await
+    .expect("the launch's token");
+
+    let agent = reqwest::Client::new();
+    let register = |body: Value| {
+        send(
+            agent
+                .post(url("/api/v1/sessions"))
+                .bearer_auth(&token)
+                .json(&body),
+        )
+    };
+    let (taken, _) = register(json!({"id": "victim", "url": attacker.url})).await;
+    assert_eq!(taken, 403, "the token took the victim's id");
+    let (evicted, _) = register(json!({"id": "launched-1", "url": victim.url})).await;
+    assert_eq!(evicted, 403, "the token evicted the victim by its url");
+    let remove = |id: &str| {
+        send(
+            agent
+                .delete(url(&format!("/api/v1/sessions/{id}")))
+                .bearer_auth(&token),
+        )
+    };
+    assert_eq!(
+        remove("victim").await.0,
+        403,
+        "the token deregistered the victim"
+    );
+    let (_, list) = send(operator.get(url("/api/v1/sessions"))).await;
+    let kept = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "victim");
+    assert_eq!(
+        kept.expect("the victim is registered")["url"],
+        victim.url.as_str()
+    );
+
+    // Its own session: registering, a heartbeat and deregistering still work.
+    for _ in 0..2 {
+        let (own, _) = register(json!({"id": "launched-1", "url": attacker.url})).await;
+        assert_eq!(own, 200);
+    }
+    assert_eq!(remove("launched-1").await.0, 200);
     mux.stop();
 }

@@ -4,5 +4,10 @@
 
 mod bounds;
 mod browser;
+mod connections;
 mod credentials;
+mod launch_env;
 mod launch_token;
+mod memory;
+mod registrants;
+mod same_user;

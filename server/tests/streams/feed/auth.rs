@@ -1,5 +1,6 @@
-//! WebSocket upgrades of `/ws/mux` and `/ws/{id}`: token (bearer, login cookie, `?token=`)
-//! and `Origin` (the mux's own or `--allowed-origin`, else 403).
+//! WebSocket upgrades of `/ws/mux` and `/ws/{id}`: token (bearer, `?token=`, or the
+//! dashboard's login as a subprotocol, from the hub's own origin only) and `Origin` (the mux's
+//! own or `--allowed-origin`, else 403).
 
 use crate::support::{client, Session, TempDir, TestServer};
 use serde_json::json;
@@ -22,6 +23,26 @@ async fn upgrade(url: &str, headers: &[(&str, &str)]) -> u16 {
     }
 }
 
+/// The operator's form login, as the browser sends it.
+async fn form_login(mux: &TestServer) -> reqwest::Response {
+    client()
+        .post(format!("{}/mux/login", mux.base))
+        .form(&[("token", "s3cret")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in as the dashboard's login form does; the credential the page would keep.
+async fn login(mux: &TestServer) -> String {
+    let page = form_login(mux).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let needle = "\"coopmux.login\", \"";
+    let start = html.find(needle).expect("the page stores a login") + needle.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrades_need_credentials_and_an_allowed_origin() {
     let dir = TempDir::new("feed-auth");
@@ -39,19 +60,8 @@ async fn websocket_upgrades_need_credentials_and_an_allowed_origin() {
         .await
         .unwrap();
     assert_eq!(reg.status(), 200);
-    let login = client()
-        .post(format!("{}/api/v1/auth/login", mux.base))
-        .json(&json!({"token": "s3cret"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let login = login(&mux).await;
+    let offered = format!("coopmux, coopmux.login.{login}");
     let own = mux.base.clone();
     for path in ["/ws/mux", "/ws/a1?subscribe=pty"] {
         let url = mux.ws_url(path);
@@ -72,31 +82,33 @@ async fn websocket_upgrades_need_credentials_and_an_allowed_origin() {
             101,
             "{path}"
         );
+        let login = ("sec-websocket-protocol", offered.as_str());
+        assert_eq!(upgrade(&url, &[login]).await, 101, "{path}: login");
         assert_eq!(
-            upgrade(&url, &[("cookie", &cookie)]).await,
-            101,
-            "{path}: cookie"
-        );
-        assert_eq!(
-            upgrade(&url, &[("cookie", &cookie), ("origin", &own)]).await,
+            upgrade(&url, &[login, ("origin", &own)]).await,
             101,
             "{path}"
         );
+        // An allowed origin brings the token itself; the login is the hub's own page's.
         assert_eq!(
-            upgrade(
-                &url,
-                &[("cookie", &cookie), ("origin", "https://ok.example")]
-            )
-            .await,
-            101,
-            "{path}: allowed origin"
+            upgrade(&url, &[login, ("origin", "https://ok.example")]).await,
+            401,
+            "{path}: allowed origin with the login"
         );
         assert_eq!(
             upgrade(
                 &url,
-                &[("cookie", &cookie), ("origin", "https://evil.example")]
+                &[
+                    ("authorization", "Bearer s3cret"),
+                    ("origin", "https://ok.example")
+                ]
             )
             .await,
+            101,
+            "{path}: allowed origin with the token"
+        );
+        assert_eq!(
+            upgrade(&url, &[login, ("origin", "https://evil.example")]).await,
             403,
             "{path}: foreign origin"
         );
@@ -110,4 +122,46 @@ async fn websocket_upgrades_need_credentials_and_an_allowed_origin() {
             "{path}: a token does not excuse a foreign origin"
         );
     }
+}
+
+/// A page on an allowed origin of the same site (another port of `127.0.0.1`) receives
+/// whatever the browser keeps for that host; none of it opens `/ws/mux`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_site_allowed_origin_gets_no_login() {
+    let neighbour = "http://127.0.0.1:5173";
+    let mux = TestServer::with(|a| {
+        a.auth_token = Some("s3cret".parse().unwrap());
+        a.allowed_origins = vec![neighbour.to_owned()];
+    })
+    .await;
+    // What the browser holds after the operator's form login: any cookie it set.
+    let reply = form_login(&mux).await;
+    let cookies: Vec<String> = reply
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let cookie = cookies.join("; ");
+    let url = mux.ws_url("/ws/mux");
+    let mut headers = vec![("origin", neighbour)];
+    if !cookie.is_empty() {
+        headers.push(("cookie", cookie.as_str()));
+    }
+    assert_eq!(
+        upgrade(&url, &headers).await,
+        401,
+        "the neighbour opened /ws/mux"
+    );
+    // Even the page's own login, were the neighbour to get hold of it, is not taken from
+    // another origin: it belongs to the hub's own page.
+    let protocol = format!("coopmux, coopmux.login.{}", login(&mux).await);
+    let with_login = [("origin", neighbour), ("sec-websocket-protocol", &protocol)];
+    assert_eq!(upgrade(&url, &with_login).await, 401);
+    let own = mux.base.clone();
+    let from_hub = [
+        ("origin", own.as_str()),
+        ("sec-websocket-protocol", &protocol),
+    ];
+    assert_eq!(upgrade(&url, &from_hub).await, 101, "the hub's own page");
 }
