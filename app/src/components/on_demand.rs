@@ -24,6 +24,12 @@ pub async fn credentials_panel() -> AnyView {
     view! { <super::credentials::Panel/> }.into_any()
 }
 
+/// The inbox panel (its keys and the answering are part of the first load).
+#[cfg_attr(wasm_split, lazy)]
+pub async fn inbox_panel() -> AnyView {
+    view! { <super::inbox::Panel/> }.into_any()
+}
+
 /// Uploads dropped files into session `id` and types their paths into its terminal.
 #[cfg(feature = "hydrate")]
 #[cfg_attr(wasm_split, lazy)]
