@@ -69,6 +69,8 @@ pub struct LaunchRecord {
 pub struct ClaimRecord {
     /// When it was claimed, in epoch milliseconds.
     pub at_ms: u64,
+    /// The replica that claimed it.
+    pub replica: String,
 }
 
 /// When a replicated change was made: a hybrid logical clock (docs/scaling.md, "The conflict

@@ -14,9 +14,10 @@ use serde_json::json;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use support::claude::reaches;
 use support::procs::BIN;
+use support::stamps::{epoch_nanos, last_stamp, percentiles, stamping_settings};
 use support::{Claude, TempDir};
 use tokio::time::Instant;
 
@@ -24,43 +25,6 @@ use tokio::time::Instant;
 const ROUNDS: usize = 40; // prompts
 /// Runs of the hook command alone.
 const HOOK_RUNS: usize = 200; // runs
-
-/// Now, in nanoseconds since the epoch (the clock `date +%s%N` reads).
-fn epoch_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-}
-
-/// The last stamp `date +%s%N` appended to `file`.
-fn last_stamp(file: &Path) -> Option<u128> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().last()?.trim().parse().ok()
-}
-
-/// `p50 … p99 … (n)` of durations.
-fn percentiles(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "p50 {:>7.2} ms   p99 {:>7.2} ms   (n = {})",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples.len()
-    )
-}
-
-/// An operator settings file whose `PermissionRequest` hook (same empty matcher as the host's,
-/// so the two share an entry and run in order) stamps the time into `stamps`.
-fn stamping_settings(dir: &TempDir, stamps: &Path) -> String {
-    let stamp = format!("date +%s%N >> '{}'", stamps.display());
-    let settings = json!({"hooks": {"PermissionRequest": [
-        {"matcher": "", "hooks": [{"type": "command", "command": stamp}]}]}});
-    let path = dir.join("stamping.json");
-    std::fs::write(&path, settings.to_string()).expect("settings");
-    path.display().to_string()
-}
 
 /// The host's hook command alone, `HOOK_RUNS` times, with an event that changes no state.
 fn hook_command_alone(hook_dir: &Path) -> Vec<Duration> {

@@ -1,7 +1,6 @@
 //! The hub's HTTP error type, mapped once to the JSON envelope `{"error":{"code","message"}}`.
 //! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
 
-use crate::inbox::answer::InboxError;
 use crate::registry::RegistryError;
 use crate::upstream::UpstreamError;
 use axum::{
@@ -106,22 +105,6 @@ impl From<UpstreamError> for ApiError {
             UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
             UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
             err => Self::Upstream(err.to_string()),
-        }
-    }
-}
-
-impl From<InboxError> for ApiError {
-    fn from(err: InboxError) -> Self {
-        let message = err.to_string();
-        match err {
-            InboxError::BadId(_) => Self::BadRequest(message),
-            InboxError::SessionNotFound => Self::SessionNotFound,
-            InboxError::Changed(_) => Self::Conflict("ITEM_CHANGED", message),
-            InboxError::AlreadyAnswered(_) => Self::Conflict("ALREADY_ANSWERED", message),
-            InboxError::Invalid(_) => Self::Unprocessable(message),
-            InboxError::Unconfirmed(_) => Self::Unavailable(message),
-            InboxError::Upstream(err) => err.into(),
-            InboxError::Refused { .. } => Self::Upstream(message),
         }
     }
 }

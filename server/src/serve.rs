@@ -158,6 +158,7 @@ impl Bound {
                 .unwrap_or_default(),
             hub_url: crate::launch::child_mux_url(args.advertise_url.as_deref(), local),
         };
+        notify.check().map_err(ServeError::Config)?;
         let notifier = Notifier::start(notify, claims.clone(), shutdown.clone());
         let inbox = Inbox::new(registry.clone(), claims, notifier);
         inbox.start(&shutdown);

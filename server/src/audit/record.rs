@@ -3,7 +3,6 @@
 
 use super::{Action, Audit};
 use crate::auth::Principal;
-use crate::routes::MAX_BODY_BYTES;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -13,6 +12,9 @@ use protocol::inbox::InboxItem;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// Largest body of an audited request, in bytes: answers, nudges, launches and credential
+/// changes are small; a larger body is refused (413) before the handler runs.
+const AUDITED_BODY_BYTES: usize = 1024 * 1024;
 /// Longest body recorded as `sent`, in bytes; a longer one is recorded cut, as text.
 const SENT_BYTES: usize = 4096;
 
@@ -98,7 +100,7 @@ pub async fn record(State(audit): State<Arc<Audit>>, req: Request, next: Next) -
         (req.extensions().get::<Principal>()).map_or_else(|| "unknown".to_owned(), |p| p.0.clone());
     let request = format!("{} {}", req.method(), req.uri().path());
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes = match axum::body::to_bytes(body, AUDITED_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
             let err = crate::error::ApiError::PayloadTooLarge("request body too large".to_owned());

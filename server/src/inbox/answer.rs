@@ -75,6 +75,7 @@ impl Inbox {
             Claimed::Won => {}
             Claimed::Taken => return Err(InboxError::AlreadyAnswered(id.to_owned())),
             Claimed::Unconfirmed => {
+                self.claims.release_answer(id);
                 self.abort_answer(id, session_id);
                 return Err(InboxError::Unconfirmed(id.to_owned()));
             }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/inbox` and `POST /api/v1/inbox/{item}/answer` (docs/architecture.md, "The
 //! inbox"): the dashboard answers the selected item with one request naming it.
 
+use super::answer::InboxError;
 use super::Inbox;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -43,4 +44,21 @@ pub async fn answer(
     ApiJson(body): ApiJson<InboxAnswer>,
 ) -> Result<Json<InboxAnswered>, ApiError> {
     Ok(Json(inbox.answer(&item, &body).await?))
+}
+
+/// The inbox's errors over HTTP (409s carry their own codes: nothing was sent).
+impl From<InboxError> for ApiError {
+    fn from(err: InboxError) -> Self {
+        let message = err.to_string();
+        match err {
+            InboxError::BadId(_) => Self::BadRequest(message),
+            InboxError::SessionNotFound => Self::SessionNotFound,
+            InboxError::Changed(_) => Self::Conflict("ITEM_CHANGED", message),
+            InboxError::AlreadyAnswered(_) => Self::Conflict("ALREADY_ANSWERED", message),
+            InboxError::Invalid(_) => Self::Unprocessable(message),
+            InboxError::Unconfirmed(_) => Self::Unavailable(message),
+            InboxError::Upstream(err) => err.into(),
+            InboxError::Refused { .. } => Self::Upstream(message),
+        }
+    }
 }

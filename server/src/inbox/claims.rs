@@ -26,7 +26,7 @@ struct FirstClaim;
 
 impl Domain<ClaimRecord> for FirstClaim {
     fn apply(&self, incoming: Incoming<ClaimRecord>) {
-        drop(incoming.accept());
+        let _ = incoming.accept();
     }
 
     fn supersedes(&self, bucket: &Versioned<ClaimRecord>, _: &Versioned<ClaimRecord>) -> bool {
@@ -34,10 +34,10 @@ impl Domain<ClaimRecord> for FirstClaim {
     }
 }
 
-/// The claim tables of one hub; `None` without NATS.
+/// The claim tables of one hub and its replica id; `None` without NATS.
 #[derive(Debug, Clone, Default)]
 pub struct Claims {
-    shared: Option<(Table<ClaimRecord>, Table<ClaimRecord>)>,
+    shared: Option<(Table<ClaimRecord>, Table<ClaimRecord>, String)>,
 }
 
 impl Claims {
@@ -58,14 +58,14 @@ impl Claims {
         answers.start(Arc::new(FirstClaim));
         notified.start(Arc::new(FirstClaim));
         Self {
-            shared: Some((answers, notified)),
+            shared: Some((answers, notified, replication.replica().to_owned())),
         }
     }
 
     /// Claims the answer of item `id`, waiting at most `limit` for the replicas.
     pub async fn answer(&self, id: &str, limit: Duration) -> Claimed {
         match &self.shared {
-            Some((answers, _)) => claim(answers, id, limit).await,
+            Some((answers, _, me)) => claim(answers, id, me, limit).await,
             None => Claimed::Won,
         }
     }
@@ -73,21 +73,40 @@ impl Claims {
     /// Claims the notification of item `id`, waiting at most `limit` for the replicas.
     pub async fn notification(&self, id: &str, limit: Duration) -> Claimed {
         match &self.shared {
-            Some((_, notified)) => claim(notified, id, limit).await,
+            Some((_, notified, me)) => claim(notified, id, me, limit).await,
             None => Claimed::Won,
+        }
+    }
+
+    /// Gives up this hub's unconfirmed claim of answering `id` (nothing was sent), so that
+    /// another replica may answer once NATS is back; a claim the bucket took meanwhile stays,
+    /// and only this replica can answer then.
+    pub fn release_answer(&self, id: &str) {
+        if let Some((answers, _, _)) = &self.shared {
+            drop(answers.delete(id));
         }
     }
 }
 
-async fn claim(table: &Table<ClaimRecord>, id: &str, limit: Duration) -> Claimed {
-    let receipt = table.put(id, ClaimRecord { at_ms: now_ms() });
+async fn claim(table: &Table<ClaimRecord>, id: &str, me: &str, limit: Duration) -> Claimed {
+    let record = ClaimRecord {
+        at_ms: now_ms(),
+        replica: me.to_owned(),
+    };
+    let receipt = table.put(id, record);
     // A NATS server without JetStream has no buckets to share: this hub decides.
     if table.state() == replication::State::Local {
         return Claimed::Won;
     }
     match receipt.within(limit).await {
         Written::Won => Claimed::Won,
-        Written::Lost | Written::Superseded => Claimed::Taken,
+        Written::Lost | Written::Superseded => {
+            // This replica's own earlier claim (of an answer it gave up) is still its own.
+            match table.read(id).await {
+                Some(held) if held.replica == me => Claimed::Won,
+                _ => Claimed::Taken,
+            }
+        }
         Written::Deferred => Claimed::Unconfirmed,
     }
 }

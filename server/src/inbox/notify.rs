@@ -51,6 +51,22 @@ impl std::fmt::Debug for NotifySettings {
 /// all.
 const ANNOUNCED_MEMORY: usize = 4096;
 
+impl NotifySettings {
+    /// Refuses a `--notify-url` that is not an absolute `http(s)` URL.
+    pub fn check(&self) -> Result<(), String> {
+        for url in &self.urls {
+            let parsed =
+                reqwest::Url::parse(url).map_err(|e| format!("--notify-url {url:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!(
+                    "--notify-url {url:?}: only http and https URLs are notified"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Announces new items in the background.
 #[derive(Debug, Clone)]
 pub struct Notifier {

@@ -3,7 +3,7 @@
 //! recording who answered, responded, nudged, launched, killed and changed credentials, in
 //! `GET /api/v1/audit` (paged) and in `audit.jsonl` of the state directory.
 
-use crate::support::{expect_envelope, register, MockUpstream, TestServer, WAIT};
+use crate::support::{expect_envelope, get_json, register, MockUpstream, TestServer, WAIT};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "inbox-test-token";
@@ -80,13 +80,7 @@ async fn inbox_and_audit_routes_sit_behind_the_host_origin_and_token_checks() {
             "{method} {path} with the token"
         );
     }
-    let inbox: Value = (with_token.get(guarded.url("/api/v1/inbox")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox = get_json(&with_token, guarded.url("/api/v1/inbox")).await;
     assert_eq!(inbox, json!({"items": []}));
 }
 
@@ -181,13 +175,11 @@ async fn the_audit_log_records_answers_nudges_launches_kills_and_credential_chan
     let mut entries = Vec::new();
     let mut after = 0;
     loop {
-        let page: Value = (http.get(server.url(&format!("/api/v1/audit?after={after}&limit=2"))))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(
+            &http,
+            server.url(&format!("/api/v1/audit?after={after}&limit=2")),
+        )
+        .await;
         let got = page["entries"].as_array().unwrap().clone();
         assert!(got.len() <= 2, "{page}");
         entries.extend(got);
@@ -240,4 +232,16 @@ async fn the_audit_log_records_answers_nudges_launches_kills_and_credential_chan
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines, entries);
+}
+
+#[tokio::test]
+async fn a_notify_url_that_is_not_http_stops_the_hub_naming_it() {
+    for bad in ["ftp://example.test/hook", "not a url"] {
+        let args = crate::support::hub_args(|a| a.notify_urls = vec![bad.to_owned()]);
+        let err = coopmux::serve::Bound::bind(args)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
 }

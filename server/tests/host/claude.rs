@@ -32,6 +32,8 @@ async fn a_permission_names_the_command_and_accepting_it_runs_it() {
     assert_error(status, &body, 409, "NO_PROMPT");
 
     host.type_line("please deploy").await;
+    let busy = reaches(&mut ws, "working").await;
+    assert_eq!(busy["cause"], "hook:working", "{busy}");
     let asked = reaches(&mut ws, "prompt").await;
     assert_eq!(asked["cause"], "hook:prompt(permission)", "{asked}");
     let prompt = &asked["prompt"];
@@ -90,6 +92,33 @@ async fn a_permission_names_the_command_and_accepting_it_runs_it() {
         !screen_has(&screen, "Do you want to proceed?"),
         "{screen:#}"
     );
+}
+
+#[tokio::test]
+async fn a_restarted_claude_is_starting_until_its_session_start_hook() {
+    let claude = Claude::start("permission", &[], &[]).await;
+    let host = &claude.host;
+    let mut ws = claude.idle_states().await;
+    let (status, body) = host.post("/session/restart", json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let started = reaches(&mut ws, "starting").await;
+    assert_eq!(started["cause"], "spawned", "{started}");
+    let idle = reaches(&mut ws, "idle").await;
+    assert_eq!(
+        (&idle["prev"], &idle["cause"]),
+        (&json!("starting"), &json!("hook:idle")),
+        "{idle}"
+    );
+    let agent = host.get_ok("/agent").await;
+    assert_eq!(
+        (&agent["state"], &agent["detection_tier"]),
+        (&json!("idle"), &json!("1")),
+        "{agent}"
+    );
+    // The new child's hooks reach the host as the first one's did.
+    host.type_line("please deploy").await;
+    let asked = reaches(&mut ws, "prompt").await;
+    assert_eq!(asked["prompt"]["tool"], "Bash", "{asked}");
 }
 
 #[tokio::test]
@@ -347,6 +376,8 @@ async fn nats_relays_the_prompt_and_takes_the_answer() {
         "{asked}"
     );
     assert_eq!(asked["prompt"]["tool"], "Bash", "{asked}");
+    // The host's own subscribers saw it too: what follows it is the answer's.
+    reaches(&mut ws, "prompt").await;
     let answer = json!({"accept": true}).to_string();
     bus.publish(format!("coop.events.session.{id}.respond"), answer.into())
         .await

@@ -6,7 +6,7 @@
 
 use crate::support::claude::reaches;
 use crate::support::{
-    client, eventually, expect_envelope, register, wait_for, Claude, Events, NatsServer,
+    client, eventually, expect_envelope, get_json, register, wait_for, Claude, Events, NatsServer,
     TestServer, LONG_WAIT,
 };
 use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
@@ -31,14 +31,7 @@ async fn agent(server: &TestServer, scenario: &str, id: &str) -> Claude {
 }
 
 async fn inbox(server: &TestServer) -> Vec<Value> {
-    let list: Value = client()
-        .get(server.url("/api/v1/inbox"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client(), server.url("/api/v1/inbox")).await;
     list["items"].as_array().unwrap().clone()
 }
 
@@ -215,6 +208,15 @@ async fn receiver() -> (String, Received) {
     (url, received)
 }
 
+/// Waits until the receiver took (200) `count` notifications.
+async fn taken(received: &Received, count: usize, what: &str) {
+    eventually(what, || async {
+        let got = received.lock().unwrap();
+        (got.iter().filter(|r| r.2 == 200).count() == count).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_repeat() {
     let (url, received) = receiver().await;
@@ -229,17 +231,7 @@ async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_rep
     let first = item_of(&events, "notified", None).await;
     let first_id = first["id"].as_str().unwrap().to_owned();
     // Taken on the second try (the first got a 500).
-    eventually("the first notification", || async {
-        (received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.2 == 200)
-            .count()
-            == 1)
-            .then_some(())
-    })
-    .await;
+    taken(&received, 1, "the first notification").await;
     // The same prompt again: the session goes and comes back while it waits (its feed sends
     // the prompt once more). Same item, no notification.
     client()
@@ -275,21 +267,21 @@ async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_rep
     // A new prompt is a new item: one more notification.
     claude.host.type_line("please deploy").await;
     let second = item_of(&events, "notified", Some(&first_id)).await;
-    eventually("the second notification", || async {
-        (received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.2 == 200)
-            .count()
-            == 2)
-            .then_some(())
-    })
-    .await;
+    taken(&received, 2, "the second notification").await;
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 3, "one retry, then one per item: {got:?}");
-    let mut ids = Vec::new();
-    for (signature, body, _) in &got {
+    // The item as `/ws/mux` first showed it; the retry sends the very same body.
+    let item_of_event = |event: &Value| {
+        let mut item = event.clone();
+        item.as_object_mut().unwrap().remove("event");
+        item
+    };
+    let expected = [
+        item_of_event(&first),
+        item_of_event(&first),
+        item_of_event(&second),
+    ];
+    for ((signature, body, _), item) in got.iter().zip(expected) {
         let mac = coopmux::inbox::notify::hmac_sha256(b"hook-secret", body);
         assert_eq!(
             signature,
@@ -298,41 +290,15 @@ async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_rep
         let note: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(note["event"], "inbox:item");
         assert_eq!(note["link"], format!("{}/mux#notified", server.base));
-        assert_eq!(note["item"]["prompt"]["tool"], "Bash");
-        ids.push(note["item"]["id"].as_str().unwrap().to_owned());
+        assert_eq!(note["item"], item);
+        assert_eq!(note["item"]["prompt"]["type"], "permission");
     }
-    assert_eq!(
-        ids,
-        [
-            first_id.clone(),
-            first_id,
-            second["id"].as_str().unwrap().to_owned()
-        ]
-    );
 }
 
 #[tokio::test]
 async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
     let nats = NatsServer::start().await;
-    let replica = |url: String| TestServer::with(move |a| a.nats.url = Some(url));
-    let (a, b) = (
-        replica(nats.url.clone()).await,
-        replica(nats.url.clone()).await,
-    );
-    for hub in [&a, &b] {
-        eventually("shared", || async {
-            let health: Value = client()
-                .get(hub.url("/api/v1/health"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (health["fleet"] == "shared").then_some(())
-        })
-        .await;
-    }
+    let (a, b) = two_replicas(&nats).await;
     let claude = agent(&a, "permission", "raced").await;
     let mut states = claude.host.ws("subscribe=state").await;
     for round in 0..3 {
@@ -358,4 +324,86 @@ async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
         reaches(&mut states, "working").await;
         reaches(&mut states, "idle").await;
     }
+    // Both replicas' audit entries are on the one JetStream stream: each answer, with its
+    // outcome.
+    let js = async_nats::jetstream::new(nats.client().await);
+    let mut outcomes = eventually("six audit entries on the stream", || async {
+        let mut stream = js.get_stream("coopmux-audit").await.ok()?;
+        let count = stream.info().await.ok()?.state.messages;
+        if count < 6 {
+            return None;
+        }
+        let mut outcomes = Vec::new();
+        for seq in 1..=count {
+            let message = stream.get_raw_message(seq).await.ok()?;
+            let entry: Value = serde_json::from_slice(&message.payload).ok()?;
+            assert_eq!(
+                (&entry["action"], &entry["session"]),
+                (&json!("answer"), &json!("raced"))
+            );
+            outcomes.push(entry["status"].as_u64()?);
+        }
+        Some(outcomes)
+    })
+    .await;
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, [200, 200, 200, 409, 409, 409]);
+}
+
+/// `Some(())` once `hub`'s health says `key` is (or is not, with `is` false) `value`.
+async fn health_says(hub: &TestServer, key: &str, value: &str, is: bool) -> Option<()> {
+    let health = get_json(&client(), hub.url("/api/v1/health")).await;
+    ((health[key] == value) == is).then_some(())
+}
+
+/// Two replicas on `nats`, once both share the fleet.
+async fn two_replicas(nats: &NatsServer) -> (TestServer, TestServer) {
+    let replica = |url: String| TestServer::with(move |a| a.nats.url = Some(url));
+    let (a, b) = (
+        replica(nats.url.clone()).await,
+        replica(nats.url.clone()).await,
+    );
+    for hub in [&a, &b] {
+        eventually("shared", || health_says(hub, "fleet", "shared", true)).await;
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn an_answer_while_nats_is_away_sends_nothing_and_another_replica_answers_once_it_is_back() {
+    let mut nats = NatsServer::start().await;
+    let (a, b) = two_replicas(&nats).await;
+    let claude = agent(&a, "permission", "outage").await;
+    let mut states = claude.host.ws("subscribe=state").await;
+    claude.host.type_line("please deploy").await;
+    let asked = reaches(&mut states, "prompt").await;
+    let id = format!("outage:{}", asked["seq"]);
+    for hub in [&a, &b] {
+        eventually("listed", || async {
+            inbox(hub).await.iter().any(|i| i["id"] == id).then_some(())
+        })
+        .await;
+    }
+    nats.stop(nix::sys::signal::Signal::SIGKILL);
+    eventually("NATS gone", || health_says(&a, "nats", "connected", false)).await;
+    // The replicas cannot be asked: refused, nothing sent, the agent still asks.
+    let refused = answer(&a, &id, json!({"accept": true})).await;
+    let message = expect_envelope(refused, 503, "UNAVAILABLE").await;
+    assert!(message.contains("nothing was sent"), "{message}");
+    let agent_now = claude.host.get_ok("/agent").await;
+    assert_eq!(
+        (&agent_now["state"], &agent_now["since_seq"]),
+        (&json!("prompt"), &asked["seq"])
+    );
+
+    nats.restart().await;
+    for hub in [&a, &b] {
+        eventually("shared again", || health_says(hub, "fleet", "shared", true)).await;
+    }
+    // The refused claim was given up: the other replica answers, once.
+    let answered = answer(&b, &id, json!({"accept": true})).await;
+    assert_eq!(answered.status().as_u16(), 200);
+    reaches(&mut states, "working").await;
+    let again = answer(&a, &id, json!({"accept": true})).await;
+    assert_eq!(again.status().as_u16(), 409);
 }

@@ -52,15 +52,17 @@ impl Claude {
         std::fs::create_dir(dir.join("tmp")).expect("tmp dir");
         let mut all_flags = vec!["--state-dir".to_owned(), state];
         all_flags.extend(flags.iter().map(|f| (*f).to_owned()));
+        let mut all_env = vec![
+            (
+                "CLAUDELESS_CONFIG_DIR",
+                dir.join("claude").display().to_string(),
+            ),
+            ("TMPDIR", dir.join("tmp").display().to_string()),
+        ];
+        all_env.extend(env);
         let opts = Opts {
             flags: all_flags,
-            env: vec![
-                (
-                    "CLAUDELESS_CONFIG_DIR",
-                    dir.join("claude").display().to_string(),
-                ),
-                ("TMPDIR", dir.join("tmp").display().to_string()),
-            ],
+            env: all_env,
             cwd: Some(dir.path()),
             ..Opts::default()
         };

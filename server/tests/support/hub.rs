@@ -101,6 +101,12 @@ pub async fn register(
         .expect("register request")
 }
 
+/// `GET url` with `client`, its body as JSON (`null` when it is not JSON).
+pub async fn get_json(client: &reqwest::Client, url: String) -> Value {
+    let reply = client.get(url).send().await.expect("GET");
+    reply.json().await.unwrap_or(Value::Null)
+}
+
 /// A plain HTTP client (no cookies, no redirects followed, bounded by [`WAIT`]).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -11,6 +11,7 @@
 //! - [`upstream`]: a coop-like upstream whose answers tests steer ([`MockUpstream`]);
 //! - [`oauth`]: a local OAuth server ([`OAuthServer`]);
 //! - [`procs`]: `/proc` readings and process-group cleanup;
+//! - [`stamps`]: the benches' hook time stamps and percentiles;
 //! - [`temp`]: private temporary directories.
 // Each test binary and bench uses a different subset.
 #![allow(dead_code, unused_imports, unused_macros)]
@@ -22,12 +23,13 @@ pub mod nats;
 pub mod oauth;
 pub mod procs;
 pub mod session;
+pub mod stamps;
 pub mod temp;
 pub mod upstream;
 pub mod ws;
 
 pub use claude::Claude;
-pub use hub::{client, expect_envelope, hub_args, metric, metrics, register, TestServer};
+pub use hub::{client, expect_envelope, get_json, hub_args, metric, metrics, register, TestServer};
 pub use hub_process::HubProcess;
 pub use nats::NatsServer;
 pub use oauth::OAuthServer;

@@ -42,6 +42,9 @@ pub struct MockState {
     pub open_connections: Arc<AtomicUsize>,
     /// Connections accepted so far, closed or not.
     pub accepted_connections: Arc<AtomicUsize>,
+    /// Requests for `/ws` (the mock has none: 404), each on a connection of its own (the
+    /// hub's inbox follows every session's state there).
+    pub ws_attempts: AtomicUsize,
 }
 
 /// The mock's listener: counts the connections it accepted that are still open.
@@ -159,6 +162,13 @@ impl MockUpstream {
             ..MockState::default()
         });
         let app = Router::new()
+            .route(
+                "/ws",
+                get(|State(s): State<Arc<MockState>>| async move {
+                    s.ws_attempts.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::NOT_FOUND
+                }),
+            )
             .route(
                 "/api/v1/health",
                 get(|State(s): State<Arc<MockState>>, h: HeaderMap| async move {

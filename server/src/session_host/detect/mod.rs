@@ -3,9 +3,10 @@
 //! reports the one that decided as `detection_tier` with a `detection_cause`. Each detector here
 //! hands its conclusions to [`super::state::StateTracker::detect`] as a [`Detection`]; the
 //! lifecycle (spawn, switch, exit) sets the rest. A plain command has one detector:
-//! [`process`], coop's tier 4; Claude Code has its hooks (tier 1) and its screen (tier 5), in
-//! `super::agent::claude`.
+//! [`process`], coop's tier 4; Claude Code has its hooks (tier 1) and its screen (tier 5),
+//! [`claude`] (fed by `super::agent::claude`, which also answers its prompts).
 
+pub mod claude;
 pub mod process;
 
 use protocol::coop::PromptContext;

@@ -1,18 +1,15 @@
-//! Claude Code on the PTY (docs/architecture.md, "Claude Code"): `setup` hands it a settings
-//! file whose hooks reach `hooks` (the receiver), `screen` reads what it shows, `detect` makes
-//! states of both, `prompt` builds the prompt object and `driver` answers it with keys.
+//! Claude Code on the PTY (docs/architecture.md, "Agent state"): `setup` hands it a settings
+//! file whose hooks reach `hooks` (the receiver); the receiver and a screen watcher feed the
+//! detector of `crate::session_host::detect::claude`, and `driver` answers prompts with keys.
 
-pub mod detect;
 pub mod driver;
 pub mod hook_client;
 mod hooks;
-pub mod prompt;
-pub mod screen;
 pub mod setup;
 
+use crate::session_host::detect::claude::{screen, Detector};
 use crate::session_host::error::HostError;
 use crate::session_host::host::{lock, Host};
-use detect::Detector;
 use protocol::claude::HookInput;
 use protocol::coop::{NudgeReply, NudgeRequest, RespondReply, RespondRequest};
 use protocol::AgentState;

@@ -1,7 +1,7 @@
 //! The detector's decisions, event by event, on synthetic screens.
 
+use super::screen::Dialog;
 use super::*;
-use crate::session_host::agent::claude::screen::Dialog;
 use serde_json::json;
 
 fn hook(name: &str) -> HookInput {

@@ -1,4 +1,4 @@
-//! Claude Code's state from its hooks and its screen (docs/architecture.md, "Claude Code").
+//! Claude Code's state from its hooks and its screen (docs/architecture.md, "Agent state").
 //!
 //! Hooks decide (tier `"1"`): a prompt submitted or a tool used is `working`, `Stop` and the
 //! idle notification are `idle`, a permission request, a question or a plan is `prompt`. A
@@ -6,15 +6,18 @@
 //! [`PROMPT_WAIT`] without them. The screen decides where hooks say nothing (tier `"5"`), once it
 //! has been still for [`SCREEN_SETTLE`] with no hook in between: the input box alone is `idle`
 //! (or `error`/`parked` when the last answer was an error), a dialog is `prompt`, a dialog gone
-//! is the prompt answered in the terminal.
+//! is the prompt answered in the terminal. `screen` reads the screen, `prompt` builds the
+//! prompt object.
 
-use super::prompt;
-use super::screen::{DialogKind, View};
-use crate::session_host::detect::{Detection, Tier};
+pub mod prompt;
+pub mod screen;
+
+use super::{Detection, Tier};
 use crate::session_host::state::StateTracker;
 use protocol::claude::HookInput;
 use protocol::coop::PromptContext;
 use protocol::AgentState;
+use screen::{DialogKind, View};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -346,5 +349,4 @@ fn classify(error: &str) -> (AgentState, &'static str) {
 }
 
 #[cfg(test)]
-#[path = "detect_tests.rs"]
 mod tests;
