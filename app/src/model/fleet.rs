@@ -5,6 +5,7 @@ use super::inbox::{Inbox, InboxEvent};
 use super::{Preview, SessionView};
 use leptos::prelude::*;
 use protocol::credentials::{AccountStatus, CredentialStatus};
+use protocol::inbox::GoneReason;
 use protocol::mux::{CachedStatus, MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
 use protocol::AgentState;
 use serde_json::Value;
@@ -218,8 +219,11 @@ impl Fleet {
                 self.inbox.apply(InboxEvent::Item(Box::new(item)));
                 FollowUp::None
             }
-            MuxEvent::InboxGone { item, .. } => {
-                self.inbox.apply(InboxEvent::Gone(item));
+            MuxEvent::InboxGone { item, reason, .. } => {
+                self.inbox.apply(match reason {
+                    GoneReason::Replaced => InboxEvent::Replaced(item),
+                    GoneReason::Left | GoneReason::Offline => InboxEvent::Gone(item),
+                });
                 FollowUp::None
             }
             MuxEvent::Error { .. } => FollowUp::None,

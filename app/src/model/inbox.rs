@@ -15,7 +15,12 @@ pub enum InboxEvent {
     Item(Box<InboxItem>),
     /// `inbox:gone`: the item with this id left.
     Gone(String),
+    /// `inbox:gone` with reason `replaced`: a newer prompt of its session takes its place.
+    Replaced(String),
 }
+
+/// Replaced items remembered until their session's next item (count).
+const REPLACED_MEMORY: usize = 256;
 
 /// The inbox: items, the selected one, the latest arrival.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +33,9 @@ pub struct Inbox {
     pub arrived: RwSignal<Option<InboxItem>>,
     /// Events seen while the list is being read, replayed over it when it comes.
     during_sync: StoredValue<Option<Vec<InboxEvent>>>,
+    /// Items that left for a newer prompt of their session: one that asks the same again is
+    /// no news (the hub's notifications skip it too).
+    replaced: StoredValue<Vec<InboxItem>>,
 }
 
 impl Inbox {
@@ -38,6 +46,7 @@ impl Inbox {
             selected: RwSignal::new(None),
             arrived: RwSignal::new(None),
             during_sync: StoredValue::new(None),
+            replaced: StoredValue::new(Vec::new()),
         }
     }
 
@@ -48,13 +57,34 @@ impl Inbox {
                 log.push(event.clone());
             }
         });
-        if let InboxEvent::Item(item) = &event {
-            let new = self
-                .items
-                .with_untracked(|l| l.iter().all(|i| i.id != item.id));
-            if new {
-                self.arrived.set(Some((**item).clone()));
+        match &event {
+            InboxEvent::Item(item) => {
+                let seen = self
+                    .items
+                    .with_untracked(|l| l.iter().any(|i| i.id == item.id));
+                let mut repeated = false;
+                self.replaced.update_value(|r| {
+                    repeated = r
+                        .iter()
+                        .any(|o| o.session == item.session && same_ask(&o.prompt, &item.prompt));
+                    r.retain(|o| o.session != item.session);
+                });
+                if !seen && !repeated {
+                    self.arrived.set(Some((**item).clone()));
+                }
             }
+            InboxEvent::Replaced(id) => {
+                let old = self
+                    .items
+                    .with_untracked(|l| l.iter().find(|i| i.id == *id).cloned());
+                self.replaced.update_value(|r| {
+                    if r.len() == REPLACED_MEMORY {
+                        r.remove(0);
+                    }
+                    r.extend(old);
+                });
+            }
+            InboxEvent::Gone(_) => {}
         }
         self.fold(event);
     }
@@ -73,7 +103,7 @@ impl Inbox {
                     None => list.push(item),
                 }
             }
-            InboxEvent::Gone(id) => list.retain(|i| i.id != id),
+            InboxEvent::Gone(id) | InboxEvent::Replaced(id) => list.retain(|i| i.id != id),
         });
     }
 
@@ -352,6 +382,23 @@ mod tests {
                 "b:2",
                 "the oldest once the selected left"
             );
+        });
+    }
+
+    #[test]
+    fn a_prompt_replaced_by_the_same_ask_is_no_news() {
+        Owner::new().with(|| {
+            let inbox = Inbox::new();
+            inbox.apply(InboxEvent::Item(Box::new(item("a", 5, bash("pwd")))));
+            assert_eq!(inbox.arrived.get_untracked().unwrap().id, "a:5");
+            inbox.arrived.set(None);
+            inbox.apply(InboxEvent::Replaced("a:5".into()));
+            inbox.apply(InboxEvent::Item(Box::new(item("a", 6, bash("pwd")))));
+            assert_eq!(inbox.arrived.get_untracked(), None);
+            assert_eq!(ids(&inbox), ["a:6"]);
+            inbox.apply(InboxEvent::Replaced("a:6".into()));
+            inbox.apply(InboxEvent::Item(Box::new(item("a", 7, bash("whoami")))));
+            assert_eq!(inbox.arrived.get_untracked().unwrap().id, "a:7");
         });
     }
 
