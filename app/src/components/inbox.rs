@@ -326,7 +326,7 @@ pub fn answer(ui: Ui, id: &str, req: RespondRequest) {
         .update(|p| p.extend(targets.iter().cloned()));
     inbox.selected.set(Some(item.id.clone()));
     #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(send(ui, item, targets, req));
+    leptos::task::spawn_local(super::on_demand::answer_items(ui, item, targets, req));
     #[cfg(not(feature = "hydrate"))]
     let _ = (item, req);
 }
@@ -346,8 +346,9 @@ fn answer_label(ask: &Ask, req: &RespondRequest) -> String {
     }
 }
 
+/// Sends `req` to each of `targets` (reached through [`super::on_demand::answer_items`]).
 #[cfg(feature = "hydrate")]
-async fn send(ui: Ui, item: InboxItem, targets: Vec<String>, req: RespondRequest) {
+pub(super) async fn send(ui: Ui, item: InboxItem, targets: Vec<String>, req: RespondRequest) {
     use crate::model::inbox::InboxEvent;
     let inbox = ui.feed.fleet.inbox;
     let what = answer_label(&ask_of(&item), &req);

@@ -5,7 +5,7 @@
 
 use super::{fetch, field, num_field, str_field};
 use crate::api::ApiFailure;
-use js_sys::{Array, Object, JSON};
+use js_sys::{Array, Object, Reflect, JSON};
 use protocol::coop::{PromptContext, PromptQuestion, RespondRequest};
 use protocol::inbox::{InboxAnswered, InboxItem};
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,7 +21,10 @@ pub async fn list() -> Result<Vec<InboxItem>, ApiFailure> {
 
 /// Answers item `id`; a 409 means it was answered already or is not the prompt any more.
 pub async fn answer(id: &str, answer: &RespondRequest) -> Result<InboxAnswered, ApiFailure> {
-    let body = serde_json::to_string(answer).map_err(|e| ApiFailure::new(0, e.to_string()))?;
+    let body = JSON::stringify(&body_of(answer))
+        .ok()
+        .and_then(|b| b.as_string())
+        .ok_or_else(|| ApiFailure::new(0, "the answer cannot be encoded"))?;
     // Ids are `[A-Za-z0-9._:-]` (sessions checked by the hub) and a number: safe in a path.
     let reply = fetch("POST", &format!("/api/v1/inbox/{id}/answer"), Some(body)).await?;
     Ok(InboxAnswered {
@@ -29,6 +32,42 @@ pub async fn answer(id: &str, answer: &RespondRequest) -> Result<InboxAnswered, 
         delivered: field(&reply, "delivered").as_bool().unwrap_or(false),
         prompt_type: str_field(&reply, "prompt_type").unwrap_or_default(),
     })
+}
+
+/// `answer` as the JSON object the endpoint takes, built with the browser's objects (serde's
+/// serialiser for it, and for the JSON values inside, would cost the bundle more).
+fn body_of(answer: &RespondRequest) -> JsValue {
+    let obj = Object::new();
+    let set = |obj: &Object, key: &str, value: JsValue| {
+        let _ = Reflect::set(obj, &key.into(), &value);
+    };
+    if let Some(accept) = answer.accept {
+        set(&obj, "accept", accept.into());
+    }
+    if let Some(option) = answer.option {
+        set(&obj, "option", option.into());
+    }
+    if let Some(text) = &answer.text {
+        set(&obj, "text", text.into());
+    }
+    if !answer.answers.is_empty() {
+        let answers: Array = answer
+            .answers
+            .iter()
+            .map(|a| {
+                let entry = Object::new();
+                if let Some(option) = a.get("option").and_then(|o| o.as_u64()) {
+                    set(&entry, "option", (option as u32).into());
+                }
+                if let Some(text) = a.get("text").and_then(|t| t.as_str()) {
+                    set(&entry, "text", text.into());
+                }
+                JsValue::from(entry)
+            })
+            .collect();
+        set(&obj, "answers", answers.into());
+    }
+    obj.into()
 }
 
 /// The array at `key` (empty when missing).
