@@ -1,9 +1,10 @@
 //! Claude Code detection against the real simulator (claudeless) on a real PTY. Prints numbers
 //! only:
 //!
-//! - hook event → `/ws` transition: from the moment claudeless fires `PermissionRequest` (an
-//!   operator hook of the same entry, run just before the host's, stamps the time) to the
-//!   `prompt` transition on `/ws` (the prompt goes out once its dialog is on screen);
+//! - hook event → `/ws` transition: from the moment claudeless fires a hook (an operator hook
+//!   of the same entry, run just before the host's, stamps the time) to its transition on `/ws`:
+//!   `UserPromptSubmit` → `working` (the hook alone decides) and `PermissionRequest` → `prompt`
+//!   (the prompt goes out once its dialog is on screen);
 //! - beside it, the host's hook command alone (`coopmux agent-hook`, spawn to exit);
 //! - `respond` → `working`: from sending the answer to the `working` transition on `/ws`.
 
@@ -14,10 +15,9 @@ use serde_json::json;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::claude::reaches;
 use support::procs::BIN;
-use support::stamps::{epoch_nanos, last_stamp, percentiles, stamping_settings};
 use support::{Claude, TempDir};
 use tokio::time::Instant;
 
@@ -25,6 +25,60 @@ use tokio::time::Instant;
 const ROUNDS: usize = 40; // prompts
 /// Runs of the hook command alone.
 const HOOK_RUNS: usize = 200; // runs
+
+/// Now, in nanoseconds since the epoch (the clock `date +%s%N` reads).
+fn epoch_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// The stamps `date +%s%N` appended to `file`.
+fn stamps(file: &Path) -> Vec<u128> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// From the one stamp in `file` after the `seen` earlier ones to now; `None` when the hook did
+/// not fire this round (claudeless skips a hook that would overlap another one).
+fn since_stamp(file: &Path, seen: usize) -> Option<Duration> {
+    let arrived = epoch_nanos();
+    let all = stamps(file);
+    let fired = *all.get(seen).filter(|_| all.len() == seen + 1)?;
+    Some(Duration::from_nanos(
+        u64::try_from(arrived.saturating_sub(fired)).unwrap_or(u64::MAX),
+    ))
+}
+
+/// `p50 … p99 … (n)` of durations.
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "p50 {:>7.2} ms   p99 {:>7.2} ms   (n = {})",
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples.len()
+    )
+}
+
+/// An operator settings file whose `UserPromptSubmit` and `PermissionRequest` hooks (same empty
+/// matcher as the host's, so each shares an entry with the host's and runs first) stamp the
+/// time into `submits` and `permissions`.
+fn stamping_settings(dir: &TempDir, submits: &Path, permissions: &Path) -> String {
+    let stamp = |file: &Path| {
+        let command = format!("date +%s%N >> '{}'", file.display());
+        json!([{"matcher": "", "hooks": [{"type": "command", "command": command}]}])
+    };
+    let settings = json!({"hooks": {
+        "UserPromptSubmit": stamp(submits),
+        "PermissionRequest": stamp(permissions),
+    }});
+    let path = dir.join("stamping.json");
+    std::fs::write(&path, settings.to_string()).expect("settings");
+    path.display().to_string()
+}
 
 /// The host's hook command alone, `HOOK_RUNS` times, with an event that changes no state.
 fn hook_command_alone(hook_dir: &Path) -> Vec<Duration> {
@@ -54,22 +108,29 @@ fn hook_command_alone(hook_dir: &Path) -> Vec<Duration> {
 #[tokio::main]
 async fn main() {
     let scratch = TempDir::new("claude-bench");
-    let stamps = scratch.join("permission-stamps");
-    let settings = stamping_settings(&scratch, &stamps);
+    let submits = scratch.join("submit-stamps");
+    let permissions = scratch.join("permission-stamps");
+    let settings = stamping_settings(&scratch, &submits, &permissions);
     let claude = Claude::start("permission", &[], &["--settings", &settings]).await;
     let host = &claude.host;
     let mut ws = claude.idle_states().await;
 
-    let (mut to_prompt, mut to_working) = (Vec::new(), Vec::new());
+    let (mut to_busy, mut to_prompt, mut to_working) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut submits_seen, mut permissions_seen) = (0, 0);
     for _ in 0..ROUNDS {
         host.type_line("please deploy").await;
+        let busy = reaches(&mut ws, "working").await;
+        if let Some(took) = since_stamp(&submits, submits_seen) {
+            to_busy.push(took);
+        }
+        submits_seen = stamps(&submits).len();
+        assert_eq!(busy["cause"], "hook:working", "{busy}");
         let asked = reaches(&mut ws, "prompt").await;
-        let arrived = epoch_nanos();
+        if let Some(took) = since_stamp(&permissions, permissions_seen) {
+            to_prompt.push(took);
+        }
+        permissions_seen = stamps(&permissions).len();
         assert_eq!(asked["prompt"]["tool"], "Bash", "{asked}");
-        let fired = last_stamp(&stamps).expect("the stamping hook ran");
-        to_prompt.push(Duration::from_nanos(
-            u64::try_from(arrived.saturating_sub(fired)).unwrap_or(u64::MAX),
-        ));
         let sent = Instant::now();
         let reply = host
             .post_ok("/agent/respond", json!({"accept": true}))
@@ -82,7 +143,9 @@ async fn main() {
     let alone = hook_command_alone(&claude.hook_dir());
 
     println!("claude detection (claudeless {ROUNDS} permission prompts, real PTY, loopback)");
-    println!("  hook event → /ws transition   {}", percentiles(to_prompt));
+    // Rounds whose hook claudeless skipped have no sample (n below ROUNDS).
+    println!("  UserPromptSubmit → working    {}", percentiles(to_busy));
+    println!("  PermissionRequest → prompt    {}", percentiles(to_prompt));
     println!("  hook command alone            {}", percentiles(alone));
     println!(
         "  respond → working on /ws      {}",

@@ -14,6 +14,7 @@ use crate::registry::now_ms;
 use protocol::inbox::AuditEntry;
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -74,9 +75,11 @@ impl Audit {
         let last_seq = entries.back().map_or(0, |e: &AuditEntry| e.seq);
         let file = std::fs::create_dir_all(dir)
             .and_then(|()| {
+                // Private like `credentials.json`: it holds what operators told agents.
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(&path)
             })
             .map_err(

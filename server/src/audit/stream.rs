@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Entries waiting to be published (count); beyond it they are in the file only.
+/// Entries waiting to be published (count; each under 8 KiB: `sent` is cut at 4 KiB); beyond
+/// it they are in the file only.
 const PUBLISH_QUEUE: usize = 4096;
 /// Longest wait for one publish's acknowledgement (and for creating the stream).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);

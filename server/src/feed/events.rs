@@ -28,15 +28,32 @@ pub enum Sink {
     Queue(mpsc::Sender<MuxTransition>),
 }
 
+/// Largest prompt a [`Sink::Queue`] takes, as JSON text; a larger one (the agent's to make)
+/// arrives as its `type` alone, so that the queue's bytes stay bounded.
+pub const MAX_QUEUED_PROMPT_BYTES: usize = 256 * 1024;
+
 impl Sink {
-    async fn deliver(&self, registry: &Registry, transition: MuxTransition) {
+    async fn deliver(
+        &self,
+        registry: &Registry,
+        mut transition: MuxTransition,
+        frame_bytes: usize,
+    ) {
         match self {
             Self::Mux => drop(
                 registry
                     .event_sender()
                     .send(MuxEvent::Transition(transition)),
             ),
-            Self::Queue(queue) => drop(queue.send(transition).await),
+            Self::Queue(queue) => {
+                if frame_bytes > MAX_QUEUED_PROMPT_BYTES {
+                    if let Some(prompt) = &mut transition.prompt {
+                        let kind = prompt.get("type").cloned().unwrap_or(Value::Null);
+                        *prompt = serde_json::json!({ "type": kind });
+                    }
+                }
+                drop(queue.send(transition).await)
+            }
         }
     }
 }
@@ -128,7 +145,7 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
                     _ => continue,
                 };
                 last = Some((transition.next.clone(), transition.seq));
-                sink.deliver(registry, transition).await;
+                sink.deliver(registry, transition, text.len()).await;
             }
         }
         // The caller cancels this task as a whole (the last watcher left).

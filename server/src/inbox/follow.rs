@@ -10,8 +10,10 @@ use std::sync::Arc;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::sync::CancellationToken;
 
-/// Transitions waiting for the inbox (count); a full queue holds the feeds back.
-const TRANSITION_QUEUE: usize = 1024;
+/// Transitions waiting for the inbox (count; each at most
+/// [`events::MAX_QUEUED_PROMPT_BYTES`] of prompt, 64 MiB in all); a full queue holds the
+/// feeds back.
+const TRANSITION_QUEUE: usize = 256;
 
 pub(super) fn spawn(inbox: Arc<Inbox>, shutdown: CancellationToken) {
     tokio::spawn(run(inbox, shutdown));

@@ -99,10 +99,9 @@ impl Inbox {
                 arrivals,
                 ..
             } = &mut *items;
-            let current = by_session.get(&t.session);
-            if current.is_some_and(|e| t.seq < e.item.seq) {
-                return; // an older transition delivered late (a feed that reconnected)
-            }
+            // One feed per session delivers its transitions in order, and a feed that
+            // reconnects starts with the current state: the newest is always right (also when
+            // a restarted session counts from 1 again).
             if t.next != AgentState::Prompt {
                 if let Some(gone) = by_session.remove(&t.session) {
                     events.push(gone_event(&gone.item, GoneReason::Left));

@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The header carrying the body's signature.
 pub const SIGNATURE_HEADER: &str = "x-coopmux-signature";
-/// New items waiting to be announced (count); beyond it an announcement is dropped (logged).
-const NOTIFY_QUEUE: usize = 1024;
+/// New items waiting to be announced (count; each bounded by the inbox, about 1 MiB at
+/// most); beyond it an announcement is dropped (logged).
+const NOTIFY_QUEUE: usize = 256;
 /// Items announced at once (count).
 const NOTIFY_CONCURRENCY: usize = 16;
 /// Longest wait for one POST.

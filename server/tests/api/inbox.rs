@@ -226,7 +226,11 @@ async fn the_audit_log_records_answers_nudges_launches_kills_and_credential_chan
 
     // The same entries, one JSON line each, in the state directory.
     let dir = server.hub.config.state_dir.clone().unwrap();
-    let file = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let path = dir.join("audit.jsonl");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "private");
+    let file = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Value> = file
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -240,8 +244,7 @@ async fn a_notify_url_that_is_not_http_stops_the_hub_naming_it() {
         let args = crate::support::hub_args(|a| a.notify_urls = vec![bad.to_owned()]);
         let err = coopmux::serve::Bound::bind(args)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(err.to_string().contains(bad), "{err}");
     }
 }

@@ -49,6 +49,26 @@ async fn a_permission_names_the_command_and_accepting_it_runs_it() {
         (&prompt["ready"], &prompt["options_fallback"]),
         (&json!(true), &json!(false))
     );
+    assert_eq!(
+        (&prompt["questions"], &prompt["question_current"]),
+        (&json!([]), &json!(0))
+    );
+    let mut fields: Vec<&str> = prompt.as_object().unwrap().keys().map(|k| &**k).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "input",
+            "options",
+            "options_fallback",
+            "question_current",
+            "questions",
+            "ready",
+            "tool",
+            "type"
+        ],
+        "coop's prompt object"
+    );
     // The same prompt, with the sequence number that names it, from GET /agent.
     let agent = host.get_ok("/agent").await;
     assert_eq!(
@@ -77,7 +97,16 @@ async fn a_permission_names_the_command_and_accepting_it_runs_it() {
     let (status, body) = host.post("/agent/respond", json!({"accept": true})).await;
     assert_error(status, &body, 409, "NO_PROMPT");
     let done = reaches(&mut ws, "idle").await;
-    assert_eq!(done["cause"], "screen:idle", "{done}");
+    assert_eq!(
+        (&done["cause"], &done["prompt"]),
+        (&json!("screen:idle"), &Value::Null),
+        "{done}"
+    );
+    let agent = host.get_ok("/agent").await;
+    assert_eq!(
+        (&agent["state"], &agent["prompt"]),
+        (&json!("idle"), &Value::Null)
+    );
     let screen = host.get_ok("/screen").await;
     let lines = screen["lines"].as_array().unwrap();
     let output = |l: &&Value| {
@@ -182,6 +211,10 @@ async fn a_question_lists_its_options_and_is_answered_by_number_or_text_over_ws(
         (&nudged["delivered"], &nudged["state_before"]),
         (&json!(true), &json!("idle"))
     );
+    // Typed and sent: the agent takes it as a prompt and answers it.
+    let busy = reaches(&mut states, "working").await;
+    assert_eq!(busy["cause"], "hook:working", "{busy}");
+    reaches(&mut states, "idle").await;
     host.wait_text("❯ thanks").await;
 }
 

@@ -1,8 +1,9 @@
 //! The inbox with real `coopmux session` hosts running claudeless (docs/architecture.md, "The
 //! inbox"): a permission, a question and a plan show with what they ask; answers through the
 //! hub make the simulator proceed and empty the inbox; a second answer is a 409; two
-//! replicas on one NATS answering one item at once deliver it once; a local HTTP server gets
-//! one signed notification per item.
+//! replicas on one NATS answering one item at once deliver it once and notify it once; an
+//! answer while NATS is away sends nothing; a local HTTP server gets one signed notification
+//! per item.
 
 use crate::support::claude::reaches;
 use crate::support::{
@@ -298,7 +299,8 @@ async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_rep
 #[tokio::test]
 async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
     let nats = NatsServer::start().await;
-    let (a, b) = two_replicas(&nats).await;
+    let (url, received) = receiver().await;
+    let (a, b) = two_replicas(&nats, Some(&url)).await;
     let claude = agent(&a, "permission", "raced").await;
     let mut states = claude.host.ws("subscribe=state").await;
     for round in 0..3 {
@@ -348,6 +350,15 @@ async fn two_replicas_answering_one_item_at_once_deliver_it_once() {
     .await;
     outcomes.sort_unstable();
     assert_eq!(outcomes, [200, 200, 200, 409, 409, 409]);
+    // Both replicas saw each item; the receiver got it once (after one refused try).
+    taken(&received, 3, "three notifications").await;
+    let got = received.lock().unwrap().clone();
+    let ids: std::collections::BTreeSet<String> = (got.iter().filter(|r| r.2 == 200))
+        .map(|(_, body, _)| {
+            serde_json::from_slice::<Value>(body).unwrap()["item"]["id"].to_string()
+        })
+        .collect();
+    assert_eq!((got.len(), ids.len()), (4, 3), "{got:?}");
 }
 
 /// `Some(())` once `hub`'s health says `key` is (or is not, with `is` false) `value`.
@@ -356,9 +367,16 @@ async fn health_says(hub: &TestServer, key: &str, value: &str, is: bool) -> Opti
     ((health[key] == value) == is).then_some(())
 }
 
-/// Two replicas on `nats`, once both share the fleet.
-async fn two_replicas(nats: &NatsServer) -> (TestServer, TestServer) {
-    let replica = |url: String| TestServer::with(move |a| a.nats.url = Some(url));
+/// Two replicas on `nats` (notifying `notify`, if any), once both share the fleet.
+async fn two_replicas(nats: &NatsServer, notify: Option<&str>) -> (TestServer, TestServer) {
+    let notify: Vec<String> = notify.into_iter().map(str::to_owned).collect();
+    let replica = |url: String| {
+        let notify = notify.clone();
+        TestServer::with(move |a| {
+            a.nats.url = Some(url);
+            a.notify_urls = notify;
+        })
+    };
     let (a, b) = (
         replica(nats.url.clone()).await,
         replica(nats.url.clone()).await,
@@ -372,7 +390,7 @@ async fn two_replicas(nats: &NatsServer) -> (TestServer, TestServer) {
 #[tokio::test]
 async fn an_answer_while_nats_is_away_sends_nothing_and_another_replica_answers_once_it_is_back() {
     let mut nats = NatsServer::start().await;
-    let (a, b) = two_replicas(&nats).await;
+    let (a, b) = two_replicas(&nats, None).await;
     let claude = agent(&a, "permission", "outage").await;
     let mut states = claude.host.ws("subscribe=state").await;
     claude.host.type_line("please deploy").await;

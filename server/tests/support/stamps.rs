@@ -15,15 +15,21 @@ pub fn epoch_nanos() -> u128 {
         .as_nanos()
 }
 
-/// From `stamp` to `now` (both [`epoch_nanos`]).
-pub fn since(stamp: u128, now: u128) -> Duration {
-    Duration::from_nanos(u64::try_from(now.saturating_sub(stamp)).unwrap_or(u64::MAX))
+/// The stamps `date +%s%N` appended to `file`.
+pub fn stamps(file: &Path) -> Vec<u128> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
-/// The last stamp `date +%s%N` appended to `file`.
-pub fn last_stamp(file: &Path) -> Option<u128> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().last()?.trim().parse().ok()
+/// From the one stamp in `file` after the `seen` earlier ones to `arrived` ([`epoch_nanos`]);
+/// `None` when the hook did not fire this round (claudeless skips a hook that would overlap
+/// another one) or fired more than once.
+pub fn since_stamp(file: &Path, seen: usize, arrived: u128) -> Option<Duration> {
+    let all = stamps(file);
+    let fired = *all.get(seen).filter(|_| all.len() == seen + 1)?;
+    Some(Duration::from_nanos(
+        u64::try_from(arrived.saturating_sub(fired)).unwrap_or(u64::MAX),
+    ))
 }
 
 /// `p50 … p99 … (n)` of durations.

@@ -1,5 +1,5 @@
 //! Answering a prompt as a person would: the keys Claude Code's dialogs take (docs/coop-protocol.md,
-//! "Agent state"). A number picks a menu entry at once; free text is typed on the dialog's
+//! "Claude Code"). A number picks a menu entry at once; free text is typed on the dialog's
 //! free-text row (reached with the arrow keys from the first entry) and sent with Enter; Esc
 //! declines a question or a plan.
 

@@ -1,4 +1,4 @@
-//! What the host hands Claude Code before it starts (docs/architecture.md, "Claude Code"): a
+//! What the host hands Claude Code before it starts (docs/architecture.md, "Agent state"): a
 //! directory of its own (0700, under the state directory, never the shared temp dir) with the
 //! hook endpoint (a loopback address and a per-host secret, 0600) and a settings file whose
 //! hooks run `coopmux agent-hook <dir>` for every event; the command gets

@@ -1,4 +1,4 @@
-//! The `prompt` object (docs/coop-protocol.md, "Agent state"): what the hook said (tool, input,
+//! The `prompt` object (docs/coop-protocol.md, "Claude Code"): what the hook said (tool, input,
 //! questions) completed by what the screen shows (the menu's options, the question asked).
 
 use super::screen::{Dialog, DialogKind};
@@ -73,6 +73,12 @@ fn text(value: Option<&Value>) -> String {
 pub fn shown(mut prompt: PromptContext, dialog: &Dialog) -> PromptContext {
     prompt.ready = true;
     prompt.options_fallback = false;
+    // No hook named the tool (only a notification, or none, announced the dialog): the
+    // dialog shows it.
+    if let (None, Some(subject)) = (&prompt.tool, &dialog.subject) {
+        prompt.tool = Some(subject.tool.to_owned());
+        prompt.input = Some(subject.input.clone());
+    }
     if dialog.kind != DialogKind::Question {
         prompt.options.clone_from(&dialog.options);
         return prompt;
@@ -110,7 +116,8 @@ pub fn unseen(mut prompt: PromptContext) -> PromptContext {
     prompt
 }
 
-/// A prompt only the screen saw (no hook announced it): no tool, no input.
+/// A prompt only the screen saw (no hook announced it): a permission's tool and input as the
+/// dialog draws them.
 pub fn from_screen(dialog: &Dialog) -> PromptContext {
     let bare = PromptContext {
         kind: dialog.kind.as_str().to_owned(),
@@ -149,6 +156,7 @@ mod tests {
                 "Chat about this".into(),
             ],
             heading: Some("Which cache?".into()),
+            subject: None,
         };
         let prompt = shown(prompt, &dialog);
         assert!(prompt.ready);
@@ -175,6 +183,7 @@ mod tests {
             kind: DialogKind::Permission,
             options: vec!["Yes".into(), "No".into()],
             heading: None,
+            subject: None,
         };
         let prompt = shown(prompt, &dialog);
         assert_eq!((prompt.options.len(), prompt.options_fallback), (2, false));

@@ -1,4 +1,4 @@
-//! Reading Claude Code's screen (docs/architecture.md, "Claude Code"): the dialog it shows
+//! Reading Claude Code's screen (docs/architecture.md, "Agent state"): the dialog it shows
 //! (permission, question, plan) with its menu, whether its input box waits for a prompt, whether
 //! it is busy, and the error its last answer reported. Hooks say what happens; the screen says
 //! what the operator sees and what the menu offers.
@@ -11,6 +11,13 @@ const PERMISSION_MARKERS: [&str; 3] = [
 ];
 /// Text that marks a plan approval dialog.
 const PLAN_MARKERS: [&str; 2] = ["Here is Claude's plan", "Ready to code?"];
+/// A permission dialog's title → the tool that asks (Claude Code draws the command or the
+/// file on the next non-blank row).
+const PERMISSION_TITLES: [(&str, &str, &str); 3] = [
+    ("Bash command", "Bash", "command"),
+    ("Edit file", "Edit", "file_path"),
+    ("Create file", "Write", "file_path"),
+];
 /// Menu entries only a question dialog has.
 const QUESTION_ENTRIES: [&str; 3] = ["Type something.", "Chat about this", "Submit answers"];
 /// The footer every dialog ends with; a dialog without it is still being drawn.
@@ -53,6 +60,18 @@ pub struct Dialog {
     pub options: Vec<String>,
     /// The line just above the menu (a question dialog's question).
     pub heading: Option<String>,
+    /// A permission dialog's tool and what it wants, as drawn.
+    pub subject: Option<Subject>,
+}
+
+/// What a permission dialog shows it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The tool's name (`Bash`, `Edit`, `Write`).
+    pub tool: &'static str,
+    /// The tool's input as JSON text: `{"command"}` or `{"file_path"}` (its first row only, when
+    /// it wraps).
+    pub input: String,
 }
 
 /// What the screen shows.
@@ -169,10 +188,35 @@ fn dialog(lines: &[String]) -> Option<Dialog> {
         // A numbered list in the conversation is no dialog.
         return None;
     };
+    let subject = (kind == DialogKind::Permission)
+        .then(|| subject(above))
+        .flatten();
     Some(Dialog {
         kind,
         options,
         heading,
+        subject,
+    })
+}
+
+/// The last permission title above the menu and the first non-blank row under it.
+fn subject(above: &[String]) -> Option<Subject> {
+    let (row, (_, tool, field)) = above.iter().enumerate().rev().find_map(|(i, l)| {
+        let title = l.trim();
+        PERMISSION_TITLES
+            .iter()
+            .find(|(t, _, _)| *t == title)
+            .map(|found| (i, *found))
+    })?;
+    let what = above[row + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty() && !is_separator(l))?;
+    let mut input = serde_json::Map::new();
+    input.insert(field.to_owned(), what.into());
+    Some(Subject {
+        tool,
+        input: serde_json::Value::Object(input).to_string(),
     })
 }
 

@@ -29,6 +29,26 @@ fn permission_dialog_lists_its_menu() {
         dialog.options,
         ["Yes", "Yes, allow echo commands from this project", "No"]
     );
+    let subject = dialog.subject.expect("what it asks about");
+    assert_eq!(
+        (subject.tool, subject.input.as_str()),
+        ("Bash", r#"{"command":"echo deploying-now"}"#)
+    );
+}
+
+#[test]
+fn an_edit_dialog_names_its_file() {
+    let border = " ╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌";
+    let view = parse(&rows(&format!(
+        "{SEP}\n Edit file\n src/main.rs\n{border}\n 1 -old\n 1 +new\n{border}\n Do you want to \
+         make this edit to src/main.rs?\n ❯ 1. Yes\n   2. Yes, allow all edits during this \
+         session\n   3. No\n\n Esc to cancel · Tab to amend\n"
+    )));
+    let subject = view.dialog.and_then(|d| d.subject).expect("a subject");
+    assert_eq!(
+        (subject.tool, subject.input.as_str()),
+        ("Edit", r#"{"file_path":"src/main.rs"}"#)
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The detector's decisions, event by event, on synthetic screens.
 
-use super::screen::Dialog;
+use super::screen::{Dialog, Subject};
 use super::*;
 use serde_json::json;
 
@@ -29,6 +29,7 @@ fn permission_view() -> View {
                 "No".into(),
             ],
             heading: Some("Do you want to proceed?".into()),
+            subject: None,
         }),
         ..View::default()
     }
@@ -117,6 +118,38 @@ fn a_prompt_that_never_shows_goes_out_with_fallback_options() {
 }
 
 #[test]
+fn a_permission_only_a_notification_announced_takes_its_tool_from_the_dialog() {
+    let t0 = Instant::now();
+    let tracker = StateTracker::new();
+    let mut d = Detector::new(t0);
+    let notice = HookInput {
+        notification_type: Some("permission_prompt".into()),
+        ..hook("Notification")
+    };
+    d.on_hook(&tracker, &notice, true, t0);
+    let mut view = permission_view();
+    let command = r#"{"command":"echo deploying-now"}"#;
+    if let Some(dialog) = view.dialog.as_mut() {
+        dialog.subject = Some(Subject {
+            tool: "Bash",
+            input: command.into(),
+        });
+    }
+    d.on_screen(&tracker, &view, 1, t0);
+    let seen = tracker.snapshot();
+    assert_eq!(seen.cause, Some("hook:prompt(permission)"));
+    let prompt = seen.prompt.expect("a prompt");
+    assert_eq!(
+        (
+            prompt.tool.as_deref(),
+            prompt.input.as_deref(),
+            prompt.ready
+        ),
+        (Some("Bash"), Some(command), true)
+    );
+}
+
+#[test]
 fn an_answer_moves_to_working_and_the_settled_input_box_to_idle() {
     let t0 = Instant::now();
     let tracker = StateTracker::new();
@@ -167,6 +200,7 @@ fn a_question_has_its_questions_and_goes_idle_on_the_notification() {
                 "Chat about this".into(),
             ],
             heading: Some("Which database?".into()),
+            subject: None,
         }),
         ..View::default()
     };
