@@ -1,8 +1,8 @@
-//! The inbox panel beside the grid (docs/dashboard.md, "Inbox"): every prompt an agent waits
-//! on, oldest first, with what it asks in plain text, answered with a key or a click through
-//! `POST /api/v1/inbox/{item}/answer`. The answering and the tile's question are part of the
-//! first load (the keys work while the panel's own chunk loads); the panel is loaded on
-//! first use.
+//! The inbox panel beside the grid (docs/architecture.md, "The inbox panel"): every prompt an
+//! agent waits on, oldest first, with what it asks in plain text, answered with a key or a
+//! click through `POST /api/v1/inbox/{item}/answer`. The keys and the tile's question are part
+//! of the first load (`i` then `y` works while the panel's own chunk loads); the panel and the
+//! sending are loaded on first use.
 //!
 //! All prompt text is the agent's: it is rendered as text nodes only.
 
