@@ -1,5 +1,5 @@
 //! What an agent asks the operator (the `prompt` of `GET /agent` and of `transition` events)
-//! and the replies to `nudge` and `respond` (docs/coop-protocol.md, "Agent state").
+//! and the replies to `nudge` and `respond` (docs/coop-protocol.md, "Claude Code").
 
 use serde::{Deserialize, Serialize};
 
