@@ -180,8 +180,8 @@ mod browser {
     }
 
     /// Does what folding an event asked for. After a snapshot (every connect) every session's
-    /// state is read at once, and the credential alerts from the accounts' status: the feed
-    /// only tells of changes, and a hub that just restarted knows no states yet.
+    /// state is read at once, the credential alerts from the accounts' status, and the inbox:
+    /// the feed only tells of changes, and a hub that just restarted knows no states yet.
     fn follow_up(feed: LiveFeed, follow: FollowUp) {
         let refresh = match follow {
             FollowUp::None => return,
@@ -198,6 +198,8 @@ mod browser {
                         feed.fleet.alerts_from_status(&accounts);
                     }
                 });
+                // Items come and go as events; what waits already is read once per connect.
+                leptos::task::spawn_local(crate::rest::inbox::refresh(feed.fleet.inbox));
                 sessions
             }
             FollowUp::Refresh(sessions) => sessions,

@@ -7,6 +7,7 @@
 //! rules the components share (titles, attention order, badges, the filter).
 
 mod fleet;
+pub mod inbox;
 
 pub use fleet::{decode, preview, CredentialAlert, Fleet, FollowUp, OAuthPrompt};
 

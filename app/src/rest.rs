@@ -14,6 +14,8 @@ use protocol::AgentState;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+pub mod inbox;
+
 /// Field `key` of `obj` (`undefined` when missing).
 pub fn field(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -52,22 +54,32 @@ fn add_login(headers: &Object) {
 /// `POST /api/fn/{endpoint}` with the JSON `body`; the parsed answer, or the server's
 /// failure (status and message, status 0 when the call never got an answer).
 pub async fn call(endpoint: &str, body: &JsValue) -> Result<JsValue, ApiFailure> {
+    let text = JSON::stringify(body)
+        .map_err(|_| ApiFailure::new(0, "the call cannot be encoded"))?
+        .as_string();
+    fetch("POST", &format!("/api/fn/{endpoint}"), text).await
+}
+
+/// A same-origin request with an optional JSON body; the parsed answer, or the server's
+/// failure: the server function's `message` or the REST envelope's `error.message`.
+pub async fn fetch(method: &str, url: &str, body: Option<String>) -> Result<JsValue, ApiFailure> {
     let unreachable = |_| ApiFailure::new(0, "the hub is unreachable");
     let window = web_sys::window().ok_or_else(|| ApiFailure::new(0, "no window"))?;
     let headers = Object::new();
-    let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
     let _ = Reflect::set(&headers, &"accept".into(), &"application/json".into());
     add_login(&headers);
     let init = Object::new();
-    let _ = Reflect::set(&init, &"method".into(), &"POST".into());
+    let _ = Reflect::set(&init, &"method".into(), &method.into());
+    if let Some(body) = body {
+        let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
+        let _ = Reflect::set(&init, &"body".into(), &body.into());
+    }
     let _ = Reflect::set(&init, &"headers".into(), &headers);
-    let text = JSON::stringify(body).map_err(unreachable)?;
-    let _ = Reflect::set(&init, &"body".into(), &text);
     let fetch = field(&window, "fetch")
         .dyn_into::<Function>()
         .map_err(unreachable)?;
     let promise = fetch
-        .call2(&window, &format!("/api/fn/{endpoint}").into(), &init)
+        .call2(&window, &url.into(), &init)
         .map_err(unreachable)?;
     let response = JsFuture::from(Promise::from(promise))
         .await
@@ -87,7 +99,9 @@ pub async fn call(endpoint: &str, body: &JsValue) -> Result<JsValue, ApiFailure>
     if status == 401 {
         crate::login::expired();
     }
-    let message = str_field(&parsed, "message").unwrap_or(text);
+    let message = str_field(&parsed, "message")
+        .or_else(|| str_field(&field(&parsed, "error"), "message"))
+        .unwrap_or(text);
     Err(ApiFailure::new(status, message))
 }
 

@@ -4,6 +4,7 @@
 // emoji and no ⏺.
 import { test, expect, Page } from '@playwright/test';
 import { startMux, startSession, Mux, Session } from './mux';
+import { overflow } from './overflow';
 
 let mux: Mux;
 const sessions: Session[] = [];
@@ -41,35 +42,6 @@ async function focusWithInspector(page: Page, id: string) {
   await expect(inspector.locator('[data-section="health"] dl')).toHaveCount(1, { timeout: 15_000 });
 }
 
-/** Everything that sticks out of the viewport sideways or is cut inside its own box: the page
- *  scrolling sideways, any visible element reaching past the left or right edge (fixed
- *  overlays included, which never make the page scroll), and any button or field whose
- *  content is wider than the box. Terminal and preview text is clipped by design. */
-function overflow(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const width = document.documentElement.clientWidth;
-    const found: string[] = [];
-    const name = (el: Element) =>
-      `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} "${(el.textContent ?? '').trim().slice(0, 30)}"`;
-    if (document.documentElement.scrollWidth > width) {
-      found.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${width}`);
-    }
-    for (const el of document.querySelectorAll('body *')) {
-      if (el.closest('.xterm, .preview, .cached, script, style')) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
-      if (r.right > width + 0.5 || r.left < -0.5) {
-        found.push(`${name(el)} spans ${r.left.toFixed(0)}..${r.right.toFixed(0)} of ${width}`);
-      }
-      const cut = el instanceof HTMLButtonElement || el instanceof HTMLInputElement || el.getAttribute('role') === 'tab';
-      if (cut && el.scrollWidth > el.clientWidth + 1) {
-        found.push(`${name(el)} content ${el.scrollWidth} wider than its box ${el.clientWidth}`);
-      }
-    }
-    return found;
-  });
-}
-
 for (const [width, height] of [[390, 844], [1400, 900]]) {
   test(`no horizontal overflow at ${width}×${height}: grid, focused terminal with the inspector, drawer`, async ({ page }) => {
     await page.setViewportSize({ width, height });
@@ -83,6 +55,7 @@ for (const [width, height] of [[390, 844], [1400, 900]]) {
     for (const name of ['Toggle sidebar', 'Notifications', 'Credentials']) {
       await expect(page.getByRole('button', { name, exact: true })).toBeInViewport({ ratio: 1 });
     }
+    await expect(page.getByRole('button', { name: /^Inbox/ })).toBeInViewport({ ratio: 1 });
     await expect(page.getByRole('searchbox', { name: 'Filter sessions' })).toBeInViewport({ ratio: 1 });
     expect(await overflow(page)).toEqual([]);
 
@@ -97,6 +70,12 @@ for (const [width, height] of [[390, 844], [1400, 900]]) {
     // The sidebar: a drawer on the phone, folded and unfolded on the desktop.
     await page.getByRole('button', { name: 'Toggle sidebar' }).click();
     expect(await overflow(page), 'sidebar toggled').toEqual([]);
+    await page.keyboard.press('Escape');
+
+    // The inbox beside the grid (over it on a phone); with items: inbox.spec.ts.
+    await page.keyboard.press('i');
+    await expect(page.getByRole('complementary', { name: 'Inbox' })).toBeVisible();
+    expect(await overflow(page), 'inbox open').toEqual([]);
   });
 }
 

@@ -1,6 +1,6 @@
 //! Telling an operator in another tab to look: the page title counts the sessions that wait
 //! for them (a prompt or an error), and, once they allow it, a browser notification announces
-//! each new prompt while the page is hidden.
+//! each new inbox item (what is asked, by whom) while the page is hidden.
 
 use super::use_ui;
 use crate::model::waits_for_operator;
@@ -110,10 +110,10 @@ mod notify {
         });
     }
 
-    /// Notifies each new prompt while the page is hidden and notifications are allowed.
+    /// Notifies each new inbox item while the page is hidden and notifications are allowed.
     pub fn follow(fleet: Fleet) {
         Effect::new(move |_| {
-            let Some((id, _seq)) = fleet.new_prompt.get() else {
+            let Some(item) = fleet.inbox.arrived.get() else {
                 return;
             };
             let hidden = web_sys::window()
@@ -122,8 +122,7 @@ mod notify {
             if !hidden || !granted() {
                 return;
             }
-            let title = fleet.get(&id).map_or(id.clone(), |v| v.title());
-            show(&format!("{title} is waiting for you"), &id);
+            show(&super::super::inbox::summary(&item), &item.id);
         });
     }
 

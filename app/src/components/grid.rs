@@ -1,8 +1,10 @@
 //! The grid of session tiles: title, subtitle, state badge and a live ANSI preview of the
 //! screen (from `screen_batch`, no terminal per tile) as wide as the session's terminal,
-//! narrowed by the filter, plus the "+" launch card. A session whose program exited keeps its
+//! narrowed by the filter, plus the "+" launch card. A session waiting on a prompt shows the
+//! question (its inbox item) instead of the preview. A session whose program exited keeps its
 //! tile, with the last screen and the exit code, until it is dismissed or goes away.
 
+use super::inbox::TileAsk;
 use super::use_ui;
 use crate::ansi::rows_html;
 use crate::model::{exit_label, prefix, state_class, state_label, Preview, SessionView};
@@ -58,6 +60,7 @@ pub fn Grid() -> impl IntoView {
 #[component]
 fn Tile(view: SessionView) -> impl IntoView {
     let ui = use_ui();
+    let fleet = ui.feed.fleet;
     let id = view.id.clone();
     let title = view.title();
     let subtitle = view.subtitle();
@@ -118,6 +121,10 @@ fn Tile(view: SessionView) -> impl IntoView {
             })
         }
     };
+    let asking = {
+        let id = id.clone();
+        move || fleet.inbox.of_session(&id)
+    };
     let (click_id, key_id) = (id.clone(), id.clone());
     view! {
         <div
@@ -144,11 +151,18 @@ fn Tile(view: SessionView) -> impl IntoView {
                 <span class=badge>{state_text}</span>
                 {exit_info}
             </div>
+            // A waiting session shows what it asks, readable, instead of its screen.
             // The flex box anchors the rows to the bottom; the <pre> keeps each row on one line
             // and is as wide as the session's terminal (`--cols`), scaled to fit the tile.
-            <div class="preview" style=cols aria-hidden="true">
-                <pre inner_html=html></pre>
-            </div>
+            {move || match asking() {
+                Some(item) => view! { <TileAsk item/> }.into_any(),
+                None => view! {
+                    <div class="preview" style=cols.clone() aria-hidden="true">
+                        <pre inner_html=html.clone()></pre>
+                    </div>
+                }
+                .into_any(),
+            }}
         </div>
     }
 }

@@ -1,4 +1,4 @@
-//! The top bar (sidebar toggle, title, counts, filter, notifications, credentials button) and
+//! The top bar (sidebar toggle, title, counts, filter, inbox, notifications, credentials button) and
 //! the bottom status bar.
 
 use super::use_ui;
@@ -70,6 +70,7 @@ pub fn Header() -> impl IntoView {
              title="Label, state, id or screen text"
              bind:value=ui.filter
          />
+         <super::inbox::InboxButton/>
          <super::attention::NotifyButton/>
          <button
              class=move || { if alerts() > 0 { "creds-button alert" } else { "creds-button" } }

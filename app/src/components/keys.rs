@@ -4,7 +4,11 @@
 //! - **Ctrl+Shift+L** leaves the terminal: closes the session and puts the keyboard focus on
 //!   its tile (its tooltip says so on the close button);
 //! - **Ctrl+Shift+↓ / Ctrl+Shift+↑** open the next / previous session in the sidebar's order;
-//! - **/** (outside text fields and the terminal) focuses the filter.
+//! - **/** (outside text fields and the terminal) focuses the filter;
+//! - **i** (outside text fields and the terminal) opens or closes the inbox; while it is open,
+//!   **1**–**9** pick an option of the selected item, **y** / **n** allow or deny a
+//!   permission, **↓ / ↑** (or **j** / **k**) select the next / previous item and **a** turns
+//!   "answer all identical prompts" on or off.
 //!
 //! They are read in the capture phase, before xterm.js sees them.
 
@@ -22,12 +26,25 @@ enum Command {
     Next,
     Previous,
     Filter,
+    Inbox,
+    /// A key that may answer the selected inbox item (`1`–`9`, `y`, `n`).
+    Answer(char),
+    InboxNext,
+    InboxPrevious,
+    AllIdentical,
 }
 
 /// The command of a key press: `key` as `KeyboardEvent.key`, then Ctrl (or Cmd), Shift, Alt,
-/// and whether the focus is in a text field or the terminal.
+/// whether the focus is in a text field or the terminal, and whether the inbox is open.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn command(key: &str, ctrl: bool, shift: bool, alt: bool, typing: bool) -> Option<Command> {
+fn command(
+    key: &str,
+    ctrl: bool,
+    shift: bool,
+    alt: bool,
+    typing: bool,
+    inbox: bool,
+) -> Option<Command> {
     if ctrl && shift && !alt {
         return match key {
             "L" | "l" => Some(Command::Leave),
@@ -36,7 +53,21 @@ fn command(key: &str, ctrl: bool, shift: bool, alt: bool, typing: bool) -> Optio
             _ => None,
         };
     }
-    (key == "/" && !ctrl && !alt && !typing).then_some(Command::Filter)
+    if ctrl || alt || typing {
+        return None;
+    }
+    match key {
+        "/" => Some(Command::Filter),
+        "i" => Some(Command::Inbox),
+        _ if !inbox => None,
+        "y" | "n" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" => {
+            key.chars().next().map(Command::Answer)
+        }
+        "ArrowDown" | "j" => Some(Command::InboxNext),
+        "ArrowUp" | "k" => Some(Command::InboxPrevious),
+        "a" => Some(Command::AllIdentical),
+        _ => None,
+    }
 }
 
 /// The session after (or before) `current` in `order`, wrapping around; the first (or last)
@@ -61,6 +92,7 @@ fn step(order: &[String], current: Option<&str>, forward: bool) -> Option<String
 #[cfg(feature = "hydrate")]
 pub fn listen(ui: Ui) {
     use crate::handlers::{own_until_cleanup, Listener};
+    use leptos::prelude::GetUntracked;
     use wasm_bindgen::JsCast;
     use web_sys::KeyboardEvent;
 
@@ -76,7 +108,9 @@ pub fn listen(ui: Ui) {
                     || el.closest(".xterm").ok().flatten().is_some()
             });
         let ctrl = ev.ctrl_key() || ev.meta_key();
-        let Some(cmd) = command(&ev.key(), ctrl, ev.shift_key(), ev.alt_key(), typing) else {
+        let inbox = ui.inbox_open.get_untracked();
+        let Some(cmd) = command(&ev.key(), ctrl, ev.shift_key(), ev.alt_key(), typing, inbox)
+        else {
             return;
         };
         ev.prevent_default();
@@ -88,7 +122,7 @@ pub fn listen(ui: Ui) {
 
 #[cfg(feature = "hydrate")]
 fn run(ui: Ui, cmd: Command) {
-    use leptos::prelude::GetUntracked;
+    use leptos::prelude::{GetUntracked, Update};
     match cmd {
         Command::Leave => {
             let Some(id) = ui.focused.get_untracked() else {
@@ -106,6 +140,11 @@ fn run(ui: Ui, cmd: Command) {
             }
         }
         Command::Filter => focus_selector("#session-filter"),
+        Command::Inbox => super::inbox::toggle(ui),
+        Command::Answer(key) => super::inbox::key(ui, key.encode_utf8(&mut [0; 4])),
+        Command::InboxNext => ui.feed.fleet.inbox.step(1),
+        Command::InboxPrevious => ui.feed.fleet.inbox.step(-1),
+        Command::AllIdentical => ui.inbox_all.update(|all| *all = !*all),
     }
 }
 
@@ -133,30 +172,41 @@ mod tests {
 
     #[test]
     fn keys_map_to_commands_only_with_their_modifiers() {
-        assert_eq!(command("L", true, true, false, true), Some(Command::Leave));
+        let cmd = |key, ctrl, shift, typing| command(key, ctrl, shift, false, typing, false);
+        assert_eq!(cmd("L", true, true, true), Some(Command::Leave));
+        assert_eq!(cmd("ArrowDown", true, true, true), Some(Command::Next));
+        assert_eq!(cmd("ArrowUp", true, true, false), Some(Command::Previous));
+        assert_eq!(cmd("l", true, false, false), None, "Ctrl+L clears a shell");
+        assert_eq!(cmd("ArrowDown", false, true, false), None);
+        assert_eq!(cmd("/", false, false, false), Some(Command::Filter));
+        assert_eq!(cmd("/", false, false, true), None, "typed into a field");
+    }
+
+    #[test]
+    fn inbox_keys_answer_only_while_it_is_open_and_nothing_is_typed() {
         assert_eq!(
-            command("ArrowDown", true, true, false, true),
-            Some(Command::Next)
+            command("i", false, false, false, false, false),
+            Some(Command::Inbox)
         );
+        assert_eq!(command("i", false, false, false, true, false), None);
+        assert_eq!(command("i", true, false, false, false, false), None);
+        assert_eq!(command("y", false, false, false, false, false), None);
+        assert_eq!(command("1", false, false, false, false, false), None);
+        let open = |key| command(key, false, false, false, false, true);
+        assert_eq!(open("y"), Some(Command::Answer('y')));
+        assert_eq!(open("n"), Some(Command::Answer('n')));
+        assert_eq!(open("9"), Some(Command::Answer('9')));
+        assert_eq!(open("0"), None);
+        assert_eq!(open("j"), Some(Command::InboxNext));
+        assert_eq!(open("ArrowUp"), Some(Command::InboxPrevious));
+        assert_eq!(open("a"), Some(Command::AllIdentical));
+        assert_eq!(open("i"), Some(Command::Inbox), "closes it");
         assert_eq!(
-            command("ArrowUp", true, true, false, false),
-            Some(Command::Previous)
-        );
-        assert_eq!(
-            command("l", true, false, false, false),
+            command("y", false, false, false, true, true),
             None,
-            "Ctrl+L clears a shell"
+            "typed into the answer field"
         );
-        assert_eq!(command("ArrowDown", false, true, false, false), None);
-        assert_eq!(
-            command("/", false, false, false, false),
-            Some(Command::Filter)
-        );
-        assert_eq!(
-            command("/", false, false, false, true),
-            None,
-            "typed into a field"
-        );
+        assert_eq!(command("y", false, false, true, false, true), None, "Alt+y");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod credentials;
 mod focus;
 mod grid;
 mod header;
+mod inbox;
 mod inspector;
 mod keys;
 mod launch;
@@ -47,6 +48,14 @@ pub struct Ui {
     pub creds_open: RwSignal<bool>,
     /// `GET /api/v1/config/launch`, once fetched.
     pub launch_config: RwSignal<Option<LaunchConfig>>,
+    /// Whether the inbox panel is open.
+    pub inbox_open: RwSignal<bool>,
+    /// The outcome of the last answer sent from the inbox: `(ok, text)`.
+    pub inbox_notice: RwSignal<Option<(bool, String)>>,
+    /// Whether an answer also goes to every item that asks the same.
+    pub inbox_all: RwSignal<bool>,
+    /// Items whose answer is on its way (a second one is not sent).
+    pub inbox_pending: RwSignal<Vec<String>>,
 }
 
 impl Ui {
@@ -190,6 +199,10 @@ pub fn Dashboard() -> impl IntoView {
         launch_open: RwSignal::new(false),
         creds_open: RwSignal::new(false),
         launch_config: RwSignal::new(None),
+        inbox_open: RwSignal::new(false),
+        inbox_notice: RwSignal::new(None),
+        inbox_all: RwSignal::new(false),
+        inbox_pending: RwSignal::new(Vec::new()),
     };
     provide_context(ui);
     #[cfg(feature = "hydrate")]
@@ -215,9 +228,10 @@ pub fn Dashboard() -> impl IntoView {
         <attention::PageTitle/>
         <header::Header/>
         <banner::Disconnected/>
-        <div class="layout" class:offline=move || !ui.online()>
+        <div class="layout" class:offline=move || !ui.online() class:inbox-open=move || ui.inbox_open.get()>
             <sidebar::Sidebar/>
             <grid::Grid/>
+            <inbox::InboxPanel/>
         </div>
         <focus::FocusOverlay/>
         <launch::LaunchDialog/>
@@ -306,6 +320,8 @@ mod browser {
             ui.creds_open.set(false);
         } else if ui.launch_open.get_untracked() {
             ui.launch_open.set(false);
+        } else if ui.inbox_open.get_untracked() {
+            ui.inbox_open.set(false);
         } else if ui.focused.get_untracked().is_some() {
             ui.close();
         }

@@ -24,6 +24,25 @@ pub async fn credentials_panel() -> AnyView {
     view! { <super::credentials::Panel/> }.into_any()
 }
 
+/// The inbox panel (its keys and the answering are part of the first load).
+#[cfg_attr(wasm_split, lazy)]
+pub async fn inbox_panel() -> AnyView {
+    view! { <super::inbox::Panel/> }.into_any()
+}
+
+/// Sends an inbox answer to `targets` and tells how it went (the keys that call it are part of
+/// the first load; the sending and its messages are not).
+#[cfg(feature = "hydrate")]
+#[cfg_attr(wasm_split, lazy)]
+pub async fn answer_items(
+    ui: super::Ui,
+    item: protocol::inbox::InboxItem,
+    targets: Vec<String>,
+    req: protocol::coop::RespondRequest,
+) {
+    super::inbox::send(ui, item, targets, req).await;
+}
+
 /// Uploads dropped files into session `id` and types their paths into its terminal.
 #[cfg(feature = "hydrate")]
 #[cfg_attr(wasm_split, lazy)]

@@ -8,6 +8,7 @@
 
 use crate::rest::{field, num_field, str_field};
 use js_sys::{Array, Object, JSON};
+use protocol::inbox::GoneReason;
 use protocol::launch::LaunchState;
 use protocol::mux::{MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
 use protocol::AgentState;
@@ -51,6 +52,17 @@ pub fn event(text: &str) -> Option<MuxEvent> {
             account: s("account")?,
             auth_url: s("auth_url")?,
             user_code: s("user_code"),
+        },
+        "inbox:item" => MuxEvent::InboxItem(crate::rest::inbox::item(&obj)?),
+        "inbox:gone" => MuxEvent::InboxGone {
+            item: s("item")?,
+            session: s("session")?,
+            reason: match s("reason")?.as_str() {
+                "left" => GoneReason::Left,
+                "replaced" => GoneReason::Replaced,
+                "offline" => GoneReason::Offline,
+                _ => return None,
+            },
         },
         "error" => MuxEvent::Error {
             message: s("message")?,

@@ -1,9 +1,11 @@
 //! Folding `/ws/mux` events into the fleet: membership in a stable order, states, screens,
 //! credential alerts, launches and the OAuth prompt.
 
+use super::inbox::{Inbox, InboxEvent};
 use super::{Preview, SessionView};
 use leptos::prelude::*;
 use protocol::credentials::{AccountStatus, CredentialStatus};
+use protocol::inbox::GoneReason;
 use protocol::mux::{CachedStatus, MuxEvent, MuxTransition, ScreenEntry, SessionSummary};
 use protocol::AgentState;
 use serde_json::Value;
@@ -84,8 +86,8 @@ pub struct Fleet {
     pub credentials_changed: RwSignal<u64>,
     /// The latest OAuth login a session asks for, until dismissed or answered.
     pub oauth: RwSignal<Option<OAuthPrompt>>,
-    /// The latest session that entered a prompt, with its transition `seq` (notifications).
-    pub new_prompt: RwSignal<Option<(String, u64)>>,
+    /// Every prompt an agent waits on (`inbox:*` events).
+    pub inbox: Inbox,
 }
 
 /// What folding an event asks the socket to do next.
@@ -111,7 +113,7 @@ impl Fleet {
             launches_changed: RwSignal::new(0),
             credentials_changed: RwSignal::new(0),
             oauth: RwSignal::new(None),
-            new_prompt: RwSignal::new(None),
+            inbox: Inbox::new(),
         }
     }
 
@@ -213,10 +215,18 @@ impl Fleet {
                 self.launches_changed.update(|n| *n += 1);
                 FollowUp::None
             }
-            // The inbox panel reads these (issue 24, part 3); the grid does not.
-            MuxEvent::Error { .. } | MuxEvent::InboxItem(_) | MuxEvent::InboxGone { .. } => {
+            MuxEvent::InboxItem(item) => {
+                self.inbox.apply(InboxEvent::Item(Box::new(item)));
                 FollowUp::None
             }
+            MuxEvent::InboxGone { item, reason, .. } => {
+                self.inbox.apply(match reason {
+                    GoneReason::Replaced => InboxEvent::Replaced(item),
+                    GoneReason::Left | GoneReason::Offline => InboxEvent::Gone(item),
+                });
+                FollowUp::None
+            }
+            MuxEvent::Error { .. } => FollowUp::None,
         }
     }
 
@@ -281,9 +291,6 @@ impl Fleet {
             .with_untracked(|o| o.as_ref().is_some_and(|o| o.session == t.session))
         {
             self.oauth.set(None);
-        }
-        if t.next.is_prompt() && t.prev != t.next {
-            self.new_prompt.set(Some((t.session.clone(), t.seq)));
         }
         if let Some(msg) = t.last_message.filter(|m| !m.trim().is_empty()) {
             view.last_message.set(Some(msg));
@@ -527,11 +534,29 @@ mod tests {
                     url: "https://login.example/x".into()
                 })
             );
-            assert_eq!(fleet.new_prompt.get_untracked(), Some(("a".into(), 7)));
             // Not a URL: no toast.
             let odd = json!({"subtype": "oauth_login", "input": "javascript:alert(1)"});
             fleet.apply(transition("a", "prompt", "prompt", Some(odd)));
             assert_eq!(fleet.oauth.get_untracked(), None);
+        });
+    }
+
+    #[test]
+    fn inbox_events_fold_into_the_inbox() {
+        Owner::new().with(|| {
+            let fleet = Fleet::new();
+            let item: protocol::inbox::InboxItem = serde_json::from_value(json!({
+                "id": "a:3", "session": "a", "seq": 3, "since_ms": 1,
+                "prompt": {"type": "permission", "tool": "Bash", "input": "{}"}}))
+            .unwrap();
+            assert_eq!(fleet.apply(MuxEvent::InboxItem(item)), FollowUp::None);
+            assert_eq!(fleet.inbox.of_session("a").unwrap().id, "a:3");
+            fleet.apply(MuxEvent::InboxGone {
+                item: "a:3".into(),
+                session: "a".into(),
+                reason: protocol::inbox::GoneReason::Left,
+            });
+            assert_eq!(fleet.inbox.of_session("a"), None);
         });
     }
 
