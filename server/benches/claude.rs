@@ -15,9 +15,10 @@ use serde_json::json;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use support::claude::reaches;
 use support::procs::BIN;
+use support::stamps::{epoch_nanos, percentiles, since_stamp, stamps};
 use support::{Claude, TempDir};
 use tokio::time::Instant;
 
@@ -25,43 +26,6 @@ use tokio::time::Instant;
 const ROUNDS: usize = 40; // prompts
 /// Runs of the hook command alone.
 const HOOK_RUNS: usize = 200; // runs
-
-/// Now, in nanoseconds since the epoch (the clock `date +%s%N` reads).
-fn epoch_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-}
-
-/// The stamps `date +%s%N` appended to `file`.
-fn stamps(file: &Path) -> Vec<u128> {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
-}
-
-/// From the one stamp in `file` after the `seen` earlier ones to now; `None` when the hook did
-/// not fire this round (claudeless skips a hook that would overlap another one).
-fn since_stamp(file: &Path, seen: usize) -> Option<Duration> {
-    let arrived = epoch_nanos();
-    let all = stamps(file);
-    let fired = *all.get(seen).filter(|_| all.len() == seen + 1)?;
-    Some(Duration::from_nanos(
-        u64::try_from(arrived.saturating_sub(fired)).unwrap_or(u64::MAX),
-    ))
-}
-
-/// `p50 … p99 … (n)` of durations.
-fn percentiles(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "p50 {:>7.2} ms   p99 {:>7.2} ms   (n = {})",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples.len()
-    )
-}
 
 /// An operator settings file whose `UserPromptSubmit` and `PermissionRequest` hooks (same empty
 /// matcher as the host's, so each shares an entry with the host's and runs first) stamp the
@@ -120,13 +84,13 @@ async fn main() {
     for _ in 0..ROUNDS {
         host.type_line("please deploy").await;
         let busy = reaches(&mut ws, "working").await;
-        if let Some(took) = since_stamp(&submits, submits_seen) {
+        if let Some(took) = since_stamp(&submits, submits_seen, epoch_nanos()) {
             to_busy.push(took);
         }
         submits_seen = stamps(&submits).len();
         assert_eq!(busy["cause"], "hook:working", "{busy}");
         let asked = reaches(&mut ws, "prompt").await;
-        if let Some(took) = since_stamp(&permissions, permissions_seen) {
+        if let Some(took) = since_stamp(&permissions, permissions_seen, epoch_nanos()) {
             to_prompt.push(took);
         }
         permissions_seen = stamps(&permissions).len();
