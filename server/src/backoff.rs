@@ -23,10 +23,8 @@ pub const UPSTREAM_RECONNECT: Policy = Policy {
     attempts: None,
 };
 
-/// A state feed whose upstream answers the upgrade with an HTTP status (a session that
-/// serves no coop `/ws`): the inbox follows every session, and thousands of such sessions
-/// must not cost thousands of refused handshakes every few seconds. A restarted coop is seen
-/// again within 5 minutes at worst; its registration (a new feed) is seen at once.
+/// A `/ws/mux` watcher's state feed whose upstream answers the upgrade with an HTTP status (a
+/// session that serves no coop `/ws`): asked again rarely, not every few seconds.
 pub const UPSTREAM_REFUSED: Policy = Policy {
     first: Duration::from_secs(5),
     max: Duration::from_secs(300),

@@ -97,7 +97,8 @@ struct Upstream {
     resume_at_epoch_ms: Option<u64>,
 }
 
-/// Keeps a state connection to one registration, reconnecting with backoff; never returns.
+/// Keeps a state connection to one registration, reconnecting with backoff; returns only
+/// for the inbox's feed of a session that serves no coop `/ws`.
 async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
     let mut backoff = Backoff::new(backoff::UPSTREAM_RECONNECT);
     let mut refused = Backoff::new(backoff::UPSTREAM_REFUSED);
@@ -110,7 +111,13 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
             Err(e) => Err(e),
         };
         if let Err(BridgeError::WebSocket(WsError::Http(_))) = connected {
-            // No coop `/ws` there (the upgrade got an HTTP answer): ask again rarely.
+            // No coop `/ws` there (the upgrade got an HTTP answer). The inbox, which follows
+            // every session, gives up on it until it registers again: thousands of such
+            // sessions must cost nothing while idle. A watcher asks again rarely.
+            if matches!(sink, Sink::Queue(_)) {
+                tracing::debug!(session = %session.id, "no coop /ws: not followed for the inbox");
+                return;
+            }
             refused.wait(&CancellationToken::new()).await;
             continue;
         }

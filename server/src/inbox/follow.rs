@@ -5,7 +5,7 @@
 use super::Inbox;
 use crate::feed::events::{self, Sink};
 use protocol::mux::MuxEvent;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -47,14 +47,14 @@ impl Feeds {
 
     /// Follows exactly the registered sessions (at start, and after missed events).
     fn resync(&mut self, inbox: &Inbox) {
-        let ids: Vec<String> = inbox
+        let ids: HashSet<String> = inbox
             .registry
             .sessions()
             .iter()
             .map(|s| s.id.clone())
             .collect();
         let gone: Vec<String> = (self.running.keys())
-            .filter(|id| !ids.contains(id))
+            .filter(|id| !ids.contains(*id))
             .cloned()
             .collect();
         for id in gone {
