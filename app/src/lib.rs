@@ -10,6 +10,7 @@ mod case;
 mod components;
 #[cfg(feature = "hydrate")]
 mod handlers;
+pub mod json;
 pub mod live;
 #[cfg(feature = "hydrate")]
 pub mod login;

@@ -1,8 +1,7 @@
 //! The dashboard's live connection to `/ws/mux`: connection state and the session list,
 //! reconnecting with backoff whenever the socket drops.
 
-#[cfg(feature = "hydrate")]
-mod decode;
+pub mod decode;
 
 use crate::model::Fleet;
 use leptos::prelude::*;

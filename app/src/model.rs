@@ -9,7 +9,7 @@
 mod fleet;
 pub mod inbox;
 
-pub use fleet::{decode, preview, CredentialAlert, Fleet, FollowUp, OAuthPrompt};
+pub use fleet::{preview, CredentialAlert, Fleet, FollowUp, OAuthPrompt};
 
 use crate::case::{lower, upper};
 use leptos::prelude::*;

@@ -370,22 +370,6 @@ fn oauth_url(prompt: Option<&Value>) -> Option<String> {
     (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_owned())
 }
 
-/// Decodes one `/ws/mux` frame. Screen batches, the bulk of the traffic, skip serde's
-/// buffering of internally tagged enums, which would parse the whole batch twice.
-pub fn decode(text: &str) -> Option<MuxEvent> {
-    if text.starts_with(r#"{"event":"screen_batch""#) {
-        #[derive(serde::Deserialize)]
-        struct Batch {
-            screens: Vec<ScreenEntry>,
-        }
-        let batch: Batch = serde_json::from_str(text).ok()?;
-        return Some(MuxEvent::ScreenBatch {
-            screens: batch.screens,
-        });
-    }
-    serde_json::from_str(text).ok()
-}
-
 /// Drops trailing blank rows (keeping one) from a screen, ANSI rows falling back to plain.
 pub fn preview(screen: ScreenEntry) -> Preview {
     let ScreenEntry {
@@ -579,31 +563,6 @@ mod tests {
             fleet.alerts_from_status(&[account("a", "healthy"), account("c", "healthy")]);
             assert!(fleet.alerts.get_untracked().is_empty());
         });
-    }
-
-    #[test]
-    fn frames_decode_with_and_without_the_fast_path() {
-        let batch = MuxEvent::ScreenBatch {
-            screens: vec![ScreenEntry {
-                session: "a".into(),
-                lines: vec!["x".into()],
-                ansi: vec!["\x1b[1mx".into()],
-                cols: 80,
-                rows: 1,
-                seq: 7,
-            }],
-        };
-        let text = serde_json::to_string(&batch).unwrap();
-        assert!(text.starts_with(r#"{"event":"screen_batch""#), "{text}");
-        assert_eq!(decode(&text), Some(batch));
-        let offline = MuxEvent::SessionOffline {
-            session: "a".into(),
-        };
-        assert_eq!(
-            decode(&serde_json::to_string(&offline).unwrap()),
-            Some(offline)
-        );
-        assert_eq!(decode("{not json"), None);
     }
 
     #[test]

@@ -3,19 +3,20 @@
 //! and claimed exactly as any client's), and `InboxItem`s read from parsed JSON (also those
 //! of `inbox:item` on `/ws/mux`).
 
-use super::{fetch, field, num_field, str_field};
+use super::{fetch, field, str_field};
 use crate::api::ApiFailure;
 use js_sys::{Array, Object, Reflect, JSON};
-use protocol::coop::{PromptContext, PromptQuestion, RespondRequest};
+use crate::json::Json;
+use crate::live::decode::item;
+use protocol::coop::RespondRequest;
 use protocol::inbox::{InboxAnswered, InboxItem};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Every waiting item, oldest first.
 pub async fn list() -> Result<Vec<InboxItem>, ApiFailure> {
     let reply = fetch("GET", "/api/v1/inbox", None).await?;
-    Ok(array(&reply, "items")
-        .iter()
-        .filter_map(|v| item(&v))
+    Ok((reply.list("items").unwrap_or_default().iter())
+        .filter_map(item)
         .collect())
 }
 
@@ -68,56 +69,6 @@ fn body_of(answer: &RespondRequest) -> JsValue {
         set(&obj, "answers", answers.into());
     }
     obj.into()
-}
-
-/// The array at `key` (empty when missing).
-fn array(obj: &JsValue, key: &str) -> Array {
-    field(obj, key).dyn_into::<Array>().unwrap_or_default()
-}
-
-fn strings(obj: &JsValue, key: &str) -> Vec<String> {
-    array(obj, key)
-        .iter()
-        .filter_map(|v| v.as_string())
-        .collect()
-}
-
-/// An item from its parsed JSON, `None` when a required field is missing.
-pub fn item(obj: &JsValue) -> Option<InboxItem> {
-    let s = |key: &str| str_field(obj, key);
-    let p = field(obj, "prompt");
-    if !p.is_object() {
-        return None;
-    }
-    let prompt = PromptContext {
-        kind: str_field(&p, "type")?,
-        tool: str_field(&p, "tool"),
-        input: str_field(&p, "input"),
-        options: strings(&p, "options"),
-        options_fallback: field(&p, "options_fallback").as_bool().unwrap_or(false),
-        questions: array(&p, "questions")
-            .iter()
-            .filter_map(|q| {
-                Some(PromptQuestion {
-                    question: str_field(&q, "question")?,
-                    options: strings(&q, "options"),
-                })
-            })
-            .collect(),
-        question_current: num_field(&p, "question_current").unwrap_or(0.0) as usize,
-        ready: field(&p, "ready").as_bool().unwrap_or(false),
-        subtype: str_field(&p, "subtype"),
-    };
-    Some(InboxItem {
-        id: s("id")?,
-        session: s("session")?,
-        seq: num_field(obj, "seq")? as u64,
-        label: s("label"),
-        location: s("location"),
-        agent: s("agent"),
-        prompt,
-        since_ms: num_field(obj, "since_ms").unwrap_or(0.0) as u64,
-    })
 }
 
 /// The string fields of the JSON object `text` (none when it is not one), read with the
