@@ -389,6 +389,15 @@ pub struct CachedScreen {
     pub fetched_at: u64,
 }
 
+/// `POST /api/v1/states` body (the dashboard's `session_states`): the sessions whose status
+/// to read live. The reply maps each id that answered to its [`CachedStatus`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatesRequest {
+    /// Session ids.
+    pub ids: Vec<String>,
+}
+
 /// `GET /api/v1/sessions/{id}/status`. Parsed from the upstream's
 /// `GET /api/v1/status` with defaults for missing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

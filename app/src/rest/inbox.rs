@@ -5,9 +5,9 @@
 
 use super::{fetch, field, str_field};
 use crate::api::ApiFailure;
-use js_sys::{Array, Object, Reflect, JSON};
 use crate::json::Json;
 use crate::live::decode::item;
+use js_sys::{Array, Object, Reflect, JSON};
 use protocol::coop::RespondRequest;
 use protocol::inbox::{InboxAnswered, InboxItem};
 use wasm_bindgen::{JsCast, JsValue};

@@ -4,7 +4,7 @@
 
 use crate::hub::credentials::CredentialError;
 use crate::hub::error::ApiError;
-use crate::hub::registry::{Registry, RegistryError};
+use crate::hub::operations;
 use crate::hub::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
 use axum::{
@@ -14,7 +14,6 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use futures_util::StreamExt;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 use protocol::coop;
 use protocol::credentials::{
@@ -23,7 +22,6 @@ use protocol::credentials::{
 };
 use protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
 use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo};
-use protocol::AgentState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -31,10 +29,6 @@ use std::sync::Arc;
 const RECENT_LAUNCHES: usize = 20;
 /// Largest upstream answer a server function reads back, in bytes (64 KiB).
 const ACTION_REPLY_BYTES: usize = 64 << 10;
-/// Most sessions one `session_states` call may ask about (the default `--max-sessions`).
-const MAX_STATE_IDS: usize = 16_384;
-/// Status reads one `session_states` call runs at once.
-const STATE_READS_IN_FLIGHT: usize = 32;
 
 impl From<ApiError> for ApiFailure {
     fn from(err: ApiError) -> Self {
@@ -80,28 +74,7 @@ impl MuxApi for DashboardApi {
 
     fn session_states(&self, ids: Vec<String>) -> ApiFuture<BTreeMap<String, CachedStatus>> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            if ids.len() > MAX_STATE_IDS {
-                return Err(ApiFailure::new(
-                    400,
-                    format!("at most {MAX_STATE_IDS} sessions per call"),
-                ));
-            }
-            let registry = &hub.registry;
-            // Read live, not from the cache: the answer must not be older than the event that
-            // asked for it (an exit). Sessions that do not answer are left out: the dashboard
-            // keeps what it knew.
-            let states = futures_util::stream::iter(ids)
-                .map(|id| async move {
-                    let status = live_status(registry, &id).await.ok()?;
-                    Some((id, status))
-                })
-                .buffer_unordered(STATE_READS_IN_FLIGHT)
-                .filter_map(std::future::ready)
-                .collect()
-                .await;
-            Ok(states)
-        })
+        Box::pin(async move { Ok(operations::states(&hub.registry, ids).await?) })
     }
 
     fn session_screen(&self, id: String) -> ApiFuture<CachedScreen> {
@@ -111,25 +84,7 @@ impl MuxApi for DashboardApi {
 
     fn dismiss_session(&self, id: String) -> ApiFuture<()> {
         let hub = self.0.clone();
-        Box::pin(async move {
-            let status = live_status(&hub.registry, &id).await?;
-            if status.state != AgentState::Exited {
-                return Err(ApiFailure::new(
-                    409,
-                    format!("session {id} is {}, not exited", status.state),
-                ));
-            }
-            // A host that cannot be reached is removed all the same: that is what was asked.
-            let shutdown = upstream_call(SessionAction::Shutdown);
-            let (method, path, body) = shutdown;
-            if let Err(err) =
-                crate::hub::proxy::forward(&hub.registry, &id, method, path, body).await
-            {
-                tracing::debug!(session = %id, %err, "dismiss: shutdown failed");
-            }
-            hub.registry.remove(&id);
-            Ok(())
-        })
+        Box::pin(async move { Ok(operations::dismiss(&hub.registry, &id).await?) })
     }
 
     fn credential_status(&self) -> Result<Vec<AccountStatus>, ApiFailure> {
@@ -160,15 +115,6 @@ impl MuxApi for DashboardApi {
         let hub = self.0.clone();
         Box::pin(async move { hub.credentials.distribute(req).await.map_err(cred_failure) })
     }
-}
-
-/// A session's status read from the session itself (the cache may predate an exit); for a
-/// session reached over NATS, the last status it published there.
-async fn live_status(registry: &Registry, id: &str) -> Result<CachedStatus, ApiFailure> {
-    registry.live_status(id).await.map_err(|e| match e {
-        RegistryError::NotFound => ApiError::from(e).into(),
-        e => ApiFailure::new(502, format!("cannot read the session's status: {e}")),
-    })
 }
 
 /// The upstream method, path and JSON body of a dashboard action on a session.

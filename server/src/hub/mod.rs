@@ -25,6 +25,7 @@ pub mod launch;
 pub mod metrics;
 pub mod nats;
 pub mod open;
+pub mod operations;
 pub mod proxy;
 pub mod registry;
 pub mod replication;

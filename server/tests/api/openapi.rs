@@ -12,6 +12,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/sessions/{id}"),
     ("get", "/api/v1/sessions/{id}/screen"),
     ("get", "/api/v1/sessions/{id}/status"),
+    ("post", "/api/v1/sessions/{id}/dismiss"),
+    ("post", "/api/v1/states"),
     ("get", "/api/v1/sessions/{id}/agent"),
     ("post", "/api/v1/sessions/{id}/agent/nudge"),
     ("post", "/api/v1/sessions/{id}/agent/respond"),

@@ -24,6 +24,17 @@ async fn spawn_host_with(mux: &TestServer, id: &str, flags: &[&str], cmd: &[&str
 }
 
 /// Calls the dashboard's server function `name` with a JSON `body`: status and JSON answer.
+async fn rest_post(mux: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    let res = client()
+        .post(mux.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
 async fn server_fn(mux: &TestServer, name: &str, body: Value) -> (u16, Value) {
     let res = client()
         .post(format!("{}/api/fn/{name}", mux.base))
@@ -156,11 +167,44 @@ async fn the_dashboard_reads_exit_codes_and_dismisses_only_exited_sessions() {
     assert_eq!(states["exited"]["exit_code"], 3, "{states}");
     assert_ne!(states["running"]["state"], "exited", "{states}");
     assert!(states.get("unknown").is_none(), "{states}");
+    // The REST twin is the same operation: the same answer for the exited session.
+    let rest = rest_post(
+        &mux,
+        "/api/v1/states",
+        json!({"ids": ["exited", "unknown"]}),
+    )
+    .await;
+    assert_eq!(rest.0, 200, "{}", rest.1);
+    for field in ["state", "exit_code", "pid", "session_id"] {
+        assert_eq!(rest.1["exited"][field], states["exited"][field], "{}", rest.1);
+    }
+    assert!(rest.1.get("unknown").is_none(), "{}", rest.1);
 
     // A session still running is not dismissed.
     let (status, failure) = server_fn(&mux, "dismiss_session", json!({"id": "running"})).await;
     assert_eq!(status, 409, "{failure}");
     assert!(session_ids(&mux).await.contains(&"running".to_owned()));
+    // Through REST it is refused the same way, in the envelope.
+    let (status, envelope) = rest_post(&mux, "/api/v1/sessions/running/dismiss", json!({})).await;
+    assert_eq!(status, 409, "{envelope}");
+    assert_eq!(
+        envelope["error"]["code"], "SESSION_NOT_EXITED",
+        "{envelope}"
+    );
+    assert_eq!(
+        envelope["error"]["message"], failure["message"],
+        "{envelope} {failure}"
+    );
+    // A page of another origin cannot dismiss anything.
+    let foreign = client()
+        .post(mux.url("/api/v1/sessions/exited/dismiss"))
+        .header("origin", "https://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(session_ids(&mux).await.len(), 2);
     // The exited one is shut down and removed.
     let (status, reply) = server_fn(&mux, "dismiss_session", json!({"id": "exited"})).await;
     assert_eq!(status, 200, "{reply}");

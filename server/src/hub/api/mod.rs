@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::remove))
         .routes(routes!(sessions::screen))
         .routes(routes!(sessions::status))
+        .routes(routes!(sessions::dismiss))
+        .routes(routes!(sessions::states))
         .routes(routes!(proxy::agent))
         .routes(routes!(proxy::nudge))
         .routes(routes!(proxy::respond))

@@ -4,12 +4,14 @@
 use crate::hub::auth::RegistrationScope;
 use crate::hub::error::ApiError;
 use crate::hub::extract::{ApiJson, SessionId};
+use crate::hub::operations;
 use crate::hub::registry::Registry;
 use crate::hub::registry::{ids, tokens::token_hash, Registrant, Registration};
 use axum::{extract::State, Extension, Json};
-use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo};
+use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo, StatesRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -165,4 +167,41 @@ pub async fn status(
     SessionId(id): SessionId,
 ) -> Result<Json<CachedStatus>, ApiError> {
     Ok(Json(registry.status(&id).await?))
+}
+
+/// Statuses of many sessions, read live from each (the dashboard asks after an exit); ids that
+/// are unknown or do not answer are left out.
+#[utoipa::path(
+    post, path = "/api/v1/states", tag = "sessions",
+    request_body = StatesRequest,
+    responses(
+        (status = 200, body = BTreeMap<String, CachedStatus>),
+        (status = 400, body = ErrorEnvelope),
+    )
+)]
+pub async fn states(
+    State(registry): State<Arc<Registry>>,
+    ApiJson(req): ApiJson<StatesRequest>,
+) -> Result<Json<BTreeMap<String, CachedStatus>>, ApiError> {
+    Ok(Json(operations::states(&registry, req.ids).await?))
+}
+
+/// Dismiss an exited session: shut its host down and remove it. A session whose program still
+/// runs is refused with 409 `SESSION_NOT_EXITED`.
+#[utoipa::path(
+    post, path = "/api/v1/sessions/{id}/dismiss", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses(
+        (status = 200, body = RemoveResponse),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope),
+        (status = 502, body = ErrorEnvelope),
+    )
+)]
+pub async fn dismiss(
+    State(registry): State<Arc<Registry>>,
+    SessionId(id): SessionId,
+) -> Result<Json<RemoveResponse>, ApiError> {
+    operations::dismiss(&registry, &id).await?;
+    Ok(Json(RemoveResponse { id, removed: true }))
 }
