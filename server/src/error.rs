@@ -1,16 +1,16 @@
-//! The hub's HTTP error type, mapped once to the JSON envelope `{"error":{"code","message"}}`.
-//! Errors of the inner boundaries (registry, upstream) are converted here and nowhere else.
+//! The one API error of every HTTP answer, the hub's and the session host's alike, mapped here
+//! and nowhere else to a status and the envelope `{"error":{"code","message"}}`
+//! (docs/coop-protocol.md). Common to both: it imports no module of the hub or of the host;
+//! their domain errors convert into it with `From` beside their own types.
 
-use crate::registry::RegistryError;
-use crate::upstream::UpstreamError;
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use protocol::mux::{ErrorBody, ErrorEnvelope};
+use protocol::{ErrorBody, ErrorEnvelope};
 
-/// Every error a hub handler can answer with.
+/// Every error an HTTP handler can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request is malformed or not allowed (400).
@@ -28,9 +28,18 @@ pub enum ApiError {
     /// No route for this path (404).
     #[error("{0}")]
     RouteNotFound(String),
+    /// Something else that is not there, with its own code (404), e.g. `LAUNCH_NOT_FOUND`.
+    #[error("{1}")]
+    NotFound(&'static str, String),
     /// Known path, wrong method (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request conflicts with the current state; nothing was done (409, its own code).
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    /// The session's process has exited; it takes no more input (410).
+    #[error("{0}")]
+    Exited(String),
     /// Body larger than the limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -40,28 +49,34 @@ pub enum ApiError {
     /// JSON is well-formed but has missing or mistyped fields (422).
     #[error("{0}")]
     Unprocessable(String),
-    /// The request conflicts with the current state; nothing was done (409, its own code).
-    #[error("{1}")]
-    Conflict(&'static str, String),
-    /// The upstream session could not be reached (502).
-    #[error("upstream error: {0}")]
-    Upstream(String),
-    /// The session was discovered on NATS without a url and the call needs HTTP (409).
+    /// Too many requests of this kind are under way (429).
     #[error("{0}")]
-    NoUrl(String),
-    /// Registration: the upstream's health check failed (502).
-    #[error("upstream unreachable: {0}")]
-    UpstreamUnreachable(String),
-    /// The hub is at a capacity limit (503).
-    #[error("{0}")]
-    Unavailable(String),
+    TooManyRequests(String),
     /// A bug or an OS failure on our side (500).
     #[error("{0}")]
     Internal(String),
+    /// The upstream session could not be reached (502).
+    #[error("upstream error: {0}")]
+    Upstream(String),
+    /// Registration: the upstream's health check failed (502).
+    #[error("upstream unreachable: {0}")]
+    UpstreamUnreachable(String),
+    /// The upstream answered this error status without a JSON body of its own (passed on).
+    #[error("{1}")]
+    UpstreamStatus(StatusCode, String),
+    /// The session was discovered on NATS without a url and the call needs HTTP (409).
+    #[error("{0}")]
+    NoUrl(String),
+    /// The hub is at a capacity limit (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Not ready to do this yet, try again (503), e.g. a session restarting its process.
+    #[error("{0}")]
+    NotReady(String),
 }
 
 impl ApiError {
-    /// HTTP status and envelope code.
+    /// HTTP status and envelope code: the one table of the API's errors.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
@@ -69,62 +84,59 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Self::SessionNotFound => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
             Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::NotFound(code, _) => (StatusCode::NOT_FOUND, code),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            Self::NoUrl(_) => (StatusCode::CONFLICT, "NO_URL"),
+            Self::Exited(_) => (StatusCode::GONE, "EXITED"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
-            Self::NoUrl(_) => (StatusCode::CONFLICT, "NO_URL"),
-            Self::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Self::Upstream(_) | Self::UpstreamUnreachable(_) => {
                 (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
             }
+            Self::UpstreamStatus(status, _) => (*status, "UPSTREAM_ERROR"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
         }
     }
-}
 
-impl From<RegistryError> for ApiError {
-    fn from(err: RegistryError) -> Self {
-        match err {
-            RegistryError::InvalidId(msg) => Self::BadRequest(msg),
-            RegistryError::InvalidUrl(_) => Self::BadRequest(err.to_string()),
-            RegistryError::NotFound => Self::SessionNotFound,
-            RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
-            RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
-            RegistryError::Full(_) => Self::Unavailable(err.to_string()),
-            RegistryError::Held(_) => Self::Forbidden(err.to_string()),
-            RegistryError::MetadataTooLarge(_) => Self::PayloadTooLarge(err.to_string()),
+    /// The envelope body of this error.
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: self.status_and_code().1.to_owned(),
+                message: self.to_string(),
+            },
         }
     }
-}
-
-impl From<UpstreamError> for ApiError {
-    fn from(err: UpstreamError) -> Self {
-        match err {
-            UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
-            UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
-            err => Self::Upstream(err.to_string()),
-        }
-    }
-}
-
-/// Builds the envelope response for a status, code and message.
-pub fn envelope(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = ErrorEnvelope {
-        error: ErrorBody {
-            code: code.to_owned(),
-            message: message.into(),
-        },
-    };
-    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        envelope(status, code, self.to_string())
+        (self.status_and_code().0, Json(self.envelope())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_carries_the_code_and_message_of_the_table() {
+        let err = ApiError::NotFound("LAUNCH_NOT_FOUND", "launch not found".to_owned());
+        assert_eq!(err.status_and_code().0, StatusCode::NOT_FOUND);
+        let envelope = err.envelope();
+        assert_eq!(envelope.error.code, "LAUNCH_NOT_FOUND");
+        assert_eq!(envelope.error.message, "launch not found");
+        let passed_on = ApiError::UpstreamStatus(StatusCode::IM_A_TEAPOT, "short".to_owned());
+        assert_eq!(
+            passed_on.status_and_code(),
+            (StatusCode::IM_A_TEAPOT, "UPSTREAM_ERROR")
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The hub's REST API, declared once for both routing and the OpenAPI
-//! document: every route here appears in `GET /api/v1/openapi.json`.
+//! document: every route here appears in `GET /api/v1/openapi.json`. The registry's and the
+//! upstream client's errors convert into the one [`ApiError`] here.
 
 pub mod openapi;
 pub mod proxy;
@@ -9,9 +10,12 @@ pub mod system;
 use crate::audit::api as audit;
 use crate::auth;
 use crate::credentials::api as credentials;
+use crate::error::ApiError;
 use crate::inbox::api as inbox;
 use crate::launch::api as launch;
+use crate::registry::RegistryError;
 use crate::state::AppState;
+use crate::upstream::UpstreamError;
 use axum::routing::delete;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -51,4 +55,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::answer))
         .routes(routes!(audit::list))
         .route("/api/v1/sessions/launch", delete(sessions::remove_reserved))
+}
+
+/// The registry's errors over HTTP.
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> Self {
+        match err {
+            RegistryError::InvalidId(msg) => Self::BadRequest(msg),
+            RegistryError::InvalidUrl(_) => Self::BadRequest(err.to_string()),
+            RegistryError::NotFound => Self::SessionNotFound,
+            RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
+            RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
+            RegistryError::Full(_) => Self::Unavailable(err.to_string()),
+            RegistryError::Held(_) => Self::Forbidden(err.to_string()),
+            RegistryError::MetadataTooLarge(_) => Self::PayloadTooLarge(err.to_string()),
+        }
+    }
+}
+
+/// The upstream client's errors over HTTP.
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        match err {
+            UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
+            UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
+            err => Self::Upstream(err.to_string()),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::extract::{RawJson, SessionId};
 use crate::proxy::forward;
 use crate::registry::Registry;
 use axum::{extract::State, http::Method, response::Response};
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
 /// Live read of the agent (upstream `GET /api/v1/agent`).

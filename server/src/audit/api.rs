@@ -29,7 +29,7 @@ pub struct PageQuery {
     params(PageQuery),
     responses(
         (status = 200, body = AuditPage),
-        (status = 400, description = "a malformed query", body = protocol::mux::ErrorEnvelope),
+        (status = 400, description = "a malformed query", body = protocol::ErrorEnvelope),
     )
 )]
 pub async fn list(

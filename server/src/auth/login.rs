@@ -44,7 +44,7 @@ const NO_STORE: (axum::http::HeaderName, &str) = (CACHE_CONTROL, "no-store");
     request_body = LoginRequest,
     responses(
         (status = 200, body = AuthResponse, description = "the login credential"),
-        (status = 401, body = protocol::mux::ErrorEnvelope),
+        (status = 401, body = protocol::ErrorEnvelope),
     ),
     security(())
 )]

@@ -8,7 +8,7 @@ use crate::extract::ApiJson;
 use axum::extract::{Path, State};
 use axum::Json;
 use protocol::inbox::{InboxAnswer, InboxAnswered, InboxList};
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
 /// Every prompt an agent waits on, oldest first.

@@ -10,6 +10,7 @@ use super::http::HttpState;
 use super::output_log::OutputLog;
 use crate::auth::headers::bearer;
 use crate::coop_ws::{self, frame, Handler, Outgoing, Push, Request, SharedLog, Source, Subs};
+use crate::error::ApiError;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -117,7 +118,10 @@ impl Handler for Requests {
         };
         let frame = match reply {
             Ok(event) => frame::encode(&event, id),
-            Err(e) => frame::error(e.status_and_code().1, e.to_string(), id),
+            Err(e) => {
+                let e = ApiError::from(e);
+                frame::error(e.status_and_code().1, e.to_string(), id)
+            }
         };
         Some(Outgoing::Frame(frame))
     }
