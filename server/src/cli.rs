@@ -1,7 +1,7 @@
 //! The hub's flags and their `COOP_MUX_*` variables (the security flags are described in
 //! docs/security.md, "Flags"). The subcommands that wrap them are in [`crate::commands`].
 
-use crate::bind_host::BindHost;
+use crate::edge::bind_host::BindHost;
 use clap::{Args, Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ pub struct ServeArgs {
     pub port: u16,
     /// Bearer token protecting the hub's API; unset means no auth.
     #[arg(long, env = "COOP_MUX_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: Option<crate::secret::Secret>,
+    pub auth_token: Option<crate::edge::secret::Secret>,
     /// Shell command (run with `sh -c`) that the launch API uses to start a session.
     #[arg(long, env = "COOP_MUX_LAUNCH")]
     pub launch: Option<String>,
@@ -76,13 +76,13 @@ pub struct ServeArgs {
     )]
     pub allowed_hosts: Vec<String>,
     /// Connections open at once; accepting waits beyond it.
-    #[arg(long, env = "COOP_MUX_MAX_CONNECTIONS", default_value_t = crate::listener::MAX_CONNECTIONS)]
+    #[arg(long, env = "COOP_MUX_MAX_CONNECTIONS", default_value_t = crate::edge::listener::MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Milliseconds a client has to send a request's headers, and its first request.
     #[arg(
         long,
         env = "COOP_MUX_HEADER_READ_TIMEOUT_MS",
-        default_value_t = crate::listener::HEADER_READ_TIMEOUT.as_millis() as u64,
+        default_value_t = crate::edge::listener::HEADER_READ_TIMEOUT.as_millis() as u64,
         hide = true
     )]
     pub header_read_timeout_ms: u64,
@@ -90,7 +90,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "COOP_MUX_BODY_READ_TIMEOUT_MS",
-        default_value_t = crate::listener::BODY_READ_TIMEOUT.as_millis() as u64,
+        default_value_t = crate::edge::listener::BODY_READ_TIMEOUT.as_millis() as u64,
         hide = true
     )]
     pub body_read_timeout_ms: u64,
@@ -98,7 +98,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "COOP_MUX_IDLE_TIMEOUT_MS",
-        default_value_t = crate::listener::IDLE_TIMEOUT.as_millis() as u64,
+        default_value_t = crate::edge::listener::IDLE_TIMEOUT.as_millis() as u64,
         hide = true
     )]
     pub idle_timeout_ms: u64,
@@ -148,7 +148,7 @@ pub struct ServeArgs {
     pub notify_urls: Vec<String>,
     /// Key of the HMAC-SHA256 that signs each notification (`X-Coopmux-Signature`).
     #[arg(long, env = "COOP_MUX_NOTIFY_SECRET", hide_env_values = true)]
-    pub notify_secret: Option<crate::secret::Secret>,
+    pub notify_secret: Option<crate::edge::secret::Secret>,
     /// NATS connection and discovery (docs/scaling.md).
     #[command(flatten)]
     pub nats: NatsArgs,
@@ -167,7 +167,7 @@ pub struct NatsArgs {
         env = "COOP_MUX_NATS_TOKEN",
         hide_env_values = true
     )]
-    pub token: Option<crate::secret::Secret>,
+    pub token: Option<crate::edge::secret::Secret>,
     /// User name for the NATS server (with `--nats-password`).
     #[arg(long = "nats-user", env = "COOP_MUX_NATS_USER")]
     pub user: Option<String>,
@@ -177,7 +177,7 @@ pub struct NatsArgs {
         env = "COOP_MUX_NATS_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<crate::secret::Secret>,
+    pub password: Option<crate::edge::secret::Secret>,
     /// NATS `.creds` file (JWT and NKey seed).
     #[arg(long = "nats-creds", env = "COOP_MUX_NATS_CREDS")]
     pub creds: Option<PathBuf>,
@@ -197,7 +197,7 @@ pub struct NatsArgs {
         env = "COOP_MUX_NATS_RELAY_TOKEN",
         hide_env_values = true
     )]
-    pub relay_token: Option<crate::secret::Secret>,
+    pub relay_token: Option<crate::edge::secret::Secret>,
     /// Prefixes whose `{prefix}.session.>` announces are followed (repeatable); by default
     /// coop's `coop.events` and the reference mux's `coop.mux`.
     #[arg(

@@ -27,9 +27,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run CMD on a PTY and serve it with coop's API (the built-in session host).
-    Session(crate::session_host::SessionArgs),
+    Session(crate::host::SessionArgs),
     /// Open the dashboard in a browser (the login page when a token is set).
     Open(OpenArgs),
     /// Print the Kubernetes session pod manifest (JSON) for a launch; used by k8s-launch.sh.
-    K8sPodManifest(crate::launch::k8s::PodManifestArgs),
+    K8sPodManifest(crate::hub::launch::k8s::PodManifestArgs),
 }

@@ -2,7 +2,7 @@
 //! WebSocket rules, CORS and the non-loopback guard.
 
 use crate::support::{client, expect_envelope, hub_args, register, MockUpstream, TestServer};
-use coopmux::serve::{check_exposure, Bound, ServeError};
+use coopmux::hub::serve::{check_exposure, Bound, ServeError};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "mux-secret-token-0123";

@@ -242,7 +242,7 @@ async fn the_audit_log_records_answers_nudges_launches_kills_and_credential_chan
 async fn a_notify_url_that_is_not_http_stops_the_hub_naming_it() {
     for bad in ["ftp://example.test/hook", "not a url"] {
         let args = crate::support::hub_args(|a| a.notify_urls = vec![bad.to_owned()]);
-        let err = coopmux::serve::Bound::bind(args)
+        let err = coopmux::hub::serve::Bound::bind(args)
             .await
             .expect_err("refused");
         assert!(err.to_string().contains(bad), "{err}");

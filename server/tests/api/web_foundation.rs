@@ -2,7 +2,7 @@
 
 use crate::support::{client, state_dir, TestServer, WAIT};
 use clap::Parser;
-use coopmux::{commands::Cli, serve::Bound};
+use coopmux::{commands::Cli, hub::serve::Bound};
 use futures_util::StreamExt;
 
 /// Starts a hub on 127.0.0.1:0 from the command line `coopmux --host 127.0.0.1 --port 0

@@ -283,10 +283,10 @@ async fn a_local_server_gets_one_signed_notification_per_item_and_none_for_a_rep
         item_of_event(&second),
     ];
     for ((signature, body, _), item) in got.iter().zip(expected) {
-        let mac = coopmux::inbox::notify::hmac_sha256(b"hook-secret", body);
+        let mac = coopmux::hub::inbox::notify::hmac_sha256(b"hook-secret", body);
         assert_eq!(
             signature,
-            &format!("sha256={}", coopmux::inbox::notify::hex(&mac))
+            &format!("sha256={}", coopmux::hub::inbox::notify::hex(&mac))
         );
         let note: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(note["event"], "inbox:item");

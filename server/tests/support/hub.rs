@@ -1,7 +1,7 @@
 //! The hub in-process on 127.0.0.1:0, and the HTTP helpers of tests that talk to a hub.
 
 use super::{state_dir, WAIT};
-use coopmux::{cli::ServeArgs, serve::Bound, state::Hub};
+use coopmux::{cli::ServeArgs, hub::serve::Bound, hub::state::Hub};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -123,7 +123,7 @@ async fn one_mux_connection_watches_a_bounded_number_of_sessions() {
     );
     let mut ws = Ws::connect(&server.ws_url("/ws/mux")).await;
     ws.wait_event("sessions").await;
-    let cap = coopmux::feed::MAX_WATCHED_PER_CONNECTION;
+    let cap = coopmux::hub::feed::MAX_WATCHED_PER_CONNECTION;
     let ghosts: Vec<String> = (0..cap).map(|i| format!("ghost-{i}")).collect();
     ws.send(json!({"event": "subscribe", "sessions": ghosts}))
         .await;

@@ -5,14 +5,14 @@
 use super::registrants::recording_upstream;
 use crate::support::procs::rss_bytes;
 use crate::support::{expect_envelope, register, HubProcess, TestServer, Ws, WAIT};
-use coopmux::feed::{MAX_WATCHED_PER_CONNECTION, MAX_WATCH_BYTES, WATCH_ENTRY_BYTES};
+use coopmux::hub::feed::{MAX_WATCHED_PER_CONNECTION, MAX_WATCH_BYTES, WATCH_ENTRY_BYTES};
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn registration_metadata_is_bounded_in_bytes() {
     let (upstream, _) = recording_upstream().await;
     let mux = TestServer::with(|_| {}).await;
-    let limit = coopmux::registry::MAX_METADATA_BYTES;
+    let limit = coopmux::hub::registry::MAX_METADATA_BYTES;
     // 15 MiB of metadata, three times: the hub grew by 1.5 GiB for it.
     let huge = json!({"metadata": {"blob": "x".repeat(15 << 20)}});
     for id in ["a", "b", "c"] {

@@ -124,7 +124,7 @@ fn site() -> TempDir {
 
 #[tokio::test]
 async fn the_page_takes_nothing_from_the_shared_temp_directory() {
-    use coopmux::web::assets::content_hash;
+    use coopmux::hub::web::assets::content_hash;
     let site = site();
     let tmp = TempDir::new("shared-tmp");
     let wasm = content_hash(&std::fs::read(site.join("pkg/coopmux.wasm")).unwrap());

@@ -148,7 +148,7 @@ async fn a_stopped_mux_loses_no_byte_when_the_upstream_sends_lag_replays() {
     let host = lagging_host(&dir).await;
     let mux = HubProcess::start(
         &["--health-check-ms", "600000", "--prewarm-poll-ms", "600000"],
-        &[("RUST_LOG", "info,coopmux::bridge=debug")],
+        &[("RUST_LOG", "info,coopmux::hub::bridge=debug")],
     );
     let reg = client()
         .post(format!("{}/api/v1/sessions", mux.base))

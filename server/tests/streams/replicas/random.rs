@@ -49,7 +49,7 @@ async fn random_operations_with_faults_converge_to_one_hubs_state(server: Server
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
-            let run = u64::from(std::process::id()) ^ coopmux::registry::now_ms();
+            let run = u64::from(std::process::id()) ^ coopmux::hub::registry::now_ms();
             run ^ u64::from(server == Server::Current)
         });
     println!("random run on {server:?}: seed {seed}, {OPERATIONS} operations");
