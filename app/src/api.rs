@@ -1,8 +1,8 @@
 //! Typed server functions the dashboard calls, and the trait through which they reach the
 //! running mux (the same code the REST handlers use, provided as Leptos context).
 //!
-//! Every function fails with [`ApiFailure`]: the HTTP status and message the REST endpoint
-//! would have answered, so the dashboard can show the server's own words inline.
+//! Every function fails with [`ApiFailure`]: the HTTP status, code and message the REST
+//! endpoint would have answered, so the dashboard can show the server's own words inline.
 
 use leptos::prelude::*;
 use protocol::credentials::{
@@ -17,22 +17,32 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Why a dashboard call failed: the REST status (0 when the call never reached a handler)
-/// and the server's message.
+/// Why a dashboard call failed: the REST status (0 when the call never reached a handler),
+/// the envelope's code and the server's message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiFailure {
     /// HTTP status the REST endpoint answers with.
     pub status: u16,
+    /// The code of the error envelope (`SESSION_NOT_FOUND`, ...); empty when no handler
+    /// answered.
+    #[serde(default)]
+    pub code: String,
     /// The message of the error envelope.
     pub message: String,
 }
 
 impl ApiFailure {
-    /// A failure with `status` and `message`.
+    /// A failure with `status` and `message`, without a code (no handler answered).
     pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self::with_code(status, String::new(), message)
+    }
+
+    /// A failure with the status, code and message of an error envelope.
+    pub fn with_code(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             status,
+            code: code.into(),
             message: message.into(),
         }
     }

@@ -61,7 +61,7 @@ pub async fn call(endpoint: &str, body: &JsValue) -> Result<JsValue, ApiFailure>
 }
 
 /// A same-origin request with an optional JSON body; the parsed answer, or the server's
-/// failure: the server function's `message` or the REST envelope's `error.message`.
+/// failure: the server function's `code` and `message` or the REST envelope's `error`.
 pub async fn fetch(method: &str, url: &str, body: Option<String>) -> Result<JsValue, ApiFailure> {
     let unreachable = |_| ApiFailure::new(0, "the hub is unreachable");
     let window = web_sys::window().ok_or_else(|| ApiFailure::new(0, "no window"))?;
@@ -99,10 +99,14 @@ pub async fn fetch(method: &str, url: &str, body: Option<String>) -> Result<JsVa
     if status == 401 {
         crate::login::expired();
     }
+    let envelope = field(&parsed, "error");
+    let code = str_field(&parsed, "code")
+        .or_else(|| str_field(&envelope, "code"))
+        .unwrap_or_default();
     let message = str_field(&parsed, "message")
-        .or_else(|| str_field(&field(&parsed, "error"), "message"))
+        .or_else(|| str_field(&envelope, "message"))
         .unwrap_or(text);
-    Err(ApiFailure::new(status, message))
+    Err(ApiFailure::with_code(status, code, message))
 }
 
 /// An object with the one field `key`.

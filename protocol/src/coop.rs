@@ -23,22 +23,6 @@ pub use session::{
     ScreenQuery, Usage,
 };
 
-/// The error envelope of every rejection: `{"error":{"code","message"}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorEnvelope {
-    /// The error itself.
-    pub error: ErrorBody,
-}
-
-/// Code and message of an [`ErrorEnvelope`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// Machine-readable code such as `BAD_REQUEST` or `EXITED`.
-    pub code: String,
-    /// What went wrong, for a person.
-    pub message: String,
-}
-
 /// Terminal size as reported by `health`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalSize {

@@ -9,6 +9,7 @@ pub mod agent_state;
 pub mod claude;
 pub mod coop;
 pub mod credentials;
+mod envelope;
 pub mod fleet;
 pub mod inbox;
 pub mod launch;
@@ -16,3 +17,4 @@ pub mod mux;
 pub mod nats;
 
 pub use agent_state::AgentState;
+pub use envelope::{ErrorBody, ErrorEnvelope};

@@ -45,24 +45,6 @@ pub struct ReplicationHealth {
     pub buffered_writes: u64,
 }
 
-/// The error envelope every rejection uses: `{"error":{"code","message"}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ErrorEnvelope {
-    /// The error itself.
-    pub error: ErrorBody,
-}
-
-/// Code and human-readable message of an [`ErrorEnvelope`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ErrorBody {
-    /// Machine-readable code such as `BAD_REQUEST` or `SESSION_NOT_FOUND`.
-    pub code: String,
-    /// What went wrong, for a person.
-    pub message: String,
-}
-
 /// `POST /api/v1/sessions` body: a session registers itself (or a heartbeat renews it). No
 /// `Debug`: it carries the session's token.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

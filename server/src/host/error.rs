@@ -1,11 +1,11 @@
-//! The session host's API error, mapped once to coop's envelope `{"error":{"code","message"}}`
-//! (HTTP) or to an `error` event (WebSocket).
+//! The session host's errors. Each converts into the one [`ApiError`], whose table gives the
+//! status and coop's code of the envelope `{"error":{"code","message"}}` (HTTP) or of an
+//! `error` event (WebSocket).
 
+use crate::edge::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use protocol::coop::{ErrorBody, ErrorEnvelope};
 
 /// Every error a request to the session host can end in.
 #[derive(Debug, thiserror::Error)]
@@ -60,44 +60,35 @@ pub enum HostError {
     Internal(String),
 }
 
-impl HostError {
-    /// HTTP status and envelope code.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+/// Coop's status and code of each host error (docs/coop-protocol.md); the message is the
+/// error's own.
+impl From<HostError> for ApiError {
+    fn from(err: HostError) -> Self {
+        let message = err.to_string();
+        match err {
+            HostError::BadRequest(_) => Self::BadRequest(message),
+            HostError::Unauthorized => Self::Unauthorized,
+            HostError::Forbidden(_) => Self::Forbidden(message),
+            HostError::NotFound(_) => Self::RouteNotFound(message),
+            HostError::MethodNotAllowed => Self::MethodNotAllowed(message),
+            HostError::PayloadTooLarge(_) => Self::PayloadTooLarge(message),
+            HostError::UnsupportedMediaType(_) => Self::UnsupportedMediaType(message),
+            HostError::Unprocessable(_) => Self::Unprocessable(message),
+            HostError::Exited => Self::Exited(message),
+            HostError::NoDriver => Self::NotFound("NO_DRIVER", message),
+            HostError::NoPrompt => Self::Conflict("NO_PROMPT", message),
+            HostError::SwitchInProgress => Self::Conflict("SWITCH_IN_PROGRESS", message),
+            HostError::PromptNotShown | HostError::NotReady | HostError::AgentStarting => {
+                Self::NotReady(message)
             }
-            Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY"),
-            Self::Exited => (StatusCode::GONE, "EXITED"),
-            Self::NoDriver => (StatusCode::NOT_FOUND, "NO_DRIVER"),
-            Self::PromptNotShown => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
-            Self::NoPrompt => (StatusCode::CONFLICT, "NO_PROMPT"),
-            Self::SwitchInProgress => (StatusCode::CONFLICT, "SWITCH_IN_PROGRESS"),
-            Self::NotReady | Self::AgentStarting => (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-        }
-    }
-
-    /// The envelope body.
-    pub fn envelope(&self) -> ErrorEnvelope {
-        ErrorEnvelope {
-            error: ErrorBody {
-                code: self.status_and_code().1.to_owned(),
-                message: self.to_string(),
-            },
+            HostError::Internal(_) => Self::Internal(message),
         }
     }
 }
 
 impl IntoResponse for HostError {
     fn into_response(self) -> Response {
-        (self.status_and_code().0, Json(self.envelope())).into_response()
+        ApiError::from(self).into_response()
     }
 }
 
@@ -110,6 +101,53 @@ impl From<JsonRejection> for HostError {
             StatusCode::UNPROCESSABLE_ENTITY => Self::Unprocessable(message),
             StatusCode::BAD_REQUEST => Self::BadRequest(message),
             _ => Self::Internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statuses and codes coop answers with: they are part of the API.
+    #[test]
+    fn host_errors_keep_coops_statuses_and_codes() {
+        let cases = [
+            (HostError::BadRequest("x".into()), 400, "BAD_REQUEST"),
+            (HostError::Unauthorized, 401, "UNAUTHORIZED"),
+            (HostError::NotFound("/x".into()), 404, "NOT_FOUND"),
+            (HostError::MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
+            (
+                HostError::PayloadTooLarge("x".into()),
+                413,
+                "PAYLOAD_TOO_LARGE",
+            ),
+            (
+                HostError::UnsupportedMediaType("x".into()),
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
+            (
+                HostError::Unprocessable("x".into()),
+                422,
+                "UNPROCESSABLE_ENTITY",
+            ),
+            (HostError::Exited, 410, "EXITED"),
+            (HostError::NoDriver, 404, "NO_DRIVER"),
+            (HostError::NoPrompt, 409, "NO_PROMPT"),
+            (HostError::PromptNotShown, 503, "NOT_READY"),
+            (HostError::SwitchInProgress, 409, "SWITCH_IN_PROGRESS"),
+            (HostError::NotReady, 503, "NOT_READY"),
+            (HostError::AgentStarting, 503, "NOT_READY"),
+            (HostError::Internal("x".into()), 500, "INTERNAL"),
+        ];
+        for (err, status, code) in cases {
+            let message = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status_and_code().0.as_u16(), status, "{message}");
+            let envelope = api.envelope();
+            assert_eq!(envelope.error.code, code, "{message}");
+            assert_eq!(envelope.error.message, message);
         }
     }
 }

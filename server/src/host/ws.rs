@@ -11,6 +11,7 @@ use crate::edge::coop_ws::output_log::OutputLog;
 use crate::edge::coop_ws::{
     self, frame, Handler, Outgoing, Push, Request, SharedLog, Source, Subs,
 };
+use crate::edge::error::ApiError;
 use crate::edge::headers::bearer;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -119,7 +120,10 @@ impl Handler for Requests {
         };
         let frame = match reply {
             Ok(event) => frame::encode(&event, id),
-            Err(e) => frame::error(e.status_and_code().1, e.to_string(), id),
+            Err(e) => {
+                let e = ApiError::from(e);
+                frame::error(e.status_and_code().1, e.to_string(), id)
+            }
         };
         Some(Outgoing::Frame(frame))
     }

@@ -1,9 +1,9 @@
 //! The dashboard's typed server functions, served by the hub: [`app::api::MuxApi`] for
-//! [`Hub`]. Each call runs the same code as its REST endpoint and fails with the status and
-//! message that endpoint would answer.
+//! [`Hub`]. Each call runs the same code as its REST endpoint and fails with the status, code
+//! and message that endpoint would answer: its error converts into the one [`ApiError`] and
+//! from there, by [`fail`], into the server function's [`ApiFailure`].
 
-use crate::hub::credentials::CredentialError;
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use crate::hub::operations;
 use crate::hub::state::Hub;
 use app::api::{ApiFailure, ApiFuture, MuxApi, SessionAction};
@@ -21,7 +21,8 @@ use protocol::credentials::{
     NewAccountRequest, ReauthRequest, ReauthResponse, SetTokenRequest,
 };
 use protocol::launch::{LaunchConfig, LaunchDetail, LaunchResponse};
-use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo};
+use protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
+use protocol::ErrorEnvelope;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -32,8 +33,14 @@ const ACTION_REPLY_BYTES: usize = 64 << 10;
 
 impl From<ApiError> for ApiFailure {
     fn from(err: ApiError) -> Self {
-        failure(err.status_and_code().0, err)
+        let (status, code) = err.status_and_code();
+        ApiFailure::with_code(status.as_u16(), code, err.to_string())
     }
+}
+
+/// Any error of the hub as a server function's failure, through [`ApiError`].
+fn fail(err: impl Into<ApiError>) -> ApiFailure {
+    ApiFailure::from(err.into())
 }
 
 /// The hub as the server functions see it (a newtype so the trait's futures can own an `Arc`).
@@ -54,8 +61,7 @@ impl MuxApi for DashboardApi {
     }
 
     fn launch(&self, env: BTreeMap<String, String>) -> Result<LaunchResponse, ApiFailure> {
-        let launched = self.0.launcher.launch(&env);
-        launched.map_err(|err| failure(err.status_and_code().0, err))
+        self.0.launcher.launch(&env).map_err(fail)
     }
 
     fn launches(&self) -> Vec<LaunchDetail> {
@@ -79,7 +85,7 @@ impl MuxApi for DashboardApi {
 
     fn session_screen(&self, id: String) -> ApiFuture<CachedScreen> {
         let hub = self.0.clone();
-        Box::pin(async move { Ok(hub.registry.screen(&id).await.map_err(ApiError::from)?) })
+        Box::pin(async move { hub.registry.screen(&id).await.map_err(fail) })
     }
 
     fn dismiss_session(&self, id: String) -> ApiFuture<()> {
@@ -93,27 +99,27 @@ impl MuxApi for DashboardApi {
 
     fn credential_new(&self, req: NewAccountRequest) -> ApiFuture<AccountAdded> {
         let hub = self.0.clone();
-        Box::pin(async move { hub.credentials.add(req).await.map_err(cred_failure) })
+        Box::pin(async move { hub.credentials.add(req).await.map_err(fail) })
     }
 
     fn credential_set(&self, req: SetTokenRequest) -> ApiFuture<()> {
         let hub = self.0.clone();
-        Box::pin(async move { hub.credentials.set(req).await.map_err(cred_failure) })
+        Box::pin(async move { hub.credentials.set(req).await.map_err(fail) })
     }
 
     fn credential_reauth(&self, req: ReauthRequest) -> ApiFuture<ReauthResponse> {
         let hub = self.0.clone();
-        Box::pin(async move { hub.credentials.reauth(req).await.map_err(cred_failure) })
+        Box::pin(async move { hub.credentials.reauth(req).await.map_err(fail) })
     }
 
     fn credential_exchange(&self, req: ExchangeRequest) -> ApiFuture<()> {
         let hub = self.0.clone();
-        Box::pin(async move { hub.credentials.exchange(req).await.map_err(cred_failure) })
+        Box::pin(async move { hub.credentials.exchange(req).await.map_err(fail) })
     }
 
     fn credential_distribute(&self, req: DistributeRequest) -> ApiFuture<DistributeResponse> {
         let hub = self.0.clone();
-        Box::pin(async move { hub.credentials.distribute(req).await.map_err(cred_failure) })
+        Box::pin(async move { hub.credentials.distribute(req).await.map_err(fail) })
     }
 }
 
@@ -152,19 +158,24 @@ fn to_body(body: &impl serde::Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
-/// The session's answer as the server function's result: its JSON, or its status and message.
+/// The session's answer as the server function's result: its JSON, or the status, code and
+/// message of its error (the REST proxy's answer, passed on).
 async fn read_reply(response: Response) -> Result<serde_json::Value, ApiFailure> {
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), ACTION_REPLY_BYTES)
         .await
-        .map_err(|e| ApiFailure::new(502, format!("cannot read the session's answer: {e}")))?;
+        .map_err(|e| fail(ApiError::Upstream(format!("cannot read its answer: {e}"))))?;
     if status.is_success() {
         return Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null));
     }
-    let message = serde_json::from_slice::<ErrorEnvelope>(&bytes)
-        .map(|e| e.error.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-    Err(ApiFailure::new(status.as_u16(), message))
+    let error = serde_json::from_slice::<ErrorEnvelope>(&bytes).map_or_else(
+        |_| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            fail(ApiError::UpstreamStatus(status, text))
+        },
+        |e| ApiFailure::with_code(status.as_u16(), e.error.code, e.error.message),
+    );
+    Err(error)
 }
 
 /// Gives a failed server function the HTTP status of its [`ApiFailure`] (the status the REST
@@ -195,14 +206,4 @@ pub async fn failure_status(req: Request, next: Next) -> Response {
     let body = serde_json::to_vec(&failure).map_or_else(|_| Body::from(bytes), Body::from);
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, body)
-}
-
-/// A failure with the status and message the REST endpoint answers for `err`.
-fn failure(status: StatusCode, err: impl std::fmt::Display) -> ApiFailure {
-    ApiFailure::new(status.as_u16(), err.to_string())
-}
-
-/// [`failure`] of a broker error.
-fn cred_failure(err: CredentialError) -> ApiFailure {
-    failure(err.status_and_code().0, err)
 }

@@ -3,8 +3,8 @@
 //! or empty body,
 //! 422 missing or mistyped fields, 413 body over the limit, 400 invalid session id.
 
+use crate::edge::error::ApiError;
 pub use crate::edge::headers::is_json;
-use crate::hub::error::ApiError;
 use crate::hub::registry::ids;
 use axum::{
     body::Bytes,

@@ -16,7 +16,6 @@ pub mod bridge;
 pub mod credentials;
 pub mod dashboard;
 pub mod discovery;
-pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod fleet;

@@ -2,9 +2,9 @@
 //! server functions (`dashboard`) are thin adapters over these, so each exists once and fails
 //! the same way through either door (docs/architecture.md, "The server's modules").
 
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use crate::hub::proxy;
-use crate::hub::registry::{Registry, RegistryError};
+use crate::hub::registry::Registry;
 use axum::http::Method;
 use futures_util::StreamExt;
 use protocol::mux::CachedStatus;
@@ -19,10 +19,7 @@ const STATE_READS_IN_FLIGHT: usize = 32;
 /// A session's status read from the session itself (the cache may predate an exit); for a
 /// session reached over NATS, the last status it published there.
 pub async fn live_status(registry: &Registry, id: &str) -> Result<CachedStatus, ApiError> {
-    registry.live_status(id).await.map_err(|e| match e {
-        RegistryError::NotFound => ApiError::SessionNotFound,
-        e => ApiError::Upstream(format!("cannot read the session's status: {e}")),
-    })
+    Ok(registry.live_status(id).await?)
 }
 
 /// The live status of each of `ids`. Read live, not from the cache: the answer must not be

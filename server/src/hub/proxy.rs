@@ -4,7 +4,7 @@
 //! When the upstream answered, its status and error body reach the client (a 409 `NO_PROMPT`
 //! stays a 409); only a failure to reach it becomes 502 `UPSTREAM_ERROR`.
 
-use crate::hub::error::{envelope, ApiError};
+use crate::edge::error::ApiError;
 use crate::hub::registry::Registry;
 use crate::hub::upstream::{Reply, UpstreamReply};
 use axum::{
@@ -83,11 +83,8 @@ fn into_response(reply: UpstreamReply) -> Response {
             .unwrap_or("no body")
             .to_owned();
     }
-    envelope(
-        reply.status,
-        "UPSTREAM_ERROR",
-        format!("upstream answered {}: {quoted}", reply.status.as_u16()),
-    )
+    let message = format!("upstream answered {}: {quoted}", reply.status.as_u16());
+    ApiError::UpstreamStatus(reply.status, message).into_response()
 }
 
 fn json_body(status: StatusCode, body: Bytes) -> Response {

@@ -2,9 +2,9 @@
 //! unknown routes and wrong methods. Layers: CORS (only with `--allowed-origin`) outside,
 //! then request tracing, then the anti-framing headers, then auth, then the body limit.
 
+use crate::edge::error::ApiError;
 use crate::{
-    hub::api, hub::audit, hub::auth, hub::bridge, hub::error::ApiError, hub::feed,
-    hub::state::AppState, hub::web,
+    hub::api, hub::audit, hub::auth, hub::bridge, hub::feed, hub::state::AppState, hub::web,
 };
 use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
 use axum::http::HeaderValue;

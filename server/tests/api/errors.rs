@@ -114,3 +114,57 @@ async fn malformed_requests_get_the_envelope() {
     // Nothing malformed reached the upstream.
     assert!(up.state.posts.lock().unwrap().is_empty());
 }
+
+/// One domain failure, one envelope: the REST endpoint and the dashboard's server function
+/// answer the same status, code and message, because both convert the failure into the one
+/// API error (`server/src/error.rs`).
+#[tokio::test]
+async fn a_failure_reads_the_same_through_rest_and_server_functions() {
+    let mux = TestServer::with(|a| a.launch = Some("exit 0".to_owned())).await;
+    let c = client();
+    let refused_env = json!({"env": {"LD_PRELOAD": "/tmp/x.so"}});
+    let unknown_account = json!({"account": "nope", "token": "t"});
+    let cases = [
+        (
+            "an unknown session",
+            c.get(mux.url("/api/v1/sessions/nope/screen")),
+            "session_screen",
+            json!({"id": "nope"}),
+        ),
+        (
+            "a refused launch variable",
+            c.post(mux.url("/api/v1/sessions/launch"))
+                .json(&refused_env),
+            "launch",
+            refused_env.clone(),
+        ),
+        (
+            "an unknown credential account",
+            c.post(mux.url("/api/v1/credentials/set"))
+                .json(&unknown_account),
+            "credential_set",
+            json!({"req": unknown_account}),
+        ),
+    ];
+    for (what, rest, function, args) in cases {
+        let rest = rest.send().await.unwrap();
+        let status = rest.status().as_u16();
+        let envelope: serde_json::Value = rest.json().await.unwrap();
+        let error = &envelope["error"];
+        assert!(status >= 400, "{what}: {status} {envelope}");
+        let call = c
+            .post(mux.url(&format!("/api/fn/{function}")))
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(call.status().as_u16(), status, "{what}");
+        let failure: serde_json::Value = call.json().await.unwrap();
+        assert_eq!(
+            (&failure["status"], &failure["code"], &failure["message"]),
+            (&json!(status), &error["code"], &error["message"]),
+            "{what}: REST {envelope}, server function {failure}"
+        );
+        assert!(!error["code"].as_str().unwrap().is_empty(), "{what}");
+    }
+}

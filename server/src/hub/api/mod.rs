@@ -1,17 +1,21 @@
 //! The hub's REST API, declared once for both routing and the OpenAPI
-//! document: every route here appears in `GET /api/v1/openapi.json`.
+//! document: every route here appears in `GET /api/v1/openapi.json`. The registry's and the
+//! upstream client's errors convert into the one [`ApiError`] here.
 
 pub mod openapi;
 pub mod proxy;
 pub mod sessions;
 pub mod system;
 
+use crate::edge::error::ApiError;
 use crate::hub::audit::api as audit;
 use crate::hub::auth;
 use crate::hub::credentials::api as credentials;
 use crate::hub::inbox::api as inbox;
 use crate::hub::launch::api as launch;
+use crate::hub::registry::RegistryError;
 use crate::hub::state::AppState;
+use crate::hub::upstream::UpstreamError;
 use axum::routing::delete;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -53,4 +57,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::answer))
         .routes(routes!(audit::list))
         .route("/api/v1/sessions/launch", delete(sessions::remove_reserved))
+}
+
+/// The registry's errors over HTTP.
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> Self {
+        match err {
+            RegistryError::InvalidId(msg) => Self::BadRequest(msg),
+            RegistryError::InvalidUrl(_) => Self::BadRequest(err.to_string()),
+            RegistryError::NotFound => Self::SessionNotFound,
+            RegistryError::Unreachable(e) => Self::UpstreamUnreachable(e.to_string()),
+            RegistryError::Upstream(e) => Self::Upstream(e.to_string()),
+            RegistryError::Full(_) => Self::Unavailable(err.to_string()),
+            RegistryError::Held(_) => Self::Forbidden(err.to_string()),
+            RegistryError::MetadataTooLarge(_) => Self::PayloadTooLarge(err.to_string()),
+        }
+    }
+}
+
+/// The upstream client's errors over HTTP.
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        match err {
+            UpstreamError::NoUrl { .. } => Self::NoUrl(err.to_string()),
+            UpstreamError::InvalidBody(msg) => Self::Unprocessable(msg),
+            err => Self::Upstream(err.to_string()),
+        }
+    }
 }

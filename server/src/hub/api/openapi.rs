@@ -11,7 +11,7 @@ use utoipa::OpenApi;
         title = "coopmux",
         description = "Hub for fleets of coop terminal sessions: registry, cached screens, proxies."
     ),
-    components(schemas(protocol::mux::ErrorEnvelope, protocol::mux::ErrorBody)),
+    components(schemas(protocol::ErrorEnvelope, protocol::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []), ("login" = []))
 )]

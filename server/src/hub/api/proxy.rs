@@ -3,12 +3,12 @@
 //!
 //! Request and reply bodies are JSON of any shape, forwarded unchanged.
 
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use crate::hub::extract::{RawJson, SessionId};
 use crate::hub::proxy::forward;
 use crate::hub::registry::Registry;
 use axum::{extract::State, http::Method, response::Response};
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
 /// Live read of the agent (upstream `GET /api/v1/agent`).

@@ -1,14 +1,15 @@
 //! Registry routes: register/heartbeat, list, deregister, cached screen and status
 //! (docs/coop-protocol.md, "Registering with the hub").
 
+use crate::edge::error::ApiError;
 use crate::hub::auth::RegistrationScope;
-use crate::hub::error::ApiError;
 use crate::hub::extract::{ApiJson, SessionId};
 use crate::hub::operations;
 use crate::hub::registry::Registry;
 use crate::hub::registry::{ids, tokens::token_hash, Registrant, Registration};
 use axum::{extract::State, Extension, Json};
-use protocol::mux::{CachedScreen, CachedStatus, ErrorEnvelope, SessionInfo, StatesRequest};
+use protocol::mux::{CachedScreen, CachedStatus, SessionInfo, StatesRequest};
+use protocol::ErrorEnvelope;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: the audit log, paged.
 
 use super::Audit;
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use axum::extract::{rejection::QueryRejection, Query, State};
 use axum::Json;
 use protocol::inbox::AuditPage;
@@ -29,7 +29,7 @@ pub struct PageQuery {
     params(PageQuery),
     responses(
         (status = 200, body = AuditPage),
-        (status = 400, description = "a malformed query", body = protocol::mux::ErrorEnvelope),
+        (status = 400, description = "a malformed query", body = protocol::ErrorEnvelope),
     )
 )]
 pub async fn list(

@@ -104,7 +104,7 @@ pub async fn record(State(audit): State<Arc<Audit>>, req: Request, next: Next) -
         Ok(bytes) => bytes,
         Err(_) => {
             let err =
-                crate::hub::error::ApiError::PayloadTooLarge("request body too large".to_owned());
+                crate::edge::error::ApiError::PayloadTooLarge("request body too large".to_owned());
             return err.into_response();
         }
     };

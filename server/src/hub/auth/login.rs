@@ -4,8 +4,8 @@
 //! would receive; see [`super::headers`] and docs/security.md, "The dashboard's login").
 
 use super::Auth;
+use crate::edge::error::ApiError;
 use crate::edge::headers::login_credential;
-use crate::hub::error::ApiError;
 use crate::hub::extract::ApiJson;
 use axum::{
     extract::{rejection::FormRejection, State},
@@ -44,7 +44,7 @@ const NO_STORE: (axum::http::HeaderName, &str) = (CACHE_CONTROL, "no-store");
     request_body = LoginRequest,
     responses(
         (status = 200, body = AuthResponse, description = "the login credential"),
-        (status = 401, body = protocol::mux::ErrorEnvelope),
+        (status = 401, body = protocol::ErrorEnvelope),
     ),
     security(())
 )]

@@ -12,8 +12,8 @@ pub mod login;
 use crate::edge::headers::{bearer, login_credential, query_token};
 pub use crate::edge::headers::{LOGIN_HEADER, LOGIN_PROTOCOL_PREFIX, WS_PROTOCOL};
 
+use crate::edge::error::ApiError;
 use crate::edge::guard::Guard;
-use crate::hub::error::ApiError;
 use crate::hub::registry::RegistrationTokens;
 use axum::{
     extract::{Request, State},

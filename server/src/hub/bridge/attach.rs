@@ -2,7 +2,7 @@
 
 use super::{client, lock, upstream, Bridge, Subs};
 use crate::edge::coop_ws::MAX_CLIENT_FRAME_BYTES;
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use crate::hub::metrics::Metrics;
 use crate::hub::registry::{Registry, Session};
 use axum::extract::rejection::QueryRejection;

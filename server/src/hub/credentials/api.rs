@@ -1,43 +1,31 @@
 //! `/api/v1/credentials/*` (status, new, set and its alias seed, reauth, exchange, distribute,
-//! pool, pool/rebalance). [`CredentialError`] is
-//! mapped to the JSON envelope here and nowhere else. No response carries a secret.
+//! pool, pool/rebalance). [`CredentialError`] converts into the one [`ApiError`] here. No
+//! response carries a secret.
 
 use super::CredentialError;
 use super::Credentials;
-use crate::hub::error::envelope;
+use crate::edge::error::ApiError;
 use crate::hub::extract::ApiJson;
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    Json,
-};
+use axum::{extract::State, Json};
 use protocol::credentials::{
     AccountAdded, AccountStatus, DistributeRequest, DistributeResponse, ExchangeRequest,
     ExchangeResponse, NewAccountRequest, Ok as OkResponse, PoolResponse, ReauthRequest,
     ReauthResponse, RebalanceRequest, RebalanceResponse, SetTokenRequest,
 };
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
-impl CredentialError {
-    /// HTTP status and envelope code of this error.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-            _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+/// The broker's errors over HTTP: the caller's mistake, or the state file's failure.
+impl From<CredentialError> for ApiError {
+    fn from(err: CredentialError) -> Self {
+        match err {
+            CredentialError::Store(_) => Self::Internal(err.to_string()),
+            _ => Self::BadRequest(err.to_string()),
         }
     }
 }
 
-impl IntoResponse for CredentialError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        envelope(status, code, self.to_string())
-    }
-}
-
-type Reply<T> = Result<Json<T>, CredentialError>;
+type Reply<T> = Result<Json<T>, ApiError>;
 
 /// Every account with its status, ordered by name.
 #[utoipa::path(
@@ -61,7 +49,7 @@ pub async fn new_account(
     State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<NewAccountRequest>,
 ) -> Reply<AccountAdded> {
-    credentials.add(body).await.map(Json)
+    Ok(Json(credentials.add(body).await?))
 }
 
 /// Store an account's key (and optionally its refresh token and lifetime).
@@ -101,7 +89,7 @@ pub async fn start_reauth(
     State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<ReauthRequest>,
 ) -> Reply<ReauthResponse> {
-    credentials.reauth(body).await.map(Json)
+    Ok(Json(credentials.reauth(body).await?))
 }
 
 /// Finish a PKCE reauth with the code the user pasted.
@@ -128,7 +116,7 @@ pub async fn distribute(
     State(credentials): State<Arc<Credentials>>,
     ApiJson(body): ApiJson<DistributeRequest>,
 ) -> Reply<DistributeResponse> {
-    credentials.distribute(body).await.map(Json)
+    Ok(Json(credentials.distribute(body).await?))
 }
 
 /// Accounts with their session counts.
@@ -157,4 +145,25 @@ pub async fn rebalance(
         .rebalance(body.from_account.as_deref())
         .await;
     Ok(Json(RebalanceResponse { rebalanced, failed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn broker_errors_are_the_callers_but_a_store_failure() {
+        let unknown = ApiError::from(CredentialError::UnknownAccount("nope".to_owned()));
+        assert_eq!(
+            unknown.status_and_code(),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST")
+        );
+        assert_eq!(unknown.to_string(), "unknown account: nope");
+        let store = ApiError::from(CredentialError::Store("disk full".to_owned()));
+        assert_eq!(
+            store.status_and_code(),
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+        );
+    }
 }

@@ -3,12 +3,12 @@
 
 use super::answer::InboxError;
 use super::Inbox;
-use crate::hub::error::ApiError;
+use crate::edge::error::ApiError;
 use crate::hub::extract::ApiJson;
 use axum::extract::{Path, State};
 use axum::Json;
 use protocol::inbox::{InboxAnswer, InboxAnswered, InboxList};
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
 /// Every prompt an agent waits on, oldest first.

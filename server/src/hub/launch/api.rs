@@ -1,37 +1,29 @@
 //! HTTP handlers of the launch API: `POST /api/v1/sessions/launch`,
 //! `GET /api/v1/config/launch`, `GET /api/v1/launches` and `GET /api/v1/launches/{id}`.
-//! [`LaunchError`] is mapped to the JSON envelope here and nowhere else.
+//! [`LaunchError`] converts into the one [`ApiError`] here.
 
 use super::LaunchError;
 use super::Launcher;
-use crate::hub::error::{envelope, ApiError};
+use crate::edge::error::ApiError;
 use crate::hub::extract::{is_json, parse_json, read_body};
 use axum::{
     extract::{FromRequest, Path, Request, State},
-    http::StatusCode,
-    response::{IntoResponse, Response},
     Json,
 };
 use protocol::launch::{LaunchConfig, LaunchDetail, LaunchInfo, LaunchRequest, LaunchResponse};
-use protocol::mux::ErrorEnvelope;
+use protocol::ErrorEnvelope;
 use std::sync::Arc;
 
-impl LaunchError {
-    /// HTTP status and envelope code of this error.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Self::NotConfigured | Self::Env(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-            Self::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
-            Self::Spawn(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "LAUNCH_NOT_FOUND"),
+/// The launcher's errors over HTTP (coop's statuses and codes: docs/coop-protocol.md).
+impl From<LaunchError> for ApiError {
+    fn from(err: LaunchError) -> Self {
+        let message = err.to_string();
+        match err {
+            LaunchError::NotConfigured | LaunchError::Env(_) => Self::BadRequest(message),
+            LaunchError::Throttled(_) => Self::TooManyRequests(message),
+            LaunchError::Spawn(_) => Self::Internal(message),
+            LaunchError::NotFound => Self::NotFound("LAUNCH_NOT_FOUND", message),
         }
-    }
-}
-
-impl IntoResponse for LaunchError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        envelope(status, code, self.to_string())
     }
 }
 
@@ -84,9 +76,9 @@ impl<S: Send + Sync> FromRequest<S> for LaunchBody {
 pub async fn launch_session(
     State(launcher): State<Arc<Launcher>>,
     LaunchBody(body): LaunchBody,
-) -> Result<Json<LaunchResponse>, LaunchError> {
+) -> Result<Json<LaunchResponse>, ApiError> {
     let env = body.env.unwrap_or_default();
-    launcher.launch(&env).map(Json)
+    Ok(Json(launcher.launch(&env)?))
 }
 
 /// Whether launching is available, and the mux's working directory.
@@ -119,10 +111,36 @@ pub async fn list_launches(State(launcher): State<Arc<Launcher>>) -> Json<Vec<La
 pub async fn get_launch(
     State(launcher): State<Arc<Launcher>>,
     Path(id): Path<String>,
-) -> Result<Json<LaunchDetail>, LaunchError> {
-    launcher
-        .tracker()
-        .get(&id)
-        .map(Json)
-        .ok_or(LaunchError::NotFound)
+) -> Result<Json<LaunchDetail>, ApiError> {
+    let launch = launcher.tracker().get(&id).ok_or(LaunchError::NotFound)?;
+    Ok(Json(launch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn launch_errors_keep_coops_statuses_and_codes() {
+        let cases = [
+            (LaunchError::NotConfigured, 400, "BAD_REQUEST"),
+            (LaunchError::Throttled(3), 429, "TOO_MANY_REQUESTS"),
+            (
+                LaunchError::Spawn(std::io::Error::other("no sh")),
+                500,
+                "INTERNAL",
+            ),
+            (LaunchError::NotFound, 404, "LAUNCH_NOT_FOUND"),
+        ];
+        for (err, status, code) in cases {
+            let message = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(
+                api.status_and_code(),
+                (StatusCode::from_u16(status).unwrap(), code)
+            );
+            assert_eq!(api.to_string(), message);
+        }
+    }
 }

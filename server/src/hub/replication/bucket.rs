@@ -6,6 +6,9 @@
 use async_nats::jetstream::{self, kv};
 use std::time::Duration;
 
+/// The client's error behind a refusal (each JetStream call has its own error type).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a bucket could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
@@ -23,7 +26,8 @@ pub enum BucketError {
         /// What was asked.
         what: &'static str,
         /// The server's or the client's word.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 }
 
@@ -54,7 +58,7 @@ pub async fn open(
     let js = jetstream::new(client.clone());
     let bounded =
         |what: &'static str,
-         result: Result<Result<kv::Store, String>, tokio::time::error::Elapsed>| {
+         result: Result<Result<kv::Store, Cause>, tokio::time::error::Elapsed>| {
             match result {
                 Ok(Ok(store)) => Ok(store),
                 Ok(Err(reason)) => Err(BucketError::Refused {
@@ -76,7 +80,7 @@ pub async fn open(
             storage: jetstream::stream::StorageType::File,
             ..Default::default()
         };
-        let create = async { js.create_key_value(config).await.map_err(|e| e.to_string()) };
+        let create = async { js.create_key_value(config).await.map_err(Cause::from) };
         return bounded("create", tokio::time::timeout(timeout, create).await);
     }
     let config = jetstream::stream::Config {
@@ -105,7 +109,7 @@ pub async fn open(
         js.get_or_create_stream(config)
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(Cause::from)
     };
     match tokio::time::timeout(timeout, create).await {
         Ok(Ok(())) => {}
@@ -118,7 +122,7 @@ pub async fn open(
         }
         Err(_) => return Err(BucketError::TimedOut(name.to_owned())),
     }
-    let get = async { js.get_key_value(name).await.map_err(|e| e.to_string()) };
+    let get = async { js.get_key_value(name).await.map_err(Cause::from) };
     bounded("open", tokio::time::timeout(timeout, get).await)
 }
 

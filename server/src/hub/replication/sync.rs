@@ -19,6 +19,49 @@ use tokio::sync::watch;
 /// Longest gap between two sweeps for expired tombstones.
 const SWEEP_MAX: Duration = Duration::from_secs(3600);
 
+/// Why the follower stopped following the bucket (it opens it again).
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    /// The bucket could not be opened.
+    #[error(transparent)]
+    Open(#[from] BucketError),
+    /// A JetStream call did not answer in time.
+    #[error("{0} timed out")]
+    TimedOut(&'static str),
+    /// The bucket's stream could not be read.
+    #[error("reading the bucket: {0}")]
+    Info(#[from] async_nats::jetstream::stream::InfoError),
+    /// The watch could not be started.
+    #[error("watching the bucket: {0}")]
+    Watch(#[from] kv::WatchError),
+    /// The watch failed.
+    #[error("the watch failed: {0}")]
+    Watcher(#[from] kv::WatcherError),
+    /// The watch ended without an error.
+    #[error("the watch ended")]
+    WatchEnded,
+    /// The NATS link is no longer connected.
+    #[error("NATS link lost")]
+    LinkLost,
+}
+
+/// Why the bucket did not take a write (the writer tries again).
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    /// The key's revision in the bucket is the one the write expected, yet it was refused.
+    #[error("the bucket's revision did not move")]
+    Unmoved,
+    /// The key could not be read back after a conflict.
+    #[error("reading the key: {0}")]
+    Entry(#[from] kv::EntryError),
+    /// The server refused the write.
+    #[error(transparent)]
+    Update(#[from] kv::UpdateError),
+    /// The server did not answer in time.
+    #[error("timed out")]
+    TimedOut,
+}
+
 pub(super) fn spawn<V: Value>(core: Arc<Core<V>>) {
     tokio::spawn(follow(core.clone()));
     tokio::spawn(write(core.clone()));
@@ -81,9 +124,9 @@ async fn follow<V: Value>(core: Arc<Core<V>>) {
             }
             Err(BucketError::NoJetStream) => {
                 set_phase(&core, Phase::NoJetStream);
-                Err("the server has no JetStream".to_owned())
+                Err(BucketError::NoJetStream.into())
             }
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(err.into()),
         };
         if let Err(err) = ended {
             let state = State::of(core.lock().phase, core.shared.link.state());
@@ -113,12 +156,11 @@ async fn follow_open<V: Value>(
     store: &kv::Store,
     links: &mut watch::Receiver<LinkState>,
     told: &mut Option<State>,
-) -> Result<(), String> {
+) -> Result<(), FollowError> {
     let timeout = core.shared.op_timeout;
     let info = tokio::time::timeout(timeout, store.stream.get_info())
         .await
-        .map_err(|_| "reading the bucket timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| FollowError::TimedOut("reading the bucket"))??;
     let created = info.created.unix_timestamp_nanos();
     let same_bucket = {
         let mut state = core.lock();
@@ -152,15 +194,14 @@ async fn follow_open<V: Value>(
     if core.options.watch {
         let watch = tokio::time::timeout(timeout, store.watch_with_history(">"))
             .await
-            .map_err(|_| "watching the bucket timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| FollowError::TimedOut("watching the bucket"))??;
         follow_watch(core, watch, info.state.messages, same_bucket, links, told).await
     } else {
         synced(core, told);
         let shutdown = &core.shared.shutdown;
         tokio::select! {
             () = shutdown.cancelled() => Ok(()),
-            _ = links.wait_for(|s| *s != LinkState::Connected) => Err("NATS link lost".to_owned()),
+            _ = links.wait_for(|s| *s != LinkState::Connected) => Err(FollowError::LinkLost),
         }
     }
 }
@@ -181,7 +222,7 @@ async fn follow_watch<V: Value>(
     same_bucket: bool,
     links: &mut watch::Receiver<LinkState>,
     told: &mut Option<State>,
-) -> Result<(), String> {
+) -> Result<(), FollowError> {
     // The last value of every key first; its end is the value the watch says nothing
     // follows (a quiet watch ends it too: writes are compare-and-set, so a value that comes
     // later is still weighed before anything is overwritten).
@@ -192,8 +233,8 @@ async fn follow_watch<V: Value>(
                 complete = entry.delta == 0;
                 apply(core, entry);
             }
-            Ok(Some(Err(err))) => return Err(err.to_string()),
-            Ok(None) => return Err("the watch ended".to_owned()),
+            Ok(Some(Err(err))) => return Err(err.into()),
+            Ok(None) => return Err(FollowError::WatchEnded),
             Err(_) => break,
         }
     }
@@ -224,7 +265,7 @@ async fn follow_watch<V: Value>(
                     return Ok(());
                 }
                 if *links.borrow_and_update() != LinkState::Connected {
-                    return Err("NATS link lost".to_owned());
+                    return Err(FollowError::LinkLost);
                 }
             }
             entry = watch.next() => match entry {
@@ -236,8 +277,8 @@ async fn follow_watch<V: Value>(
                         core.wake.notify_one();
                     }
                 }
-                Some(Err(err)) => return Err(err.to_string()),
-                None => return Err("the watch ended".to_owned()),
+                Some(Err(err)) => return Err(err.into()),
+                None => return Err(FollowError::WatchEnded),
             },
         }
     }
@@ -308,14 +349,14 @@ async fn write<V: Value>(core: Arc<Core<V>>) {
                         if revision != expected {
                             continue;
                         }
-                        "the bucket's revision did not move".to_owned()
+                        WriteError::Unmoved
                     }
                     Ok(Ok(None)) => {
                         core.forget_revision(&key);
                         continue;
                     }
-                    Ok(Err(err)) => err.to_string(),
-                    Err(_) => "timed out".to_owned(),
+                    Ok(Err(err)) => err.into(),
+                    Err(_) => WriteError::TimedOut,
                 }
             }
             Ok(Err(err)) if err.kind() == kv::UpdateErrorKind::InvalidKey => {
@@ -323,8 +364,8 @@ async fn write<V: Value>(core: Arc<Core<V>>) {
                 core.dropped(&key, &held.clock);
                 continue;
             }
-            Ok(Err(err)) => err.to_string(),
-            Err(_) => "timed out".to_owned(),
+            Ok(Err(err)) => err.into(),
+            Err(_) => WriteError::TimedOut,
         };
         tracing::debug!(bucket = %core.bucket, key, error = %trouble, "write not taken; trying again");
         let delay = retry.next_delay().unwrap_or(RETRY.max);
