@@ -1,7 +1,7 @@
 //! `coopmux session` as a child process on 127.0.0.1:0 (killed on drop): start it, talk to it
 //! over HTTP and WebSocket, read its log, and bound every wait with a timeout.
 
-use super::procs::BIN;
+use super::procs::bin;
 use super::{Ws, WAIT};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -65,7 +65,7 @@ impl Session {
     /// `COOP_URL` variables are removed and registration is off (`COOP_MUX_URL` empty; unset
     /// would register at the default port), so only `opts.env` registers it anywhere.
     pub async fn start_with(opts: Opts<'_>, cmd: &[&str]) -> Session {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.arg("session");
         // Port 0 unless the test picked one (to name it in `COOP_URL` beforehand).
         if !opts.flags.iter().any(|f| f == "--port") {
