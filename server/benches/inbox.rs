@@ -11,8 +11,7 @@
 //! come from these, in turn) and the rest real `coopmux session` hosts running `sleep` (real
 //! coop-protocol sessions whose state the hub follows all along).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use serde_json::{json, Value};
 use support::claude::reaches;

@@ -2,8 +2,7 @@
 //! times, one after another; prints p50 and max. Asserts nothing but that every launch
 //! registers within the wait limit.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};

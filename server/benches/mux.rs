@@ -6,8 +6,7 @@
 //!
 //! Run: `cargo bench -p server --bench mux`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use axum::{routing::get, routing::post, Json, Router};
 use futures_util::StreamExt;

@@ -13,8 +13,7 @@
 //! Sessions stand behind one in-bench axum health responder at `127.0.X.Y:PORT` as in
 //! `benches/scale.rs`. Run: `cargo bench -p server --bench replicas`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use axum::{routing::get, Json, Router};
 use futures_util::StreamExt;

@@ -21,8 +21,7 @@
 //! `COOPMUX_BENCH_FLEETS=10000` to measure only some fleet sizes and
 //! `COOPMUX_BENCH_VIA=http` (or `nats`) to measure one side only.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use axum::{response::IntoResponse, routing::get, Json, Router};
 use futures_util::StreamExt;
@@ -270,7 +269,7 @@ fn cells(row: Option<&Row>, sessions: usize) -> String {
 #[tokio::main]
 async fn main() {
     let port = responder().await;
-    let bin = std::env::var(BIN_VAR).unwrap_or_else(|_| support::procs::BIN.to_owned());
+    let bin = std::env::var(BIN_VAR).unwrap_or_else(|_| support::procs::bin().to_owned());
     let fleets: Vec<usize> = std::env::var(FLEETS_VAR).map_or_else(
         |_| FLEETS.to_vec(),
         |v| {

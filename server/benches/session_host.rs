@@ -4,8 +4,7 @@
 //! - keystroke echo latency at a bash prompt over `/ws` (p50, p99 of 1000 keys);
 //! - peak RSS (VmHWM) of the host after 1 GB of output.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use base64::Engine as _;
 use futures_util::StreamExt;

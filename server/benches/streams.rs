@@ -8,8 +8,7 @@
 //!   127.0.0.N address so they do not evict each other), 50 dashboard clients subscribed to
 //!   all, screens changing at 1 Hz: the mux's CPU and the bytes it sends per second.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use base64::Engine as _;
 use futures_util::StreamExt;

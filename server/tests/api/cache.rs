@@ -8,6 +8,12 @@ use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Poll interval of the pollers a watcher starts.
+const POLL_MS: u64 = 50;
+/// How long the absence of polling is watched for: an absence takes a window of time (four
+/// poll intervals), not an event.
+const QUIET: Duration = Duration::from_millis(4 * POLL_MS);
+
 async fn get_json(mux: &TestServer, path: &str) -> reqwest::Response {
     client()
         .get(format!("{}{path}", mux.base))
@@ -85,13 +91,20 @@ async fn fresh_cache_is_served_and_stale_cache_read_live() {
         "second read from cache"
     );
     *up.state.screen_text.lock().unwrap() = "changed".to_owned();
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    let screen: Value = get_json(&mux, "/api/v1/sessions/s/screen")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(screen["lines"][0].as_str().unwrap().starts_with("changed"));
+    // Read until the copy goes stale (300 ms): until then every read is the cached one.
+    eventually("the stale copy is read live", || async {
+        let screen: Value = get_json(&mux, "/api/v1/sessions/s/screen")
+            .await
+            .json()
+            .await
+            .unwrap();
+        screen["lines"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("changed")
+            .then_some(())
+    })
+    .await;
     assert_eq!(up.state.screen_calls.load(Ordering::SeqCst), 2);
 }
 
@@ -110,14 +123,19 @@ async fn failing_upstream_falls_back_to_cache_and_502_without_one() {
         .await
         .unwrap();
     up.state.data_fails.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let reply = get_json(&mux, "/api/v1/sessions/s/screen").await;
-    assert_eq!(reply.status(), 200);
-    let second: Value = reply.json().await.unwrap();
-    assert_eq!(
-        second["fetched_at"], first["fetched_at"],
-        "the cached copy, with its time"
-    );
+    // Read until one read goes upstream (the 1 ms copy went stale) and fails: every answer,
+    // that one included, is the cached copy.
+    eventually("a live read that fails", || async {
+        let reply = get_json(&mux, "/api/v1/sessions/s/screen").await;
+        assert_eq!(reply.status(), 200);
+        let second: Value = reply.json().await.unwrap();
+        assert_eq!(
+            second["fetched_at"], first["fetched_at"],
+            "the cached copy, with its time"
+        );
+        (up.state.screen_calls.load(Ordering::SeqCst) == 2).then_some(())
+    })
+    .await;
     // Never read: no cache to fall back to.
     let reply = get_json(&mux, "/api/v1/sessions/s/status").await;
     let message = expect_envelope(reply, 502, "UPSTREAM_ERROR").await;
@@ -127,8 +145,8 @@ async fn failing_upstream_falls_back_to_cache_and_502_without_one() {
 #[tokio::test]
 async fn watching_runs_one_poller_pair_per_session_with_reference_counting() {
     let mux = TestServer::with(|a| {
-        a.screen_poll_ms = 50;
-        a.status_poll_ms = 50;
+        a.screen_poll_ms = POLL_MS;
+        a.status_poll_ms = POLL_MS;
     })
     .await;
     let up = MockUpstream::start().await;
@@ -161,7 +179,7 @@ async fn watching_runs_one_poller_pair_per_session_with_reference_counting() {
     })
     .await;
     let calls = up.state.screen_calls.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(QUIET).await;
     assert_eq!(
         up.state.screen_calls.load(Ordering::SeqCst),
         calls,

@@ -1,7 +1,7 @@
 //! The `coopmux` binary: flags and env names, secrets kept out of logs and help, graceful
 //! SIGTERM, and `coopmux open`.
 
-use crate::support::procs::BIN;
+use crate::support::procs::bin;
 use crate::support::{client, HubProcess, MockUpstream, Session, TempDir, TestServer};
 use serde_json::json;
 use std::io::Read;
@@ -85,7 +85,7 @@ async fn secrets_stay_out_of_logs_and_sigterm_exits_cleanly() {
 
 #[test]
 fn help_lists_flags_and_env_names_without_secret_values() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("--help")
         .env("COOP_MUX_AUTH_TOKEN", TOKEN)
         .output()
@@ -157,7 +157,7 @@ fn fake_opener(code: i32) -> (TempDir, std::path::PathBuf) {
 }
 
 fn run_open(dir: &Path, token: Option<&str>, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("open").args(args);
     match token {
         Some(t) => cmd.env("COOP_MUX_AUTH_TOKEN", t),
@@ -167,7 +167,7 @@ fn run_open(dir: &Path, token: Option<&str>, args: &[&str]) -> (i32, String) {
 }
 
 fn run_open_env(dir: &Path, env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("open").env_remove("COOP_MUX_AUTH_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);

@@ -1,8 +1,7 @@
 //! The hub's HTTP side: registry, proxy, caches, health, auth, errors, OpenAPI and metrics,
 //! the dashboard routes, the `coopmux` command line, credentials and launches.
 
-#[path = "../support/mod.rs"]
-mod support;
+use test_support as support;
 
 mod assets;
 mod auth;

@@ -4,8 +4,7 @@
 //! switches, self-registration, replay integrity, real shells on real PTYs, and Claude Code
 //! (the claudeless simulator): its states, prompts and answers.
 
-#[path = "../support/mod.rs"]
-mod support;
+use test_support as support;
 
 mod api;
 mod claude;

@@ -1,6 +1,6 @@
 //! Self-registration against a small recording HTTP server standing in for the mux.
 
-use crate::support::{Opts, Session, LONG_WAIT, WAIT};
+use crate::support::{wait_for, Opts, Session, LONG_WAIT, WAIT};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -48,15 +48,12 @@ impl Recorder {
         what: &str,
         pred: impl Fn(&[Seen]) -> bool,
     ) -> Vec<Seen> {
-        let deadline = Instant::now() + limit;
-        loop {
+        let seen = wait_for(limit, || async {
             let seen = self.seen();
-            if pred(&seen) {
-                return seen;
-            }
-            assert!(Instant::now() < deadline, "never saw {what}: {seen:#?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            pred(&seen).then_some(seen)
+        })
+        .await;
+        seen.unwrap_or_else(|| panic!("never saw {what}: {:#?}", self.seen()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! `pty` frames get exactly the bytes the child wrote, with no duplicate and no gap.
 
 use crate::support::procs::peak_rss_kib;
-use crate::support::{file_appears, serial_stream, Opts, Session, TempDir, Ws, WAIT};
+use crate::support::{file_appears, serial_stream, wait_for, Opts, Session, TempDir, Ws, WAIT};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -171,15 +171,16 @@ async fn replay_then_follow_yields_exactly_the_child_output() {
     std::fs::write(dir.join("go"), b"").unwrap();
 
     // The second client joins once the log has wrapped several times.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let status = s.get_ok("/status").await;
-        if status["bytes_read"].as_u64().unwrap() >= (JOIN_AT - 1) * BURST_OUTPUT {
-            break;
-        }
-        assert!(Instant::now() < deadline, "output too slow: {status}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let wrapped = wait_for(WAIT, || async {
+        let read = s.get_ok("/status").await["bytes_read"].as_u64().unwrap();
+        (read >= (JOIN_AT - 1) * BURST_OUTPUT).then_some(())
+    })
+    .await;
+    assert!(
+        wrapped.is_some(),
+        "output too slow: {}",
+        s.get_ok("/status").await
+    );
     let late = s.ws("subscribe=pty").await;
     let (replayed_tx, replayed_rx) = tokio::sync::oneshot::channel();
     let second = tokio::spawn({
@@ -222,16 +223,14 @@ async fn replay_then_follow_yields_exactly_the_child_output() {
 async fn replay_of_an_overwritten_offset_starts_at_the_oldest_byte() {
     // 6 MB of `seq` output through a 4 MiB log.
     let s = Session::start(&[], &["sh", "-c", "seq 1 800000; sleep 60"]).await;
-    let deadline = Instant::now() + WAIT;
-    let total = loop {
-        let status = s.get_ok("/status").await;
-        let read = status["bytes_read"].as_u64().unwrap();
+    let total = wait_for(WAIT, || async {
+        let read = s.get_ok("/status").await["bytes_read"].as_u64().unwrap();
         // seq 1 800000 writes 5_488_895 bytes; each \n becomes \r\n on the terminal.
-        if read >= 6_288_895 {
-            break read;
-        }
-        assert!(Instant::now() < deadline, "output too slow: {status}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        (read >= 6_288_895).then_some(read)
+    })
+    .await;
+    let Some(total) = total else {
+        panic!("output too slow: {}", s.get_ok("/status").await);
     };
     let mut ws = s.ws("").await;
     let reply = ws
@@ -279,16 +278,16 @@ async fn a_client_that_stops_reading_resumes_from_the_log_and_the_host_stays_sma
     // Read nothing until the child has written everything.
     let out = dir.join("out.txt");
     let deadline = Instant::now() + STREAM_WAIT;
-    let size = loop {
-        if dir.join("done").exists() {
-            let size = std::fs::metadata(&out).unwrap().len();
-            if s.get_ok("/status").await["bytes_read"].as_u64().unwrap() == size {
-                break size;
-            }
+    let size = wait_for(STREAM_WAIT, || async {
+        if !dir.join("done").exists() {
+            return None;
         }
-        assert!(Instant::now() < deadline, "child output too slow");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        let size = std::fs::metadata(&out).unwrap().len();
+        let read = s.get_ok("/status").await["bytes_read"].as_u64().unwrap();
+        (read == size).then_some(size)
+    })
+    .await
+    .expect("child output too slow");
     let file = std::fs::read(&out).unwrap();
     let (mut end, mut jumps, mut received) = (0u64, 0, 0u64);
     while end < size {

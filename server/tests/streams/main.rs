@@ -1,7 +1,6 @@
 //! The hub's WebSockets with real session hosts: the `/ws/{id}` bridge and the `/ws/mux` feed.
 
-#[path = "../support/mod.rs"]
-mod support;
+use test_support as support;
 
 mod bridge;
 mod feed;

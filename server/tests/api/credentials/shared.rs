@@ -239,7 +239,7 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over(serv
     assert_no_secret("the NATS events", &events);
 }
 
-crate::support::nats::on_both_servers!(
+crate::support::on_both_servers!(
     an_account_and_key_set_on_one_replica_are_served_by_the_other,
     one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over,
 );

@@ -2,7 +2,7 @@
 //! the registration timeout (which stops nothing), the 400 without a launch command, and the
 //! OpenAPI document.
 
-use crate::support::{TestServer, WAIT};
+use crate::support::{wait_for, TestServer, WAIT};
 use protocol::mux::MuxEvent;
 use serde_json::Value;
 use std::time::Duration;
@@ -29,14 +29,17 @@ async fn launch(base: &str) -> (reqwest::StatusCode, Value) {
     (resp.status(), resp.json().await.unwrap())
 }
 
+/// The launch's record once it is in `state`, or as it is when [`WAIT`] ran out.
 async fn wait_state(base: &str, launch_id: &str, state: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let detail = get(format!("{base}/api/v1/launches/{launch_id}")).await;
-        if detail["state"] == state || tokio::time::Instant::now() > deadline {
-            return detail;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    let url = format!("{base}/api/v1/launches/{launch_id}");
+    let reached = wait_for(WAIT, || async {
+        let detail = get(url.clone()).await;
+        (detail["state"] == state).then_some(detail)
+    })
+    .await;
+    match reached {
+        Some(detail) => detail,
+        None => get(url).await,
     }
 }
 

@@ -12,6 +12,9 @@ use tokio::net::TcpStream;
 const FIRST_MS: u64 = 300;
 const BODY_MS: u64 = 600;
 const IDLE_MS: u64 = 300;
+/// A trickled body sends one byte this often: the trickle (well inside the body deadline
+/// between bytes) is the behaviour under test, not a wait.
+const TRICKLE_EVERY: Duration = Duration::from_millis(100);
 
 /// How a connection stalls.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +73,7 @@ async fn stalled(addr: &str, stall: Stall, post: &str) -> tokio::task::JoinHandl
                         Ok(0) | Err(_) => return,
                         Ok(_) => {}
                     },
-                    () = tokio::time::sleep(Duration::from_millis(100)),
+                    () = tokio::time::sleep(TRICKLE_EVERY),
                         if matches!(stall, Stall::TrickledBody) => {
                         if socket.write_all(b" ").await.is_err() {
                             return;

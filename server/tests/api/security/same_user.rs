@@ -90,7 +90,7 @@ async fn the_hubs_memory_and_environment_are_closed_to_its_agents() {
 async fn the_session_hosts_memory_is_closed_to_its_agent() {
     let dir = shared_dir("host-environ");
     let script = reader_script(dir.path());
-    let mut host = unprivileged::command(crate::support::procs::BIN)
+    let mut host = unprivileged::command(crate::support::procs::bin())
         .args(["session", "--", "sh", "-c", &script])
         .env("COOP_MUX_URL", "")
         .env("COOP_MUX_TOKEN", REGISTRATION_TOKEN)

@@ -12,7 +12,9 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn pushes_follow_each_clients_subscription() {
     let _serial = serial_stream().await;
     let dir = TempDir::new("pushes");
-    let script = "stty -echo; read go; echo hello-screen; sleep 0.3; exit 3";
+    // The child exits only when told: the screen showing its output must reach the clients
+    // first, however long that takes on a loaded machine.
+    let script = "stty -echo; read go; echo hello-screen; read done; exit 3";
     let host = Session::sh(script, dir.path(), &[]).await;
     let mux = TestServer::with(|_| {}).await;
     assert_eq!(
@@ -37,7 +39,13 @@ async fn pushes_follow_each_clients_subscription() {
     // The default client gets all three kinds: bytes, the screen showing them, the exit.
     let (mut exit, mut screen, mut bytes_all): (Option<Value>, Option<Value>, bool) =
         (None, None, false);
+    let mut told_to_exit = false;
     while exit.is_none() || screen.is_none() || !bytes_all {
+        if screen.is_some() && bytes_all && !told_to_exit {
+            pty.send(json!({"event": "input:send", "text": "done", "enter": true}))
+                .await;
+            told_to_exit = true;
+        }
         let f = all.next(WAIT).await.expect("open");
         match f["event"].as_str() {
             Some("exit") => exit = Some(f),

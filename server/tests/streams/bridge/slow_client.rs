@@ -16,6 +16,8 @@ const SOURCE_BYTES: u64 = 150_000_000;
 /// Growth of the mux's RSS allowed while the stream flows: the 4 MiB log plus per-client
 /// frame buffers and socket write buffers, with room for allocator slack.
 const RSS_GROWTH_BOUND: u64 = 48 << 20; // 48 MiB
+/// How often the mux's RSS is sampled while the stream flows (a sampling rate, not a wait).
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
@@ -68,7 +70,7 @@ async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
         tokio::spawn(async move {
             loop {
                 peak.fetch_max(rss_bytes(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(RSS_SAMPLE_EVERY).await;
             }
         })
     };

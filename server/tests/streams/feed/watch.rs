@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long a poller count must hold to count as settled: a late duplicate start is an
+/// absence to watch for over a window, not an event to await.
+const STEADY: Duration = Duration::from_millis(150);
+
 async fn feed(mux: &TestServer) -> Ws {
     let mut ws = Ws::connect(&mux.ws_url("/ws/mux")).await;
     let first = ws.next(WAIT).await.expect("snapshot");
@@ -29,8 +33,8 @@ async fn expect_pollers(mux: &TestServer, n: f64, what: &str) {
         (pollers(mux).await == (n, n)).then_some(())
     })
     .await;
-    // And it stays there (no late duplicate start).
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // And it stays there: no late duplicate start within a window of time.
+    tokio::time::sleep(STEADY).await;
     assert_eq!(pollers(mux).await, (n, n), "{what}");
 }
 

@@ -9,7 +9,7 @@ use super::cluster::{
     marker_round, offline_count, register_ok, replica, state_is, CONVERGE, QUICK_CHECKS,
 };
 use crate::support::nats::Server;
-use crate::support::procs::BIN;
+use crate::support::procs::bin;
 use crate::support::{wait_for, Events, MockUpstream, NatsServer, Session, LONG_WAIT};
 use nix::sys::signal::Signal;
 use protocol::fleet::TokenRecord;
@@ -205,7 +205,10 @@ async fn a_launch_token_issued_during_an_outage_registers_through_another_replic
     let mut nats = NatsServer::start_version(server).await;
     let auth = [("COOP_MUX_AUTH_TOKEN", TOKEN)];
     let b = replica(&nats, &[], &auth).await;
-    let command = format!("exec {BIN} session --heartbeat-ms 300 -- sh -c 'exec sleep 60'");
+    let command = format!(
+        "exec {} session --heartbeat-ms 300 -- sh -c 'exec sleep 60'",
+        bin()
+    );
     let a = replica(
         &nats,
         &["--launch", &command, "--advertise-url", &b.base],

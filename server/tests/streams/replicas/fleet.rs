@@ -6,7 +6,7 @@
 //! confined there; plain NATS keeps the registry local.
 
 use crate::support::nats::Server;
-use crate::support::procs::BIN;
+use crate::support::procs::bin;
 use crate::support::ws::bridge;
 use crate::support::{
     client, eventually, metric, metrics, register, wait_for, Events, MockUpstream, NatsServer,
@@ -246,8 +246,9 @@ async fn a_launch_on_a_whose_child_registers_through_b_is_linked_on_a(server: Se
     let dir = TempDir::new("replica-launch");
     let env_file = dir.join("env");
     let command = format!(
-        "env > '{}'; exec {BIN} session -- sh -c 'exec sleep 60'",
-        env_file.display()
+        "env > '{}'; exec {} session -- sh -c 'exec sleep 60'",
+        env_file.display(),
+        bin()
     );
     let b_url = b.base.clone();
     let a = replica_with(&nats, "shared", move |a| {

@@ -8,4 +8,4 @@ mod faults;
 mod fleet;
 mod random;
 
-pub(crate) use crate::support::nats::on_both_servers;
+pub(crate) use crate::support::on_both_servers;

@@ -222,13 +222,14 @@ impl Drop for NatsServer {
 
 /// One test per supported NATS server for each `async fn name(server: Server)` named: the
 /// tests `nats_2_9::name` and `nats_current::name`.
+#[macro_export]
 macro_rules! on_both_servers {
     ($($name:ident),* $(,)?) => {
         mod nats_2_9 {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::support::nats::Server::Debian).await
+                    super::$name($crate::nats::Server::Debian).await
                 }
             )*
         }
@@ -236,10 +237,9 @@ macro_rules! on_both_servers {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::support::nats::Server::Current).await
+                    super::$name($crate::nats::Server::Current).await
                 }
             )*
         }
     };
 }
-pub(crate) use on_both_servers;

@@ -16,10 +16,10 @@ pub fn claudeless_bin() -> PathBuf {
         .expect("claudeless is installed (scripts/setup.sh installs it)")
 }
 
-/// A scenario file of `tests/fixtures/claude`.
+/// A scenario file of the server's `tests/fixtures/claude`.
 pub fn fixture(name: &str) -> String {
     format!(
-        "{}/tests/fixtures/claude/{name}.toml",
+        "{}/../server/tests/fixtures/claude/{name}.toml",
         env!("CARGO_MANIFEST_DIR")
     )
 }

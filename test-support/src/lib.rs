@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests (`api`, `streams`, `host`) and the benches: real
+//! What the server's integration tests (`api`, `streams`, `host`) and benches share, built once: real
 //! hubs and session hosts on 127.0.0.1 port 0, stopped when dropped, their clients, and
 //! stand-ins for the services they talk to.
 //!
@@ -14,8 +14,6 @@
 //! - [`stamps`]: the benches' hook time stamps and percentiles;
 //! - [`temp`]: private temporary directories;
 //! - [`unprivileged`]: processes of an unprivileged user (permission tests run as root).
-// Each test binary and bench uses a different subset.
-#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod claude;
 pub mod hub;

@@ -4,14 +4,28 @@
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The built `coopmux`.
-pub const BIN: &str = env!("CARGO_BIN_EXE_coopmux");
+/// The built `coopmux`: Cargo builds it beside every test binary and bench of the server,
+/// which run from `deps/` inside the profile's directory (`target/debug/deps/api-…`).
+pub fn bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("a test binary lives in <profile>/deps");
+        let bin = profile_dir.join("coopmux");
+        assert!(bin.is_file(), "coopmux is not built at {}", bin.display());
+        bin.display().to_string()
+    })
+}
 
 /// The directory of the built `coopmux`, so that `sh -c 'coopmux session …'` finds it on PATH.
 pub fn bin_dir() -> String {
-    Path::new(BIN).parent().unwrap().display().to_string()
+    Path::new(bin()).parent().unwrap().display().to_string()
 }
 
 /// `bin_dir()` in front of this process's PATH.

@@ -1,8 +1,8 @@
 //! `coopmux session` as a child process on 127.0.0.1:0 (killed on drop): start it, talk to it
 //! over HTTP and WebSocket, read its log, and bound every wait with a timeout.
 
-use super::procs::BIN;
-use super::{Ws, WAIT};
+use super::procs::bin;
+use super::{wait_every, Ws, WAIT};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Stdio;
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 /// Log lines of a host, each with the time it arrived.
 type Log = Arc<Mutex<Vec<(std::time::Instant, String)>>>;
@@ -65,7 +65,7 @@ impl Session {
     /// `COOP_URL` variables are removed and registration is off (`COOP_MUX_URL` empty; unset
     /// would register at the default port), so only `opts.env` registers it anywhere.
     pub async fn start_with(opts: Opts<'_>, cmd: &[&str]) -> Session {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.arg("session");
         // Port 0 unless the test picked one (to name it in `COOP_URL` beforehand).
         if !opts.flags.iter().any(|f| f == "--port") {
@@ -179,17 +179,14 @@ impl Session {
 
     /// Polls `/screen` until `pred` holds; panics with the last screen after `within`.
     pub async fn wait_screen(&self, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
+        let matched = wait_every(within, Duration::from_millis(20), || async {
             let screen = self.get_ok("/screen").await;
-            if pred(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "screen never matched: {screen:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            pred(&screen).then_some(screen)
+        })
+        .await;
+        match matched {
+            Some(screen) => screen,
+            None => panic!("screen never matched: {:#}", self.get_ok("/screen").await),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The `coopmux` binary as a hub process on 127.0.0.1:0, its whole log kept (so tests can
 //! prove no secret reached it); stopped, with everything it launched, on drop.
 
-use super::procs::{path_with_bin_dir, stop_child_groups, BIN};
+use super::procs::{bin, path_with_bin_dir, stop_child_groups};
 use super::{state_dir, wait_for, LONG_WAIT};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -68,7 +68,7 @@ impl HubProcess {
     /// (to show that a test fails on it).
     pub fn try_start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let other = std::env::var("COOPMUX_TEST_HUB_BIN").ok();
-        Self::try_start_bin(other.as_deref().unwrap_or(BIN), args, env)
+        Self::try_start_bin(other.as_deref().unwrap_or(bin()), args, env)
     }
 
     /// Like [`HubProcess::try_start`] with another `coopmux` binary (benchmarks compare
@@ -80,7 +80,7 @@ impl HubProcess {
     /// Like [`HubProcess::try_start`] as an unprivileged user ([`super::unprivileged`]), whom
     /// file modes and `/proc` checks apply to.
     pub fn try_start_unprivileged(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
-        Self::try_start_command(super::unprivileged::command(BIN), args, env)
+        Self::try_start_command(super::unprivileged::command(bin()), args, env)
     }
 
     /// Starts `cmd` (a `coopmux`) with the hub flags of [`HubProcess::start`].

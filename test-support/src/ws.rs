@@ -170,7 +170,8 @@ impl Collector {
                 let offset = head.offset.expect("offset");
                 assert_eq!(
                     offset, self.end,
-                    "pty frame not contiguous (gap or duplicate)"
+                    "pty frame not contiguous (gap or duplicate); errors before it: {:?}",
+                    self.errors
                 );
                 let data = base64::engine::general_purpose::STANDARD
                     .decode(head.data.expect("data"))
@@ -211,7 +212,8 @@ impl Collector {
                     let offset = frame["offset"].as_u64().expect("offset");
                     assert_eq!(
                         offset, self.end,
-                        "pty frame not contiguous (gap or duplicate)"
+                        "pty frame not contiguous (gap or duplicate); errors before it: {:?}",
+                        self.errors
                     );
                     let data = b64(frame);
                     self.end += data.len() as u64;
