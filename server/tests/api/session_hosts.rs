@@ -176,7 +176,11 @@ async fn the_dashboard_reads_exit_codes_and_dismisses_only_exited_sessions() {
     .await;
     assert_eq!(rest.0, 200, "{}", rest.1);
     for field in ["state", "exit_code", "pid", "session_id"] {
-        assert_eq!(rest.1["exited"][field], states["exited"][field], "{}", rest.1);
+        assert_eq!(
+            rest.1["exited"][field], states["exited"][field],
+            "{}",
+            rest.1
+        );
     }
     assert!(rest.1.get("unknown").is_none(), "{}", rest.1);
 

@@ -2,6 +2,11 @@
 //! mux (measured as a separate process through /proc/<pid>/status VmRSS) nor slows a second
 //! client, which still gets every byte; when the stalled client reads again it is told that
 //! the mux's log no longer holds its bytes and continues from what it holds.
+//!
+//! The child prints in chunks and waits for the reading client to ask for the next one: nothing
+//! pushes back on a PTY (by design), so on a starved machine an unpaced child could outrun even
+//! a reading client by more than the logs hold; the pacing keeps the reader's loss, if any, the
+//! stalled client's doing.
 
 use crate::support::procs::rss_bytes;
 use crate::support::ws::{collect_until, next_text, Collector};
@@ -11,8 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Output of the child: base64 of 150 MB of zeros, ≈ 205 MB on the terminal.
-const SOURCE_BYTES: u64 = 150_000_000;
+/// Output of the child: base64 of 150 MB of zeros, ≈ 205 MB on the terminal, in chunks.
+const SOURCE_BYTES: u64 = CHUNKS * CHUNK_BYTES;
+/// Chunks the child prints, each followed by [`CHUNK_END`] and a wait for the reader's word.
+const CHUNKS: u64 = 100;
+/// Zero bytes per chunk, ≈ 2 MB on the terminal (under the 4 MiB logs).
+const CHUNK_BYTES: u64 = 1_500_000;
+/// The line that ends each chunk (no base64 text holds `_`).
+const CHUNK_END: &[u8] = b"__N__\r\n";
 /// Growth of the mux's RSS allowed while the stream flows: the 4 MiB log plus per-client
 /// frame buffers and socket write buffers, with room for allocator slack.
 const RSS_GROWTH_BOUND: u64 = 48 << 20; // 48 MiB
@@ -24,7 +35,9 @@ async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
     let _serial = serial_stream().await;
     let dir = TempDir::new("slow");
     let script = format!(
-        "stty -echo; touch ready; read go; head -c {SOURCE_BYTES} /dev/zero | base64; echo __END__; sleep 60"
+        "stty -echo; touch ready; read go; i=0; while [ $i -lt {CHUNKS} ]; do \
+         head -c {CHUNK_BYTES} /dev/zero | base64; echo __N__; read next; i=$((i+1)); done; \
+         echo __END__; sleep 60"
     );
     let host = Session::sh(&script, dir.path(), &[]).await;
     // Typed input must not be echoed into the bytes the test compares.
@@ -83,7 +96,11 @@ async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
     while !fc.ends_with(b"__END__\r\n") {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let text = next_text(&mut fast, left).await.expect("open");
-        fc.feed_text(&text);
+        // Output ending a chunk: the reader asks for the next one.
+        if fc.feed_text(&text).is_none() && fc.ends_with(CHUNK_END) {
+            fast.send(json!({"event": "input:send", "text": "n", "enter": true}))
+                .await;
+        }
         // Keep only a tail: the content is known, its length and order are what count.
         if fc.data.len() > 1 << 20 {
             total += (fc.data.len() - 4096) as u64;
@@ -94,8 +111,9 @@ async fn a_stalled_client_costs_no_memory_and_does_not_slow_the_others() {
     let elapsed = started.elapsed();
     sampler.abort();
     let expected = {
-        let b64 = SOURCE_BYTES.div_ceil(3) * 4;
-        b64 + b64.div_ceil(76) * 2 + "__END__\r\n".len() as u64
+        let b64 = CHUNK_BYTES.div_ceil(3) * 4;
+        let chunk = b64 + b64.div_ceil(76) * 2 + CHUNK_END.len() as u64;
+        CHUNKS * chunk + "__END__\r\n".len() as u64
     };
     assert_eq!(total, expected, "the reading client got every byte");
     assert!(fc.errors.is_empty(), "{:?}", fc.errors);
