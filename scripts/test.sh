@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test of the repo: formatting, clippy (server and WASM), cargo tests, the
-# release build, and the Playwright suite in Debian's chromium. Installs what it needs first.
+# Runs every check and test of the repo: formatting, clippy (server and WASM), the dashboard's
+# release WASM, cargo tests, and the Playwright suite in Debian's chromium. Installs what it
+# needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -25,12 +26,14 @@ stage "fmt" cargo fmt --all --check
 stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
 stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
   --target wasm32-unknown-unknown -- -D warnings
-# One release build serves both the Playwright suite and `cargo test --release` (the tests reuse
-# its compiled dependencies instead of building a second, debug, tree).
-stage "release build" cargo leptos build --release --split
+# The dashboard's WASM in its shipping profile (`wasm-release`; cargo-leptos builds it under
+# target/front). The server is not built in release here: the cargo tests build it in the dev
+# profile, and the Playwright suite runs that binary, so the server's dependencies compile once.
+stage "wasm build" cargo leptos build --release --split --frontend-only
 stage "precompress" node scripts/precompress.mjs
-stage "cargo test" cargo test --release -p server -p app -p protocol
-stage "playwright" bash -c 'cd end2end && npx playwright test'
+stage "cargo test" cargo test -p server -p app -p protocol -p test-support
+stage "playwright" env COOPMUX_BIN="$PWD/target/debug/coopmux" \
+  bash -c 'cd end2end && npx playwright test'
 
 printf '\n==== stage times\n'
 printf '%s\n' "${timings[@]}"

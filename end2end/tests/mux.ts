@@ -1,4 +1,5 @@
-// Test harness: starts a real `coopmux` (the release build) on a free loopback port.
+// Test harness: starts a real `coopmux` (`COOPMUX_BIN`, else the release build) on a free
+// loopback port.
 import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { mkdtempSync } from 'node:fs';
