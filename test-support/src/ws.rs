@@ -56,7 +56,16 @@ impl Ws {
                 Some(Ok(Message::Text(text))) => {
                     return Some(serde_json::from_str(&text).expect("JSON frame"))
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => {
+                    // Why the peer closed: what a failing test most needs to say.
+                    eprintln!("ws closed by the peer: {frame:?}");
+                    return None;
+                }
+                Some(Err(err)) => {
+                    eprintln!("ws failed: {err}");
+                    return None;
+                }
+                None => return None,
                 Some(Ok(_)) => continue,
             }
         }
