@@ -58,7 +58,10 @@ async fn dashboard_is_server_rendered_with_hydration_and_import_map() {
     // `xterm.mjs`, or `xterm.HASH.mjs` when the built site is found (server/src/hub/web.rs).
     let xterm = html.split("\"/vendor/xterm.").nth(1).unwrap_or_default();
     let name = xterm.split('"').next().unwrap_or_default();
-    assert!(name == "mjs" || name.ends_with(".mjs"), "xterm in the import map: {html}");
+    assert!(
+        name == "mjs" || name.ends_with(".mjs"),
+        "xterm in the import map: {html}"
+    );
     assert!(html.contains("/pkg/coopmux.js"), "hydration script: {html}");
 }
 
