@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Output of the child: base64 of 150 MB of zeros, ≈ 205 MB on the terminal, in chunks.
-const SOURCE_BYTES: u64 = CHUNKS * CHUNK_BYTES;
-/// Chunks the child prints, each followed by [`CHUNK_END`] and a wait for the reader's word.
+/// Chunks the child prints, each followed by [`CHUNK_END`] and a wait for the reader's word:
+/// base64 of 150 MB of zeros in all, ≈ 205 MB on the terminal.
 const CHUNKS: u64 = 100;
 /// Zero bytes per chunk, ≈ 2 MB on the terminal (under the 4 MiB logs).
 const CHUNK_BYTES: u64 = 1_500_000;
