@@ -71,6 +71,7 @@ impl Registry {
             return (true, false);
         }
         let url = session.url();
+        self.metrics.health_check();
         let Err(err) = self.upstream.health(&url).await else {
             session.health_ok();
             return (true, false);
