@@ -113,7 +113,14 @@ impl Origins {
     async fn hosts(count: usize) -> Self {
         let mut hosts = Vec::with_capacity(count);
         for _ in 0..count {
-            let flags = ["--host", "0.0.0.0", "--auth-token", HOST_TOKEN, "--agent", "none"];
+            let flags = [
+                "--host",
+                "0.0.0.0",
+                "--auth-token",
+                HOST_TOKEN,
+                "--agent",
+                "none",
+            ];
             let opts = Opts {
                 flags: flags.iter().map(|f| (*f).to_owned()).collect(),
                 ..Opts::default()
@@ -349,10 +356,7 @@ fn cells(row: Option<&Row>, sessions: usize) -> String {
             r.health_checks_per_interval
                 .map_or_else(|| "-".to_owned(), |n| format!("{n:.0}"))
         ),
-        None => format!(
-            "{:>10} {:>8} {:>8} {:>8} {:>10}",
-            "-", "-", "-", "-", "-"
-        ),
+        None => format!("{:>10} {:>8} {:>8} {:>8} {:>10}", "-", "-", "-", "-", "-"),
     }
 }
 
@@ -390,7 +394,9 @@ async fn main() {
     );
     println!("{:>8} | {:<47} | {:<47}", "", "over HTTP", "over NATS");
     println!("{:>8} | {side} | {side}", "sessions");
-    let fleets = fleets.iter().flat_map(|&n| std::iter::repeat_n(n, runs.max(1)));
+    let fleets = fleets
+        .iter()
+        .flat_map(|&n| std::iter::repeat_n(n, runs.max(1)));
     for sessions in fleets {
         let over_http = if http {
             Some(measure(sessions, &origins, Via::Http).await)
