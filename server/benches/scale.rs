@@ -16,10 +16,20 @@
 //! mux has registered per second. coop's 2 s status publishes are not simulated: they are
 //! traffic, not idleness.
 //!
+//! With `COOPMUX_BENCH_HOSTS=N` the HTTP sessions are served by N real `coopmux session`
+//! hosts instead (each on the wildcard address with a bearer token, running `sleep`; session
+//! `n` is on host `n % N`), so every session also serves coop's `/ws` and the hub's inbox holds
+//! a state feed to each: the topology of a real fleet, 10,000 origins on a few hosts.
+//!
+//! Besides RSS and CPU the bench prints the health requests the hub sent per health interval
+//! while idle (its `coopmux_health_checks_total`; `-` for a build without that counter).
+//!
 //! Run: `cargo bench -p server --bench scale`; set `COOPMUX_BENCH_BIN` to measure another
 //! `coopmux` binary (a build of an older commit, for before/after numbers),
-//! `COOPMUX_BENCH_FLEETS=10000` to measure only some fleet sizes and
-//! `COOPMUX_BENCH_VIA=http` (or `nats`) to measure one side only.
+//! `COOPMUX_BENCH_FLEETS=10000` to measure only some fleet sizes,
+//! `COOPMUX_BENCH_VIA=http` (or `nats`) to measure one side only, `COOPMUX_BENCH_HOSTS=4` for
+//! `coopmux session` hosts and `COOPMUX_BENCH_RUNS=3` to measure each fleet several times
+//! (idle CPU on a shared machine varies from run to run).
 
 use test_support as support;
 
@@ -29,7 +39,8 @@ use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use support::procs::rss_bytes;
-use support::{HubProcess, NatsServer};
+use support::session::{Opts, Session};
+use support::{metric, HubProcess, NatsServer};
 
 /// Names another `coopmux` binary to measure (such as a build of an older commit).
 const BIN_VAR: &str = "COOPMUX_BENCH_BIN";
@@ -37,6 +48,13 @@ const BIN_VAR: &str = "COOPMUX_BENCH_BIN";
 const FLEETS_VAR: &str = "COOPMUX_BENCH_FLEETS";
 /// `http` or `nats`: measure one side only.
 const VIA_VAR: &str = "COOPMUX_BENCH_VIA";
+/// How many `coopmux session` hosts serve the HTTP sessions (none: the in-bench responder).
+const HOSTS_VAR: &str = "COOPMUX_BENCH_HOSTS";
+/// How many times each fleet is measured.
+const RUNS_VAR: &str = "COOPMUX_BENCH_RUNS";
+/// The bearer token of the bench's `coopmux session` hosts (they listen on the wildcard
+/// address, so everything but their health answer needs it).
+const HOST_TOKEN: &str = "scale-bench-host-token";
 /// coop's heartbeat interval on NATS.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Slices the heartbeats of one interval are spread over (count).
@@ -81,15 +99,73 @@ async fn responder() -> u16 {
     port
 }
 
-/// The loopback address of session `n` (127.0.0.2 upwards; 127.0.0.1 is the mux's own).
-fn session_url(n: usize, port: u16) -> String {
-    let n = n + 2;
-    format!(
-        "http://127.{}.{}.{}:{port}",
-        n >> 16,
-        (n >> 8) & 0xff,
-        n & 0xff
-    )
+/// What serves the HTTP sessions' origins.
+enum Origins {
+    /// The in-bench health responder on this port.
+    Responder(u16),
+    /// `coopmux session` hosts; session `n` is on `hosts[n % len]`.
+    Hosts(Vec<(Session, u16)>),
+}
+
+impl Origins {
+    /// `count` `coopmux session` hosts on the wildcard address, each running `sleep`.
+    async fn hosts(count: usize) -> Self {
+        let mut hosts = Vec::with_capacity(count);
+        for _ in 0..count {
+            let flags = [
+                "--host",
+                "0.0.0.0",
+                "--auth-token",
+                HOST_TOKEN,
+                "--agent",
+                "none",
+            ];
+            let opts = Opts {
+                flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+                ..Opts::default()
+            };
+            let host = Session::start_with(opts, &["sleep", "1000000"]).await;
+            let port = host.url.rsplit(':').next().unwrap().parse().expect("port");
+            hosts.push((host, port));
+        }
+        Self::Hosts(hosts)
+    }
+
+    /// The loopback address of session `n` (127.0.0.2 upwards; 127.0.0.1 is the mux's own).
+    fn url(&self, n: usize) -> String {
+        let port = match self {
+            Self::Responder(port) => *port,
+            Self::Hosts(hosts) => hosts[n % hosts.len()].1,
+        };
+        let n = n + 2;
+        format!(
+            "http://127.{}.{}.{}:{port}",
+            n >> 16,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
+    }
+
+    /// The registration body of session `n`.
+    fn registration(&self, n: usize) -> serde_json::Value {
+        let mut body = json!({"url": self.url(n), "id": format!("s{n}")});
+        if let Self::Hosts(_) = self {
+            body["auth_token"] = json!(HOST_TOKEN);
+        }
+        body
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Responder(port) => {
+                format!("sessions behind one in-bench axum health responder at 127.0.X.Y:{port}")
+            }
+            Self::Hosts(hosts) => format!(
+                "sessions served by {} `coopmux session` hosts (coop /ws, one state feed each)",
+                hosts.len()
+            ),
+        }
+    }
 }
 
 /// User plus system CPU time of a process so far.
@@ -126,6 +202,8 @@ struct Row {
     registered_per_s: f64,
     rss_mib: f64,
     idle_cpu_percent: f64,
+    /// Health requests sent per health interval while idle (`None`: the build has no counter).
+    health_checks_per_interval: Option<f64>,
 }
 
 fn start_mux(args: &[&str]) -> HubProcess {
@@ -142,8 +220,16 @@ async fn session_count(mux: &HubProcess) -> usize {
     health["session_count"].as_u64().unwrap_or(0) as usize
 }
 
+/// The mux's `coopmux_health_checks_total`, if it has one.
+async fn health_checks(mux: &HubProcess) -> Option<f64> {
+    let reply = reqwest::get(format!("{}/metrics", mux.base)).await.ok()?;
+    let text = reply.text().await.ok()?;
+    text.contains("coopmux_health_checks_total")
+        .then(|| metric(&text, "coopmux_health_checks_total"))
+}
+
 /// Registers `sessions` over HTTP; returns registrations per second.
-async fn register_http(mux: &HubProcess, sessions: usize, port: u16) -> f64 {
+async fn register_http(mux: &HubProcess, sessions: usize, origins: &Origins) -> f64 {
     let client = reqwest::Client::new();
     let base = &mux.base;
     let started = Instant::now();
@@ -153,7 +239,7 @@ async fn register_http(mux: &HubProcess, sessions: usize, port: u16) -> f64 {
             async move {
                 let reply = client
                     .post(format!("{base}/api/v1/sessions"))
-                    .json(&json!({"url": session_url(n, port), "id": format!("s{n}")}))
+                    .json(&origins.registration(n))
                     .send()
                     .await
                     .unwrap();
@@ -212,7 +298,7 @@ fn heartbeats(bus: async_nats::Client, sessions: usize) -> tokio::task::JoinHand
     })
 }
 
-async fn measure(sessions: usize, port: u16, via: Via) -> Row {
+async fn measure(sessions: usize, origins: &Origins, via: Via) -> Row {
     let nats = match via {
         Via::Http => None,
         Via::Nats => Some(NatsServer::start().await),
@@ -223,7 +309,7 @@ async fn measure(sessions: usize, port: u16, via: Via) -> Row {
     };
     let pid = mux.pid();
     let (registered_per_s, beats) = match &nats {
-        None => (register_http(&mux, sessions, port).await, None),
+        None => (register_http(&mux, sessions, origins).await, None),
         Some(nats) => {
             let bus = nats.client().await;
             // The mux subscribes once connected; until then announces would be lost.
@@ -235,13 +321,18 @@ async fn measure(sessions: usize, port: u16, via: Via) -> Row {
         }
     };
     tokio::time::sleep(2 * HEALTH_INTERVAL).await;
+    let checks_before = health_checks(&mux).await;
     let before = cpu_time(pid);
     tokio::time::sleep(IDLE_WINDOW).await;
     let busy = cpu_time(pid) - before;
+    let checks = health_checks(&mux).await.zip(checks_before);
     let row = Row {
         registered_per_s,
         rss_mib: rss_bytes(pid) as f64 / (1024.0 * 1024.0),
         idle_cpu_percent: 100.0 * busy.as_secs_f64() / IDLE_WINDOW.as_secs_f64(),
+        health_checks_per_interval: checks.map(|(after, before)| {
+            (after - before) * HEALTH_INTERVAL.as_secs_f64() / IDLE_WINDOW.as_secs_f64()
+        }),
     };
     let listed = session_count(&mux).await;
     assert_eq!(listed, sessions, "sessions lost while idle");
@@ -256,19 +347,27 @@ async fn measure(sessions: usize, port: u16, via: Via) -> Row {
 fn cells(row: Option<&Row>, sessions: usize) -> String {
     match row {
         Some(r) => format!(
-            "{:>10.0} {:>8.1} {:>8.1} {:>8.2}",
+            "{:>10.0} {:>8.1} {:>8.1} {:>8.2} {:>10}",
             r.registered_per_s,
             r.rss_mib,
             r.rss_mib * 1024.0 / sessions as f64,
-            r.idle_cpu_percent
+            r.idle_cpu_percent,
+            r.health_checks_per_interval
+                .map_or_else(|| "-".to_owned(), |n| format!("{n:.0}"))
         ),
-        None => format!("{:>10} {:>8} {:>8} {:>8}", "-", "-", "-", "-"),
+        None => format!("{:>10} {:>8} {:>8} {:>8} {:>10}", "-", "-", "-", "-", "-"),
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let port = responder().await;
+    let hosts: usize = std::env::var(HOSTS_VAR).map_or(0, |v| v.parse().expect("host count"));
+    let runs: usize = std::env::var(RUNS_VAR).map_or(1, |v| v.parse().expect("run count"));
+    let origins = if hosts == 0 {
+        Origins::Responder(responder().await)
+    } else {
+        Origins::hosts(hosts).await
+    };
     let bin = std::env::var(BIN_VAR).unwrap_or_else(|_| support::procs::bin().to_owned());
     let fleets: Vec<usize> = std::env::var(FLEETS_VAR).map_or_else(
         |_| FLEETS.to_vec(),
@@ -282,26 +381,29 @@ async fn main() {
     let (http, nats) = (via != "nats", via != "http");
     println!("mux binary: {bin}");
     println!(
-        "HTTP: sessions behind one in-bench axum health responder at 127.0.X.Y:{port}, \
-         health checks every {HEALTH_INTERVAL:?}; NATS: url-less sessions announced on a \
-         local nats-server, heartbeats every {HEARTBEAT:?}; idle CPU of the mux over \
-         {IDLE_WINDOW:?} after {:?}",
+        "HTTP: {}, health checks every {HEALTH_INTERVAL:?}; NATS: url-less sessions announced \
+         on a local nats-server, heartbeats every {HEARTBEAT:?}; idle CPU of the mux over \
+         {IDLE_WINDOW:?} after {:?}; checks/int: health requests per interval while idle",
+        origins.describe(),
         2 * HEALTH_INTERVAL
     );
     let side = format!(
-        "{:>10} {:>8} {:>8} {:>8}",
-        "reg/s", "RSS MiB", "KiB/sess", "CPU %"
+        "{:>10} {:>8} {:>8} {:>8} {:>10}",
+        "reg/s", "RSS MiB", "KiB/sess", "CPU %", "checks/int"
     );
-    println!("{:>8} | {:<37} | {:<37}", "", "over HTTP", "over NATS");
+    println!("{:>8} | {:<47} | {:<47}", "", "over HTTP", "over NATS");
     println!("{:>8} | {side} | {side}", "sessions");
+    let fleets = fleets
+        .iter()
+        .flat_map(|&n| std::iter::repeat_n(n, runs.max(1)));
     for sessions in fleets {
         let over_http = if http {
-            Some(measure(sessions, port, Via::Http).await)
+            Some(measure(sessions, &origins, Via::Http).await)
         } else {
             None
         };
         let over_nats = if nats {
-            Some(measure(sessions, port, Via::Nats).await)
+            Some(measure(sessions, &origins, Via::Nats).await)
         } else {
             None
         };

@@ -21,6 +21,7 @@ pub enum PollerKind {
 #[derive(Debug, Default)]
 pub struct Metrics {
     registrations: AtomicU64,
+    health_checks: AtomicU64,
     health_failures: AtomicU64,
     evictions: AtomicU64,
     last_health_sweep_ms: AtomicU64,
@@ -50,6 +51,11 @@ impl Metrics {
     /// A session registered under a new id.
     pub fn registration(&self) {
         self.registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The health checker sent a session a health request.
+    pub fn health_check(&self) {
+        self.health_checks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A health check failed.
@@ -154,6 +160,12 @@ impl Metrics {
             "coopmux_registrations_total",
             "Registrations of new session ids.",
             load(&self.registrations),
+        );
+        counter(
+            &mut out,
+            "coopmux_health_checks_total",
+            "Health requests the health checker sent upstream.",
+            load(&self.health_checks),
         );
         counter(
             &mut out,

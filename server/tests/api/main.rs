@@ -10,6 +10,7 @@ mod cli;
 mod credentials;
 mod errors;
 mod health;
+mod heard;
 mod inbox;
 mod launch;
 mod modules;

@@ -30,7 +30,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Largest frame accepted from the upstream (a full-log replay is ~5.6 MB of JSON).
 const MAX_UPSTREAM_FRAME_BYTES: usize = 64 << 20; // 64 MiB
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// An upstream WebSocket connection.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The upstream WebSocket URL for these flags, the session token URL-encoded (a token with
 /// `&` or `=` must not break the query).
@@ -65,14 +66,23 @@ pub async fn connect_reading(
     url: &str,
     read_buffer_bytes: Option<usize>,
 ) -> Result<Socket, BridgeError> {
-    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_UPSTREAM_FRAME_BYTES))
-        .max_frame_size(Some(MAX_UPSTREAM_FRAME_BYTES));
-    if let Some(bytes) = read_buffer_bytes {
-        config = config.read_buffer_size(bytes);
-    }
+    let config = websocket_config(read_buffer_bytes);
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     Ok(socket)
+}
+
+/// The settings of every upstream WebSocket: frames up to [`MAX_UPSTREAM_FRAME_BYTES`], a read
+/// buffer that starts at `read_buffer_bytes` (tungstenite's default when `None`).
+pub fn websocket_config(
+    read_buffer_bytes: Option<usize>,
+) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_UPSTREAM_FRAME_BYTES))
+        .max_frame_size(Some(MAX_UPSTREAM_FRAME_BYTES));
+    match read_buffer_bytes {
+        Some(bytes) => config.read_buffer_size(bytes),
+        None => config,
+    }
 }
 
 /// How one connection ended.
@@ -109,6 +119,8 @@ pub(super) async fn run(bridge: Arc<Bridge>, mut commands: mpsc::Receiver<Comman
         match ended {
             Ended::Cancelled => return,
             Ended::Dropped(err) => {
+                // What the connection delivered no longer says the session lives.
+                bridge.session.unheard();
                 tracing::debug!(session = %bridge.session.id, %err, "bridge upstream down; reconnecting");
                 if !backoff.wait(&bridge.cancel).await {
                     return;
@@ -192,6 +204,7 @@ async fn serve(
             }
             msg = socket.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
+                    bridge.session.heard();
                     if let Next::AskFrom(at) = on_frame(bridge, text.as_str(), &mut follow) {
                         if let Err(ended) = ask(bridge, &mut socket, Kind::Gap, at).await {
                             return ended;

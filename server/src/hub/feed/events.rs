@@ -6,18 +6,24 @@
 //! forwards upstream `exit` as a transition to `exited`. It follows one registration: when
 //! the session is removed it ends, and the watchers start a new one if the id registers
 //! again.
+//!
+//! A feed is also the hub's ear on the session: every frame marks the session heard, a feed
+//! that hears nothing for a health interval sends a WebSocket ping (whose pong does the
+//! same), and a feed that closes marks it unheard, so an open feed stands in for health
+//! requests and a closed one does not (docs/architecture.md, "What a session costs").
 
 use crate::edge::backoff::{self, Backoff};
-use crate::hub::bridge::upstream::{connect_reading, ws_url};
+use crate::hub::bridge::upstream::ws_url;
 use crate::hub::bridge::BridgeError;
 use crate::hub::registry::{Registry, Session};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use protocol::mux::{MuxEvent, MuxTransition};
 use protocol::AgentState;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -77,9 +83,21 @@ pub async fn run(registry: &Arc<Registry>, id: &str, stop: CancellationToken, si
 }
 
 /// Read buffer a state feed starts with: state frames are small, and the inbox keeps one feed
-/// per session (tungstenite's default reserves 128 KiB per connection); a larger frame grows
-/// it.
-const FEED_READ_BUFFER_BYTES: usize = 4 * 1024;
+/// per session (tungstenite's default reserves 128 KiB per connection, and every read zeroes
+/// the whole buffer, so each byte of it is resident); a larger frame grows it.
+const FEED_READ_BUFFER_BYTES: usize = 512;
+
+/// The first ping time of a feed: the next multiple of `period` since the process started,
+/// the same for every feed. Feeds then ping in one burst per period (one wakeup of the hub
+/// for thousands of pings, and their pongs arrive together) rather than one wakeup each,
+/// which at ten thousand feeds was most of the hub's idle CPU.
+fn on_the_grid(period: std::time::Duration) -> tokio::time::Instant {
+    static START: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(tokio::time::Instant::now);
+    let period_ms = period.as_millis().max(1);
+    let periods = start.elapsed().as_millis() / period_ms + 1;
+    start + std::time::Duration::from_millis(u64::try_from(periods * period_ms).unwrap_or(u64::MAX))
+}
 
 /// The upstream fields of a `transition` or `exit` frame.
 #[derive(Debug, Deserialize)]
@@ -107,7 +125,9 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
     loop {
         let url = ws_url(&session.connection(), "state");
         let connected = match url {
-            Ok(url) => connect_reading(&url, Some(FEED_READ_BUFFER_BYTES)).await,
+            // Boxed: the handshake's state is large and needed only while it runs; inline
+            // it would stay in every feed task for the feed's whole life.
+            Ok(url) => Box::pin(super::handshake::connect(&url, FEED_READ_BUFFER_BYTES)).await,
             Err(e) => Err(e),
         };
         if let Err(BridgeError::WebSocket(WsError::Http(_))) = connected {
@@ -124,7 +144,28 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
         if let Ok(mut socket) = connected {
             backoff.reset();
             refused.reset();
-            while let Some(Ok(msg)) = socket.next().await {
+            session.heard();
+            // The feed judges the session now; the registration's health socket can go.
+            registry.upstream().close_idle_health(&session.url());
+            let quiet = registry.health_interval();
+            let mut ping = tokio::time::interval_at(on_the_grid(quiet), quiet);
+            ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                let msg = tokio::select! {
+                    msg = socket.next() => msg,
+                    _ = ping.tick() => {
+                        // Pongs answer within a round trip of the tick, so a session heard
+                        // in the last half interval is talking by itself.
+                        if !session.heard_within(quiet / 2)
+                            && socket.send(Message::Ping(Default::default())).await.is_err()
+                        {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let Some(Ok(msg)) = msg else { break };
+                session.heard();
                 let Message::Text(text) = msg else { continue };
                 let Ok(frame) = serde_json::from_str::<Upstream>(text.as_str()) else {
                     continue;
@@ -153,8 +194,11 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
                     _ => continue,
                 };
                 last = Some((transition.next.clone(), transition.seq));
-                sink.deliver(registry, transition, text.len()).await;
+                // Boxed like the handshake: a waiting delivery holds two transitions, which
+                // would otherwise be part of every idle feed task.
+                Box::pin(sink.deliver(registry, transition, text.len())).await;
             }
+            session.unheard();
         }
         // The caller cancels this task as a whole (the last watcher left).
         backoff.wait(&CancellationToken::new()).await;

@@ -8,6 +8,7 @@
 //! A client that lags on the event channel gets a fresh snapshot instead of silent gaps.
 
 pub mod events;
+mod handshake;
 mod screens;
 mod watch;
 

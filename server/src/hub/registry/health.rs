@@ -1,8 +1,12 @@
 //! The health checker: every `--health-check-ms` it checks every session's
 //! `GET /api/v1/health` concurrently, and evicts a session after `--max-health-failures`
-//! consecutive failures.
+//! consecutive failures. A session the hub heard from lately ([`Session::heard`]: a
+//! heartbeat, frames or pongs on an open state feed or bridge) gets no request: at ten
+//! thousand sessions those requests were most of the hub's idle CPU (docs/architecture.md,
+//! "What a session costs").
 
 use super::{Registry, Session};
+use crate::hub::upstream::HEALTH_TIMEOUT;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +44,18 @@ pub(super) async fn run(registry: Arc<Registry>) {
 }
 
 impl Registry {
+    /// The health check interval.
+    pub fn health_interval(&self) -> Duration {
+        self.settings.health_check
+    }
+
+    /// How recently a session must have been heard from to need no health request: the
+    /// interval, plus the time a health request would have had to answer (a state feed pings
+    /// once per interval, and its pong may take as long).
+    pub fn heard_window(&self) -> Duration {
+        self.settings.health_check + HEALTH_TIMEOUT
+    }
+
     /// Checks every session once; evicts those that reached the failure limit.
     pub async fn health_sweep(&self) -> SweepReport {
         let started = Instant::now();
@@ -70,7 +86,12 @@ impl Registry {
         if session.cancel.is_cancelled() || session.nats_prefix().is_some() {
             return (true, false);
         }
+        if session.heard_within(self.heard_window()) {
+            session.health_ok();
+            return (true, false);
+        }
         let url = session.url();
+        self.metrics.health_check();
         let Err(err) = self.upstream.health(&url).await else {
             session.health_ok();
             return (true, false);

@@ -305,6 +305,8 @@ impl Registry {
             let old_url = existing.url();
             inner.urls.moved(&id, &old_url, &connection.url);
             existing.refresh(connection);
+            // The heartbeat's health check just passed.
+            existing.heard();
             // Reachable over HTTP now: health checks judge it from here on.
             existing.set_transport(Transport::Http);
             self.mirror.put(&existing);

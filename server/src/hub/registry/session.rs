@@ -4,8 +4,8 @@
 use protocol::mux::{CachedScreen, CachedStatus, SessionInfo};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
-use std::time::Instant;
+use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Where and how to reach an upstream. Replaced as a whole by a heartbeat.
@@ -79,11 +79,21 @@ pub struct Session {
     cache: Mutex<Cache>,
     transport: RwLock<Transport>,
     last_announce: Mutex<Instant>,
+    /// When the hub last heard from it ([`Session::heard`]), in ms of [`since_start_ms`];
+    /// 0: not since its last feed closed.
+    heard_at_ms: AtomicU64,
     /// Cancelled when the session is removed; pollers and bridges hang off it.
     pub cancel: CancellationToken,
 }
 
 pub use crate::edge::clock::now_ms;
+
+/// Milliseconds since the first call (at least 1), a monotonic clock that fits an atomic.
+fn since_start_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let elapsed = START.get_or_init(Instant::now).elapsed().as_millis();
+    u64::try_from(elapsed).unwrap_or(u64::MAX).saturating_add(1)
+}
 
 impl Session {
     pub(crate) fn new(
@@ -102,6 +112,7 @@ impl Session {
             cache: Mutex::new(Cache::default()),
             transport: RwLock::new(transport),
             last_announce: Mutex::new(Instant::now()),
+            heard_at_ms: AtomicU64::new(0),
             cancel,
         }
     }
@@ -195,6 +206,27 @@ impl Session {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .elapsed()
+    }
+
+    /// The session answered the hub just now: a heartbeat (which passed a health check), or
+    /// a frame or pong on one of its open upstream WebSockets. The health checker sends no
+    /// request to a session heard from within the interval (docs/architecture.md, "What a
+    /// session costs").
+    pub(crate) fn heard(&self) {
+        self.heard_at_ms.store(since_start_ms(), Ordering::Relaxed);
+    }
+
+    /// An upstream WebSocket of the session closed: what it delivered no longer says the
+    /// session lives (its process may have died), so the next sweep checks it.
+    pub(crate) fn unheard(&self) {
+        self.heard_at_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the hub heard from the session within `window` (and no feed closed since).
+    pub fn heard_within(&self, window: Duration) -> bool {
+        let at = self.heard_at_ms.load(Ordering::Relaxed);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        at != 0 && since_start_ms().saturating_sub(at) < window_ms
     }
 
     /// Consecutive failed health checks.

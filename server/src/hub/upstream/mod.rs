@@ -207,6 +207,13 @@ impl Upstream {
         self.health.forget(&origin);
     }
 
+    /// Closes the idle health-check sockets of `base`'s origin: a session followed by a state
+    /// feed is judged by the feed while it stays open, so keeping a second socket to it would
+    /// only double the hub's file descriptors (and the host's connections) per session.
+    pub fn close_idle_health(&self, base: &str) {
+        self.health.forget(&origin(base));
+    }
+
     /// Drops the pooled clients of every origin not among those of `bases` (a call that
     /// raced a removal may have made one again).
     pub fn retain<'a>(&self, bases: impl IntoIterator<Item = &'a str>) {
