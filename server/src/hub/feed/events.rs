@@ -23,7 +23,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -85,19 +84,7 @@ pub async fn run(registry: &Arc<Registry>, id: &str, stop: CancellationToken, si
 /// Read buffer a state feed starts with: state frames are small, and the inbox keeps one feed
 /// per session (tungstenite's default reserves 128 KiB per connection, and every read zeroes
 /// the whole buffer, so each byte of it is resident); a larger frame grows it.
-const FEED_READ_BUFFER_BYTES: usize = 512;
-
-/// The first ping time of a feed: the next multiple of `period` since the process started,
-/// the same for every feed. Feeds then ping in one burst per period (one wakeup of the hub
-/// for thousands of pings, and their pongs arrive together) rather than one wakeup each,
-/// which at ten thousand feeds was most of the hub's idle CPU.
-fn on_the_grid(period: std::time::Duration) -> tokio::time::Instant {
-    static START: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(tokio::time::Instant::now);
-    let period_ms = period.as_millis().max(1);
-    let periods = start.elapsed().as_millis() / period_ms + 1;
-    start + std::time::Duration::from_millis(u64::try_from(periods * period_ms).unwrap_or(u64::MAX))
-}
+const FEED_READ_BUFFER_BYTES: usize = 256;
 
 /// The upstream fields of a `transition` or `exit` frame.
 #[derive(Debug, Deserialize)]
@@ -148,12 +135,17 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
             // The feed judges the session now; the registration's health socket can go.
             registry.upstream().close_idle_health(&session.url());
             let quiet = registry.health_interval();
-            let mut ping = tokio::time::interval_at(on_the_grid(quiet), quiet);
-            ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            // One tick for every feed (one wakeup of the hub for thousands of pings), and no
+            // timer of its own in each idle feed.
+            let mut grid = registry.ping_grid();
+            grid.borrow_and_update();
             loop {
                 let msg = tokio::select! {
                     msg = socket.next() => msg,
-                    _ = ping.tick() => {
+                    ticked = grid.changed() => {
+                        if ticked.is_err() {
+                            break;
+                        }
                         // Pongs answer within a round trip of the tick, so a session heard
                         // in the last half interval is talking by itself.
                         if !session.heard_within(quiet / 2)

@@ -10,6 +10,7 @@ use crate::hub::upstream::HEALTH_TIMEOUT;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 /// Health checks in flight at once (count): enough to sweep a thousand sessions in a few
@@ -36,6 +37,7 @@ pub(super) async fn run(registry: Arc<Registry>) {
             () = registry.shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
+        registry.ping_grid.send_replace(());
         tokio::select! {
             () = registry.shutdown.cancelled() => return,
             _ = registry.health_sweep() => {}
@@ -47,6 +49,13 @@ impl Registry {
     /// The health check interval.
     pub fn health_interval(&self) -> Duration {
         self.settings.health_check
+    }
+
+    /// A tick once per health interval, just before each sweep: state feeds ping on it, so the
+    /// hub wakes once for every feed's ping, and their pongs arrive well before the next sweep
+    /// decides whom to ask (docs/architecture.md, "What a session costs").
+    pub fn ping_grid(&self) -> watch::Receiver<()> {
+        self.ping_grid.subscribe()
     }
 
     /// How recently a session must have been heard from to need no health request: the

@@ -155,6 +155,8 @@ pub struct Registry {
     tokens: Arc<RegistrationTokens>,
     /// Told every local change (replicas; [`Alone`] for a hub alone).
     mirror: Arc<dyn Mirror>,
+    /// Ticks once per health interval, before each sweep ([`Registry::ping_grid`]).
+    ping_grid: tokio::sync::watch::Sender<()>,
 }
 
 impl Registry {
@@ -181,6 +183,7 @@ impl Registry {
             shutdown,
             tokens: Arc::new(RegistrationTokens::new(mirror.clone())),
             mirror,
+            ping_grid: tokio::sync::watch::channel(()).0,
         }
     }
 
