@@ -42,6 +42,7 @@ pub(super) async fn run(registry: Arc<Registry>) {
             () = registry.shutdown.cancelled() => return,
             _ = registry.health_sweep() => {}
         }
+        crate::edge::process::trim_heap();
     }
 }
 
