@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repo: formatting, clippy (server and WASM), the dashboard's
 # release WASM, cargo tests, and the Playwright suite in Debian's chromium. Installs what it
-# needs first. Prints each stage's time; stages that do not depend on each other run side by
-# side (two lanes), which keeps both cores busy through each build's serial stretches.
+# needs first. Prints each stage's time.
+#
+# The builds run one after the other (each keeps both cores busy; side by side they only
+# contend). The server is built once, in the dev profile, by the test build; the Playwright
+# suite runs that binary. The test binaries and the Playwright suite then run side by side:
+# they mostly wait on sockets and timers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -22,56 +26,74 @@ stage() {
   printf '==== %s: %ss\n' "$name" "$dt"
 }
 
-# Two lanes at once: each a function run as its own stage, its output held until both end
-# (so the log reads lane by lane). Fails when either fails.
-lanes() {
-  local a=$1 b=$2 t0 log_a log_b status=0
+# Runs each "name<TAB>dir<TAB>command…" job of stdin at once, each in its directory, its output
+# held until all end (so the log reads job by job). Fails when any fails.
+together() {
+  local t0 dir name cmd status=0 i=0
+  local -a pids names logs
   t0=$(date +%s)
-  log_a=$(mktemp)
-  log_b=$(mktemp)
-  (set -e; "$a") >"$log_a" 2>&1 &
-  local pid_a=$!
-  (set -e; "$b") >"$log_b" 2>&1 &
-  local pid_b=$!
-  wait "$pid_a" || status=1
-  wait "$pid_b" || status=1
-  cat "$log_a" "$log_b"
-  # The lanes' own stage times, then the wall time of both.
-  while IFS= read -r line; do
-    timings+=("$line")
-  done < <(sed -n 's/^==== \(.*\): \([0-9]*\)s$/\1 \2/p' "$log_a" "$log_b" |
-    awk '{ t=$NF; $NF=""; printf "  %-26s %5ss\n", $0, t }')
-  rm -f "$log_a" "$log_b"
-  timings+=("$(printf '%-28s %5ss' "($a ‖ $b)" "$(($(date +%s) - t0))")")
+  while IFS=$'\t' read -r name dir cmd; do
+    logs[i]=$(mktemp)
+    names[i]=$name
+    (
+      cd "$dir"
+      rc=0
+      eval "$cmd" || rc=$?
+      echo "took $(($(date +%s) - t0))s"
+      exit "$rc"
+    ) >"${logs[i]}" 2>&1 &
+    pids[i]=$!
+    i=$((i + 1))
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[i]}"; then
+      printf '\n==== %s: passed\n' "${names[i]}"
+    else
+      status=1
+      printf '\n==== %s: FAILED\n' "${names[i]}"
+    fi
+    cat "${logs[i]}"
+    timings+=("$(printf '  %-26s %6s' "${names[i]}" "$(tail -n 1 "${logs[i]}" | sed 's/^took //')")")
+    rm -f "${logs[i]}"
+  done
   return "$status"
 }
 
-# Lane: the checks, then the server and its tests (one dev build in target/debug, which the
-# Playwright suite runs too, so the server's dependencies compile once).
-checks_and_build() {
-  stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
-  stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
-    --target wasm32-unknown-unknown -- -D warnings
-  stage "test build" cargo test -p server -p app -p protocol -p test-support --no-run
+# The test executables of the test build, one job each: "name<TAB>package dir<TAB>path".
+test_jobs() {
+  cargo test -p server -p app -p protocol -p test-support --no-run --message-format=json |
+    node -e '
+      let text = "";
+      process.stdin.on("data", (d) => (text += d)).on("end", () => {
+        for (const line of text.split("\n")) {
+          if (!line) continue;
+          const m = JSON.parse(line);
+          if (m.reason !== "compiler-artifact" || !m.executable || !m.profile.test) continue;
+          const dir = require("path").dirname(m.manifest_path);
+          console.log(`cargo test ${m.target.name} (${m.target.kind})\t${dir}\t${m.executable}`);
+        }
+      });'
 }
-# Lane: the dashboard's WASM in its shipping profile (`wasm-release`; cargo-leptos builds it in
-# target/front, so it does not wait for the other lane's lock on target/debug).
-wasm() {
-  stage "wasm build" cargo leptos build --release --split --frontend-only
-  stage "precompress" node scripts/precompress.mjs
-}
-cargo_tests() {
-  stage "cargo test" cargo test -p server -p app -p protocol -p test-support
-}
-playwright() {
-  stage "playwright" env COOPMUX_BIN="$PWD/target/debug/coopmux" \
-    bash -c 'cd end2end && npx playwright test'
+
+playwright_job() {
+  printf 'playwright\tend2end\tCOOPMUX_BIN=%q npx playwright test\n' "$PWD/target/debug/coopmux"
 }
 
 stage "setup" scripts/setup.sh
 stage "fmt" cargo fmt --all --check
-lanes checks_and_build wasm
-lanes cargo_tests playwright
+stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
+stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
+  --target wasm32-unknown-unknown -- -D warnings
+# The dashboard's WASM in its shipping profile (`wasm-release`; cargo-leptos builds it in
+# target/front).
+stage "wasm build" cargo leptos build --release --split --frontend-only
+stage "precompress" node scripts/precompress.mjs
+stage "test build" cargo test -p server -p app -p protocol -p test-support --no-run
+jobs_file=$(mktemp)
+test_jobs >"$jobs_file"
+playwright_job >>"$jobs_file"
+stage "tests and playwright" together <"$jobs_file"
+rm -f "$jobs_file"
 
 printf '\n==== stage times\n'
 printf '%s\n' "${timings[@]}"
