@@ -27,6 +27,30 @@ async fn without_a_token_everything_is_open() {
     assert_eq!(reply.headers()["location"], "/mux");
 }
 
+/// The REST twins of the dashboard's session operations (`hub::operations`) sit behind the
+/// token like every other route: without it nothing is read or dismissed.
+#[tokio::test]
+async fn the_dashboards_rest_twins_need_the_token() {
+    let mux = secured().await;
+    for path in ["/api/v1/states", "/api/v1/sessions/a/dismiss"] {
+        let reply = client()
+            .post(mux.url(path))
+            .json(&json!({"ids": ["a"]}))
+            .send()
+            .await
+            .unwrap();
+        expect_envelope(reply, 401, "UNAUTHORIZED").await;
+    }
+    let reply = client()
+        .post(mux.url("/api/v1/states"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"ids": ["a"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+}
+
 #[tokio::test]
 async fn bearer_token_guards_the_api() {
     let mux = secured().await;
