@@ -208,6 +208,17 @@ async fn the_dashboard_reads_exit_codes_and_dismisses_only_exited_sessions() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 403);
+    // Nor a page reached through a rebinding name (a Host the hub does not answer to).
+    for path in ["/api/v1/sessions/exited/dismiss", "/api/v1/states"] {
+        let rebound = client()
+            .post(mux.url(path))
+            .header("host", "evil.example")
+            .json(&json!({"ids": ["exited"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), 403, "{path}");
+    }
     assert_eq!(session_ids(&mux).await.len(), 2);
     // The exited one is shut down and removed.
     let (status, reply) = server_fn(&mux, "dismiss_session", json!({"id": "exited"})).await;
