@@ -4,10 +4,10 @@
 # needs first. Prints each stage's time.
 #
 # The builds run one after the other (each keeps both cores busy; side by side they only
-# contend). The server is built once, in the dev profile, by the cargo tests; the Playwright
-# suite runs that binary. The tests run one binary at a time: run all at once beside the
-# Playwright suite they took 99 s instead of 235 s, but two tests failed under that load
-# (a replica-convergence test and a host switch test); that waits for those to be fixed.
+# contend). The server is built once, in the dev profile, by the test build; the Playwright
+# suite runs that binary. The test binaries, the doc tests and the Playwright suite then run
+# side by side: they mostly wait on sockets, processes and timers, and every test holds under
+# that load (both cores busy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -27,6 +27,59 @@ stage() {
   printf '==== %s: %ss\n' "$name" "$dt"
 }
 
+# Runs each "name<TAB>dir<TAB>command…" job of stdin at once, each in its directory, its output
+# held until all end (so the log reads job by job). Fails when any fails.
+together() {
+  local t0 dir name cmd status=0 i=0
+  local -a pids names logs
+  t0=$(date +%s)
+  while IFS=$'\t' read -r name dir cmd; do
+    logs[i]=$(mktemp)
+    names[i]=$name
+    (
+      cd "$dir"
+      rc=0
+      eval "$cmd" || rc=$?
+      echo "took $(($(date +%s) - t0))s"
+      exit "$rc"
+    ) >"${logs[i]}" 2>&1 &
+    pids[i]=$!
+    i=$((i + 1))
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[i]}"; then
+      printf '\n==== %s: passed\n' "${names[i]}"
+    else
+      status=1
+      printf '\n==== %s: FAILED\n' "${names[i]}"
+    fi
+    cat "${logs[i]}"
+    timings+=("$(printf '  %-26s %6s' "${names[i]}" "$(tail -n 1 "${logs[i]}" | sed 's/^took //')")")
+    rm -f "${logs[i]}"
+  done
+  return "$status"
+}
+
+# The test executables of the test build, one job each: "name<TAB>package dir<TAB>path".
+test_jobs() {
+  cargo test -p server -p app -p protocol -p test-support --no-run --message-format=json |
+    node -e '
+      let text = "";
+      process.stdin.on("data", (d) => (text += d)).on("end", () => {
+        for (const line of text.split("\n")) {
+          if (!line) continue;
+          const m = JSON.parse(line);
+          if (m.reason !== "compiler-artifact" || !m.executable || !m.profile.test) continue;
+          const dir = require("path").dirname(m.manifest_path);
+          console.log(`cargo test ${m.target.name} (${m.target.kind})\t${dir}\t${m.executable}`);
+        }
+      });'
+}
+
+playwright_job() {
+  printf 'playwright\tend2end\tCOOPMUX_BIN=%q npx playwright test\n' "$PWD/target/debug/coopmux"
+}
+
 stage "setup" scripts/setup.sh
 stage "fmt" cargo fmt --all --check
 stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
@@ -36,9 +89,13 @@ stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
 # target/front).
 stage "wasm build" cargo leptos build --release --split --frontend-only
 stage "precompress" node scripts/precompress.mjs
-stage "cargo test" cargo test -p server -p app -p protocol -p test-support
-stage "playwright" env COOPMUX_BIN="$PWD/target/debug/coopmux" \
-  bash -c 'cd end2end && npx playwright test'
+stage "test build" cargo test -p server -p app -p protocol -p test-support --no-run
+jobs_file=$(mktemp)
+test_jobs >"$jobs_file"
+playwright_job >>"$jobs_file"
+printf 'cargo test --doc\t.\tcargo test -p server -p app -p protocol -p test-support --doc\n' >>"$jobs_file"
+stage "tests and playwright" together <"$jobs_file"
+rm -f "$jobs_file"
 
 printf '\n==== stage times\n'
 printf '%s\n' "${timings[@]}"

@@ -54,7 +54,14 @@ async function open(page: Page, ...agents: Session[]) {
   await page.goto(`${mux.url}/mux`);
   await expect(page.locator('.conn')).toHaveAttribute('data-state', 'connected');
   for (const a of agents) {
-    await expect(tile(page, a.id).locator('.badge')).toHaveText('IDLE', { timeout: AGENT_MS });
+    try {
+      await expect(tile(page, a.id).locator('.badge')).toHaveText('IDLE', { timeout: AGENT_MS });
+    } catch (err) {
+      // What the host itself says, to tell a slow agent from a tile that missed its change.
+      const status = await api(mux, 'GET', `/api/v1/sessions/${a.id}/status`).catch(String);
+      const screen = await api(mux, 'GET', `/api/v1/sessions/${a.id}/screen`).catch(String);
+      throw new Error(`${err}\nstatus: ${JSON.stringify(status)}\nscreen: ${JSON.stringify(screen?.lines ?? screen)}`);
+    }
   }
 }
 

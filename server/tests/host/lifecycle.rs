@@ -83,7 +83,9 @@ async fn an_exited_child_keeps_the_host_up_until_a_switch_restarts_it() {
 async fn an_unforced_switch_waits_for_idle_then_respawns_with_the_profiles_credentials() {
     let dir = TempDir::new("switch-idle");
     let opts = Opts {
-        flags: vec!["--idle-ms".into(), "300".into()],
+        // Ten times the gap between two ticks: a loaded machine that delays a tick must
+        // not make the loop look idle.
+        flags: vec!["--idle-ms".into(), "1000".into()],
         cwd: Some(dir.path()),
         ..Opts::default()
     };
@@ -91,7 +93,7 @@ async fn an_unforced_switch_waits_for_idle_then_respawns_with_the_profiles_crede
     two_profiles(&s).await;
     let mut ws = s.ws("subscribe=state,pty").await;
     transition_to(&mut ws, "idle").await;
-    // Busy: output every 100 ms, never quiet for the 300 ms idle needs.
+    // Busy: output every 100 ms, never quiet for the second idle needs.
     s.type_line("while [ ! -e stop ]; do echo tick; sleep 0.1; done; echo loop-ended")
         .await;
     transition_to(&mut ws, "working").await;
@@ -107,9 +109,9 @@ async fn an_unforced_switch_waits_for_idle_then_respawns_with_the_profiles_crede
         .request(json!({"event": "session:restart"}), json!("r"))
         .await;
     assert_eq!(restart["code"], "SWITCH_IN_PROGRESS", "{restart}");
-    // A second of work (ten ticks, three idle periods) later it still waits.
+    // Two and a half seconds of work (25 ticks, over two idle periods) later it still waits.
     let mut ticks = 0;
-    while ticks < 10 {
+    while ticks < 25 {
         let frame = ws.wait_event("pty").await;
         ticks += usize::from(frame["data"].as_str().is_some_and(|d| !d.is_empty()));
     }

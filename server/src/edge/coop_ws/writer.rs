@@ -170,6 +170,13 @@ impl<S: Source> Writer<S> {
             let step = tokio::select! {
                 biased;
                 reason = &mut closed => {
+                    // What was answered before the end still goes out first (the reply to
+                    // the `shutdown` that ended the session).
+                    while let Ok(queued) = rx.try_recv() {
+                        if self.handle(queued.out).await.is_err() {
+                            return;
+                        }
+                    }
                     self.close(reason).await;
                     return;
                 }

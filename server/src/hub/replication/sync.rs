@@ -256,7 +256,18 @@ async fn follow_watch<V: Value>(
     core.lock().behind = false;
     synced(core, told);
     let shutdown = &core.shared.shutdown;
+    let mut behind = false;
     loop {
+        // A count of what follows that never reaches 0 (an older server's count after
+        // deletes, a consumer recreated after a pause) must not stop the writes for good:
+        // a quiet watch ends "behind" as it ends the first read.
+        let quiet = async {
+            if behind {
+                tokio::time::sleep(core.shared.op_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(()),
@@ -270,7 +281,7 @@ async fn follow_watch<V: Value>(
             }
             entry = watch.next() => match entry {
                 Some(Ok(entry)) => {
-                    let behind = entry.delta > 0;
+                    behind = entry.delta > 0;
                     core.lock().behind = behind;
                     apply(core, entry);
                     if !behind {
@@ -280,6 +291,12 @@ async fn follow_watch<V: Value>(
                 Some(Err(err)) => return Err(err.into()),
                 None => return Err(FollowError::WatchEnded),
             },
+            () = quiet => {
+                tracing::debug!(bucket = %core.bucket, "the watch is quiet though it said more follows; writing again");
+                behind = false;
+                core.lock().behind = false;
+                core.wake.notify_one();
+            }
         }
     }
 }
