@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test of the repo: formatting, clippy (server and WASM), the dashboard's
-# release WASM, cargo tests, and the Playwright suite in Debian's chromium. Installs what it
-# needs first. Prints each stage's time.
+# Runs every check and test of the repo: formatting, clippy (server and WASM, inside their
+# builds), the dashboard's release WASM, cargo tests, and the Playwright suite in Debian's
+# chromium. Installs what it needs first. Prints each stage's time.
 #
 # The builds run one after the other (each keeps both cores busy; side by side they only
 # contend). The server is built once, in the dev profile, by the test build; the Playwright
@@ -60,9 +60,11 @@ together() {
   return "$status"
 }
 
-# The test executables of the test build, one job each: "name<TAB>package dir<TAB>path".
-test_jobs() {
-  cargo test -p server -p app -p protocol -p test-support --no-run --message-format=json |
+# Builds every test target (and the benches and examples, so that clippy sees them) with
+# clippy's lints as the workspace's compiler (scripts/clippy-rustc), and prints the test
+# executables cargo test would run, one job each: "name<TAB>package dir<TAB>path".
+test_build() {
+  cargo test "${PACKAGES[@]}" --all-targets --no-run --message-format=json-render-diagnostics |
     node -e '
       let text = "";
       process.stdin.on("data", (d) => (text += d)).on("end", () => {
@@ -70,6 +72,7 @@ test_jobs() {
           if (!line) continue;
           const m = JSON.parse(line);
           if (m.reason !== "compiler-artifact" || !m.executable || !m.profile.test) continue;
+          if (!["lib", "bin", "test"].some((k) => m.target.kind.includes(k))) continue;
           const dir = require("path").dirname(m.manifest_path);
           console.log(`cargo test ${m.target.name} (${m.target.kind})\t${dir}\t${m.executable}`);
         }
@@ -80,20 +83,22 @@ playwright_job() {
   printf 'playwright\tend2end\tCOOPMUX_BIN=%q npx playwright test\n' "$PWD/target/debug/coopmux"
 }
 
+PACKAGES=(-p server -p app -p protocol -p test-support)
+
 stage "setup" scripts/setup.sh
+# Clippy runs inside the builds (warnings denied): `cargo clippy` would first check every
+# dependency in a mode of its own, minutes on a fresh tree, before the builds compile them.
+# (Set after the setup: a tool it installs with cargo is no crate of ours.)
+export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc"
 stage "fmt" cargo fmt --all --check
-stage "clippy (server)" cargo clippy -p server -p test-support -p app --all-targets -- -D warnings
-stage "clippy (wasm)" cargo clippy -p frontend -p app --features app/hydrate \
-  --target wasm32-unknown-unknown -- -D warnings
 # The dashboard's WASM in its shipping profile (`wasm-release`; cargo-leptos builds it in
-# target/front).
+# target/front), linted as it is built.
 stage "wasm build" cargo leptos build --release --split --frontend-only
 stage "precompress" node scripts/precompress.mjs
-stage "test build" cargo test -p server -p app -p protocol -p test-support --no-run
 jobs_file=$(mktemp)
-test_jobs >"$jobs_file"
+stage "test build" eval 'test_build >"$jobs_file"'
 playwright_job >>"$jobs_file"
-printf 'cargo test --doc\t.\tcargo test -p server -p app -p protocol -p test-support --doc\n' >>"$jobs_file"
+printf 'cargo test --doc\t.\tcargo test %s --doc\n' "${PACKAGES[*]}" >>"$jobs_file"
 stage "tests and playwright" together <"$jobs_file"
 rm -f "$jobs_file"
 
