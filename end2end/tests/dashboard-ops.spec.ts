@@ -3,7 +3,7 @@
 // use, loading, credential alerts, the phone drawer, the filter — against a real mux and real
 // `coopmux session` hosts.
 import { test, expect, Page } from '@playwright/test';
-import { startMux, startSession, api, Mux, Session } from './mux';
+import { startMux, startSession, api, endLaunched, Mux, Session } from './mux';
 
 const sessions: Session[] = [];
 const muxes: Mux[] = [];
@@ -123,13 +123,7 @@ test('a successful launch links its session from the recent launches', async ({ 
   await expect(dialog).toHaveCount(0);
   await expect(page).toHaveURL(new RegExp(`#${launched.id}$`));
   await expect(page.locator('.ws-status')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
-  // The launched host must not outlive this test: it would register with a later test's hub
-  // that happens to get this port. Its shell exits, then dismissing shuts the host down.
-  await api(mux, 'POST', `/api/v1/sessions/${launched.id}/input`, { text: 'exit', enter: true });
-  await expect
-    .poll(async () => (await api(mux, 'POST', '/api/v1/states', { ids: [launched.id] }))[launched.id]?.state, { timeout: 15_000 })
-    .toBe('exited');
-  await api(mux, 'POST', `/api/v1/sessions/${launched.id}/dismiss`);
+  await endLaunched(mux, launched.id);
   await expect.poll(async () => (await api(mux, 'GET', '/api/v1/sessions')).length).toBe(0);
 });
 

@@ -1,7 +1,7 @@
 // The dashboard against a real mux and real `coopmux session` hosts: sessions, states, screens,
 // keyboard and health scenarios, plus the focused terminal, launch dialog and screenshots.
 import { test, expect, Page } from '@playwright/test';
-import { startMux, startSession, api, Mux, Session } from './mux';
+import { startMux, startSession, api, endLaunched, Mux, Session } from './mux';
 
 let mux: Mux;
 const sessions: Session[] = [];
@@ -207,6 +207,7 @@ test('launch from the dialog: a new tile within 3 s; hostile env names show the 
   await expect(dialog.getByRole('alert')).toContainText('400');
 
   await dialog.getByRole('button', { name: 'Remove' }).last().click();
+  const ours = new Set((await api(mux, 'GET', '/api/v1/sessions')).map((s: { id: string }) => s.id));
   const started = Date.now();
   await dialog.getByRole('button', { name: 'Launch Session' }).click();
   await expect(dialog.getByRole('alert')).toContainText('Launched session');
@@ -219,9 +220,10 @@ test('launch from the dialog: a new tile within 3 s; hostile env names show the 
   await expect(dialog.locator('.launches li').first()).toHaveAttribute('data-state', 'registered');
   await page.keyboard.press('Escape');
   await expect(dialog).toHaveCount(0);
-  // Clean up the launched session through the API.
+  // The launched host ends; the test's own sessions leave the grid.
   const list: { id: string }[] = await api(mux, 'GET', '/api/v1/sessions');
-  for (const s of list) await api(mux, 'DELETE', `/api/v1/sessions/${s.id}`).catch(() => {});
+  for (const s of list.filter((s) => !ours.has(s.id))) await endLaunched(mux, s.id);
+  for (const s of list.filter((s) => ours.has(s.id))) await api(mux, 'DELETE', `/api/v1/sessions/${s.id}`).catch(() => {});
 });
 
 test('screenshot: the grid with 6 sessions', async ({ page }, testInfo) => {

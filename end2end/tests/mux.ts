@@ -1,5 +1,6 @@
 // Test harness: starts a real `coopmux` (`COOPMUX_BIN`, else the release build) on a free
 // loopback port.
+import { expect } from '@playwright/test';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -95,4 +96,15 @@ export async function api(mux: Mux, method: string, path: string, body?: unknown
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** Ends a session the hub launched: its host would outlive the test and register with a later
+ * test's hub that happens to get the same port. Its shell exits, then dismissing the exited
+ * session shuts the host down. */
+export async function endLaunched(mux: Mux, id: string): Promise<void> {
+  await api(mux, 'POST', `/api/v1/sessions/${id}/input`, { text: 'exit', enter: true });
+  await expect
+    .poll(async () => (await api(mux, 'POST', '/api/v1/states', { ids: [id] }))[id]?.state, { timeout: 15_000 })
+    .toBe('exited');
+  await api(mux, 'POST', `/api/v1/sessions/${id}/dismiss`);
 }
