@@ -134,7 +134,10 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
             session.heard();
             // The feed judges the session now; the registration's health socket can go.
             registry.upstream().close_idle_health(&session.url());
-            let quiet = registry.health_interval();
+            // Every other tick: a feed heard within one and a half intervals waits for the
+            // next (the window below covers two), halving the pings that are most of an idle
+            // hub's CPU (docs/architecture.md, "What a session costs").
+            let quiet = registry.health_interval() * 3 / 2;
             // One tick for every feed (one wakeup of the hub for thousands of pings), and no
             // timer of its own in each idle feed.
             let mut grid = registry.ping_grid();
@@ -146,9 +149,7 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
                         if ticked.is_err() {
                             break;
                         }
-                        // Pongs answer within a round trip of the tick, so a session heard
-                        // in the last half interval is talking by itself.
-                        if !session.heard_within(quiet / 2)
+                        if !session.heard_within(quiet)
                             && socket.send(Message::Ping(Default::default())).await.is_err()
                         {
                             break;

@@ -59,11 +59,11 @@ impl Registry {
         self.ping_grid.subscribe()
     }
 
-    /// How recently a session must have been heard from to need no health request: the
-    /// interval, plus the time a health request would have had to answer (a state feed pings
-    /// once per interval, and its pong may take as long).
+    /// How recently a session must have been heard from to need no health request: two
+    /// intervals, plus the time a health request would have had to answer (an idle state feed
+    /// pings on every other tick, and its pong may take as long).
     pub fn heard_window(&self) -> Duration {
-        self.settings.health_check + HEALTH_TIMEOUT
+        2 * self.settings.health_check + HEALTH_TIMEOUT
     }
 
     /// Checks every session once; evicts those that reached the failure limit.
