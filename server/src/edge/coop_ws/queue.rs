@@ -1,7 +1,9 @@
 //! The queue from a connection's reader (and, in the mux, the bridge's upstream side) to its
 //! writer, bounded in messages and in bytes: a client that stops reading holds at most
 //! [`CLIENT_QUEUE_BYTES`] of frames. PTY bytes never go through it (the writer pulls them from
-//! the output log).
+//! the output log). A reply that holds one of its client's reply slots is queued on that slot
+//! instead ([`QueueSender::send_reply`]): the slots bound those replies, and a reply must never
+//! be dropped for the room pushes took.
 
 use super::writer::ReplayAsk;
 use std::sync::Arc;
@@ -41,11 +43,13 @@ impl Outgoing {
     }
 }
 
-/// An entry and its share of the byte budget, returned when the writer drops it.
+/// An entry and what it holds of the queue's bounds (its place and its bytes, or its reply
+/// slot), given back when the writer drops it.
 #[derive(Debug)]
 pub struct Queued {
     /// The entry.
     pub out: Outgoing,
+    _place: Option<OwnedSemaphorePermit>,
     _bytes: Option<OwnedSemaphorePermit>,
 }
 
@@ -63,18 +67,21 @@ pub enum QueueError {
 /// The sending side; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct QueueSender {
-    tx: mpsc::Sender<Queued>,
+    // Unbounded only as a channel: every entry holds a permit of `places` or a reply slot.
+    tx: mpsc::UnboundedSender<Queued>,
+    places: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
 }
 
 /// The writer's side.
-pub type QueueReceiver = mpsc::Receiver<Queued>;
+pub type QueueReceiver = mpsc::UnboundedReceiver<Queued>;
 
 /// A new queue.
 pub fn queue() -> (QueueSender, QueueReceiver) {
-    let (tx, rx) = mpsc::channel(CLIENT_QUEUE_MESSAGES);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let places = Arc::new(Semaphore::new(CLIENT_QUEUE_MESSAGES));
     let bytes = Arc::new(Semaphore::new(CLIENT_QUEUE_BYTES));
-    (QueueSender { tx, bytes }, rx)
+    (QueueSender { tx, places, bytes }, rx)
 }
 
 fn permits(out: &Outgoing) -> u32 {
@@ -85,34 +92,56 @@ fn permits(out: &Outgoing) -> u32 {
 impl QueueSender {
     /// Queues an entry, waiting for room.
     pub async fn send(&self, out: Outgoing) -> Result<(), QueueError> {
+        let closed = |_| QueueError::Closed;
+        let place = Arc::clone(&self.places)
+            .acquire_owned()
+            .await
+            .map_err(closed)?;
         let bytes = match permits(&out) {
             0 => None,
             n => Some(
                 Arc::clone(&self.bytes)
                     .acquire_many_owned(n)
                     .await
-                    .map_err(|_| QueueError::Closed)?,
+                    .map_err(closed)?,
             ),
         };
-        let queued = Queued { out, _bytes: bytes };
-        self.tx.send(queued).await.map_err(|_| QueueError::Closed)
+        self.push(out, Some(place), bytes)
     }
 
     /// Queues an entry if there is room now.
     pub fn try_send(&self, out: Outgoing) -> Result<(), QueueError> {
+        let full = |_| QueueError::Full;
+        let place = Arc::clone(&self.places).try_acquire_owned().map_err(full)?;
         let bytes = match permits(&out) {
             0 => None,
             n => Some(
                 Arc::clone(&self.bytes)
                     .try_acquire_many_owned(n)
-                    .map_err(|_| QueueError::Full)?,
+                    .map_err(full)?,
             ),
         };
-        let queued = Queued { out, _bytes: bytes };
-        self.tx.try_send(queued).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => QueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
-        })
+        self.push(out, Some(place), bytes)
+    }
+
+    /// Queues a reply that holds one of its client's reply slots, which bound such replies:
+    /// it takes no room from pushes and is never refused for room.
+    pub fn send_reply(&self, out: Outgoing, slot: OwnedSemaphorePermit) -> Result<(), QueueError> {
+        self.push(out, Some(slot), None)
+    }
+
+    fn push(
+        &self,
+        out: Outgoing,
+        place: Option<OwnedSemaphorePermit>,
+        bytes: Option<OwnedSemaphorePermit>,
+    ) -> Result<(), QueueError> {
+        let queued = Queued {
+            out,
+            _place: place,
+            _bytes: bytes,
+        };
+        self.tx.send(queued).map_err(|_| QueueError::Closed)
     }
 }
 
@@ -135,5 +164,26 @@ mod tests {
         drop(rx.recv().await.unwrap());
         tx.try_send(Outgoing::Frame("z".repeat(CLIENT_QUEUE_BYTES + 1)))
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reply_on_its_slot_passes_a_full_queue_and_holds_the_slot_until_taken() {
+        let (tx, mut rx) = queue();
+        for _ in 0..CLIENT_QUEUE_MESSAGES {
+            tx.try_send(Outgoing::Activate).unwrap();
+        }
+        assert_eq!(tx.try_send(Outgoing::Activate), Err(QueueError::Full));
+        let slots = Arc::new(Semaphore::new(1));
+        let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+        tx.send_reply(Outgoing::Frame("reply".into()), slot)
+            .unwrap();
+        for _ in 0..CLIENT_QUEUE_MESSAGES {
+            drop(rx.recv().await.unwrap());
+        }
+        assert_eq!(slots.available_permits(), 0, "held while queued");
+        let reply = rx.recv().await.unwrap();
+        assert!(matches!(&reply.out, Outgoing::Frame(f) if f == "reply"));
+        drop(reply);
+        assert_eq!(slots.available_permits(), 1, "given back once taken");
     }
 }

@@ -233,13 +233,12 @@ impl Bridge {
     /// Fills a client's reply slot; replies leave in the order of the client's requests.
     fn fill_reply(&self, client: ClientId, ticket: Ticket, out: Outgoing) {
         if let Some(handle) = lock(&self.clients).get_mut(&client) {
-            let ClientHandle {
-                tx,
-                lagged,
-                replies,
-                ..
-            } = handle;
-            replies.fill(ticket, out, |out| deliver_to(tx, lagged, out));
+            let ClientHandle { tx, replies, .. } = handle;
+            // Bounded by the client's reply slots, never dropped for room: a lost reply would
+            // leave the client waiting for ever (a closed queue means the client left).
+            replies.fill(ticket, out, |out, slot| {
+                let _ = tx.send_reply(out, slot);
+            });
         }
     }
 

@@ -44,9 +44,15 @@ impl Replies {
         self.next
     }
 
-    /// Fills a slot and hands every reply now at the front to `deliver`, in order. A ticket
-    /// that is not waiting (its client's replies were dropped) is ignored.
-    pub fn fill(&mut self, ticket: Ticket, out: Outgoing, deliver: impl FnMut(Outgoing)) {
+    /// Fills a slot and hands every reply now at the front to `deliver`, in order, each with
+    /// its slot's permit (held until the writer takes the reply). A ticket that is not waiting
+    /// (its client's replies were dropped) is ignored.
+    pub fn fill(
+        &mut self,
+        ticket: Ticket,
+        out: Outgoing,
+        deliver: impl FnMut(Outgoing, OwnedSemaphorePermit),
+    ) {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.ticket == ticket) {
             slot.out = Some(out);
         }
@@ -60,14 +66,19 @@ impl Replies {
             return Some(out);
         }
         let ticket = self.open(permit);
-        self.fill(ticket, out, |_| {});
+        self.fill(ticket, out, |_, _| {});
         None
     }
 
-    fn release(&mut self, mut deliver: impl FnMut(Outgoing)) {
+    fn release(&mut self, mut deliver: impl FnMut(Outgoing, OwnedSemaphorePermit)) {
         while self.slots.front().is_some_and(|s| s.out.is_some()) {
-            if let Some(out) = self.slots.pop_front().and_then(|s| s.out) {
-                deliver(out);
+            if let Some(Slot {
+                out: Some(out),
+                _permit: permit,
+                ..
+            }) = self.slots.pop_front()
+            {
+                deliver(out, permit);
             }
         }
     }
@@ -91,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn replies_leave_in_request_order_and_free_their_slots() {
+    fn replies_leave_in_request_order_and_free_their_slots_once_taken() {
         let permits = Arc::new(Semaphore::new(3));
         let permit = || permits.clone().try_acquire_owned().unwrap();
         let mut replies = Replies::default();
@@ -101,11 +112,14 @@ mod tests {
         let second = replies.open(permit());
         assert!(replies.ready(permit(), frame("local")).is_none());
         assert_eq!(permits.available_permits(), 0);
-        replies.fill(second, frame("second"), |o| sent.push(o));
+        replies.fill(second, frame("second"), |o, p| sent.push((o, p)));
         assert!(sent.is_empty(), "the second waits for the first");
-        replies.fill(first, frame("first"), |o| sent.push(o));
-        let order: Vec<&str> = sent.iter().map(text).collect();
+        replies.fill(first, frame("first"), |o, p| sent.push((o, p)));
+        let order: Vec<&str> = sent.iter().map(|(o, _)| text(o)).collect();
         assert_eq!(order, ["first", "second", "local"]);
+        // Each slot stays taken until its reply is (the writer drops what it sent).
+        assert_eq!(permits.available_permits(), 0);
+        drop(sent);
         assert_eq!(permits.available_permits(), 3);
         assert!(replies.ready(permit(), frame("idle again")).is_some());
     }
