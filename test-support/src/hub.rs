@@ -116,7 +116,7 @@ pub async fn get_json(client: &reqwest::Client, url: String) -> Value {
 
 /// A plain HTTP client (no cookies, no redirects followed, bounded by [`WAIT`]).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(WAIT)
         .build()

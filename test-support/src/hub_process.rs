@@ -123,10 +123,7 @@ impl HubProcess {
             token,
             log,
             closed,
-            http: reqwest::Client::builder()
-                .timeout(LONG_WAIT)
-                .build()
-                .unwrap(),
+            http: crate::http_client().timeout(LONG_WAIT).build().unwrap(),
             state_dir,
         };
         // The address comes first; both pipes closing without it means the hub exited.
@@ -173,7 +170,7 @@ impl HubProcess {
                 format!("Bearer {token}").parse().unwrap(),
             );
         }
-        reqwest::Client::builder()
+        crate::http_client()
             .default_headers(headers)
             .timeout(LONG_WAIT)
             .build()

@@ -49,6 +49,17 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// processes, launches, credential pushes).
 pub const LONG_WAIT: Duration = Duration::from_secs(20);
 
+/// How long the tests' HTTP clients keep an idle connection: well below the servers' 60 s
+/// keep-alive (`edge::listener::IDLE_TIMEOUT`), so that a client never reuses a connection at
+/// the moment the server closes it (reqwest keeps one 90 s by default; the reuse then fails
+/// with a reset).
+pub const POOL_IDLE: Duration = Duration::from_secs(20);
+
+/// A reqwest client builder whose pool lets idle connections go first ([`POOL_IDLE`]).
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(POOL_IDLE)
+}
+
 /// Polls `probe` every 50 ms until it yields a value or `limit` passes.
 pub async fn wait_for<T, F, Fut>(limit: Duration, probe: F) -> Option<T>
 where

@@ -119,7 +119,7 @@ impl Session {
         Session {
             child,
             url,
-            http: reqwest::Client::new(),
+            http: crate::http_client().build().expect("client"),
             token: opts.token,
             log,
         }
