@@ -49,11 +49,13 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// processes, launches, credential pushes).
 pub const LONG_WAIT: Duration = Duration::from_secs(20);
 
-/// How long the tests' HTTP clients keep an idle connection: well below the servers' 60 s
-/// keep-alive (`edge::listener::IDLE_TIMEOUT`), so that a client never reuses a connection at
-/// the moment the server closes it (reqwest keeps one 90 s by default; the reuse then fails
-/// with a reset).
-pub const POOL_IDLE: Duration = Duration::from_secs(20);
+/// How long the tests' HTTP clients keep an idle connection: half the time the servers give a
+/// kept-alive connection to send its next request (the header timeout,
+/// `edge::listener::HEADER_READ_TIMEOUT`, 10 s), so that a client never reuses a connection as
+/// the server closes it. reqwest keeps one 90 s by default, and the reuse then fails with a
+/// reset: most often after a hub was paused, which on waking closes every connection that
+/// idled through the pause.
+pub const POOL_IDLE: Duration = Duration::from_secs(5);
 
 /// A reqwest client builder whose pool lets idle connections go first ([`POOL_IDLE`]).
 pub fn http_client() -> reqwest::ClientBuilder {
