@@ -194,6 +194,14 @@ async fn one_refresh_per_expiry_across_replicas_and_the_survivor_takes_over(serv
     .await
     .expect("the refreshing replica logs its refresh");
     let (survivor, stopped) = if a_refreshed { (b, a) } else { (a, b) };
+    // Its new key must be in the bucket (the other replica has it) before it dies: a replica
+    // killed between the grant and the write takes the rotated refresh token with it, and no
+    // survivor could refresh after that.
+    let written = wait_for(LONG_WAIT, || agreed(&survivor, &stopped, "acct")).await;
+    assert!(
+        written.is_some(),
+        "the replicas never agreed on the new key"
+    );
     assert_no_secret("the stopped replica's log", &stopped.kill());
     let at_stop = oauth.state.access_tokens.lock().unwrap().len();
     let before = refreshes(&survivor.log());
