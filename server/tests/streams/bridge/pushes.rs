@@ -46,7 +46,15 @@ async fn pushes_follow_each_clients_subscription() {
                 .await;
             told_to_exit = true;
         }
-        let f = all.next(WAIT).await.expect("open");
+        // Bounded here, not by `next`, to say which of the three never came.
+        let Ok(f) = tokio::time::timeout(WAIT, all.next(2 * WAIT)).await else {
+            panic!(
+                "nothing more within {WAIT:?}: exit {}, screen with the output {}, bytes {bytes_all}",
+                exit.is_some(),
+                screen.is_some()
+            );
+        };
+        let f = f.expect("open");
         match f["event"].as_str() {
             Some("exit") => exit = Some(f),
             Some("screen") if f.to_string().contains("hello-screen") => screen = Some(f),
