@@ -134,10 +134,9 @@ async fn follow(registry: &Registry, session: &Session, sink: &Sink) {
             session.heard();
             // The feed judges the session now; the registration's health socket can go.
             registry.upstream().close_idle_health(&session.url());
-            // Every other tick: a feed heard within one and a half intervals waits for the
-            // next (the window below covers two), halving the pings that are most of an idle
-            // hub's CPU (docs/architecture.md, "What a session costs").
-            let quiet = registry.health_interval() * 3 / 2;
+            // An idle feed pings on every other tick (docs/architecture.md, "What a session
+            // costs").
+            let quiet = registry.ping_after();
             // One tick for every feed (one wakeup of the hub for thousands of pings), and no
             // timer of its own in each idle feed.
             let mut grid = registry.ping_grid();

@@ -59,6 +59,13 @@ impl Registry {
         self.ping_grid.subscribe()
     }
 
+    /// How long a state feed may go unheard before it pings on the next tick: one and a half
+    /// intervals, so an idle feed pings on every other tick, which [`Registry::heard_window`]
+    /// covers (halving the pings that were most of an idle hub's CPU).
+    pub fn ping_after(&self) -> Duration {
+        self.settings.health_check * 3 / 2
+    }
+
     /// How recently a session must have been heard from to need no health request: two
     /// intervals, plus the time a health request would have had to answer (an idle state feed
     /// pings on every other tick, and its pong may take as long).
